@@ -1,0 +1,121 @@
+/*
+ * advantage.c -- GRPO group advantages on the CPU: the reference that
+ * gpu/advantage.cu is tested against (see advantage.h for the contract).
+ *
+ * Invariants: libc and libm only; every statistic is accumulated in double
+ * in two passes (sums -> means, then squared deviations from the mean), so
+ * the result does not depend on cancellation in sum(x^2) - n*mean^2 and a
+ * group of equal rewards has std exactly 0; the output array is written only
+ * after every input has been checked, so a refused call leaves it untouched.
+ * Scratch: one allocation of n_groups + 1 statistics (the extra slot is the
+ * whole batch, used by RLVR_SCALE_BATCH).
+ */
+#include "advantage.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+/* Running statistics of one group (or of the batch). */
+struct adv_stat {
+    double mean;  /* sum of non-null rewards, then (pass 2 on) their mean */
+    double m2;    /* sum of squared deviations from the mean */
+    size_t count; /* non-null rewards seen */
+};
+
+static int fail(char *err, size_t err_len, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+static int fail(char *err, size_t err_len, const char *fmt, ...)
+{
+    if (err && err_len) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, err_len, fmt, ap);
+        va_end(ap);
+    }
+    return -1;
+}
+
+/* Unbiased std of a statistic whose m2 is complete; 0 below two samples. */
+static double stat_std(const struct adv_stat *s)
+{
+    return s->count > 1 ? sqrt(s->m2 / (double)(s->count - 1)) : 0.0;
+}
+
+int rlvr_group_advantages(const float *rewards, const int32_t *group_index,
+                          size_t n, size_t n_groups, int scale, float eps,
+                          float *advantages, char *err, size_t err_len)
+{
+    if (err && err_len) err[0] = '\0';
+    if (n == 0) return 0;
+    if (!rewards || !group_index || !advantages)
+        return fail(err, err_len, "advantages: rewards, group_index or advantages is NULL");
+    if (scale != RLVR_SCALE_GROUP && scale != RLVR_SCALE_NONE && scale != RLVR_SCALE_BATCH)
+        return fail(err, err_len, "advantages: unknown scale %d (want group, none or batch)", scale);
+    if (!isfinite(eps) || eps < 0.0f)
+        return fail(err, err_len, "advantages: eps %g must be finite and >= 0", (double)eps);
+    if (n_groups == 0)
+        return fail(err, err_len, "advantages: n_groups is 0 for %zu samples", n);
+    if (n_groups > (size_t)INT32_MAX + 1 || n_groups >= SIZE_MAX / sizeof(struct adv_stat))
+        return fail(err, err_len, "advantages: n_groups %zu is too large", n_groups);
+
+    /* stat[n_groups + 1]: one per group, then the batch. */
+    struct adv_stat *stat = calloc(n_groups + 1, sizeof *stat);
+    if (!stat) return fail(err, err_len, "advantages: out of memory for %zu groups", n_groups);
+    struct adv_stat *batch = &stat[n_groups];
+
+    /* Pass 1: check every input, sum the non-null rewards. */
+    for (size_t i = 0; i < n; i++) {
+        int32_t g = group_index[i];
+        if (g < 0 || (uint64_t)g >= (uint64_t)n_groups) {
+            free(stat);
+            return fail(err, err_len, "advantages: group_index[%zu] = %ld is outside 0..%zu",
+                        i, (long)g, n_groups - 1);
+        }
+        float r = rewards[i];
+        if (isnan(r)) continue;
+        if (isinf(r)) {
+            free(stat);
+            return fail(err, err_len, "advantages: reward[%zu] is infinite", i);
+        }
+        stat[g].mean += r;
+        stat[g].count++;
+        batch->mean += r;
+        batch->count++;
+    }
+    for (size_t g = 0; g <= n_groups; g++)
+        if (stat[g].count) stat[g].mean /= (double)stat[g].count;
+
+    /* Pass 2: squared deviations from each mean. */
+    for (size_t i = 0; i < n; i++) {
+        float r = rewards[i];
+        if (isnan(r)) continue;
+        double d = r - stat[group_index[i]].mean;
+        stat[group_index[i]].m2 += d * d;
+        double db = r - batch->mean;
+        batch->m2 += db * db;
+    }
+
+    /* Pass 3: the advantages. */
+    double batch_den = stat_std(batch) + (double)eps;
+    for (size_t i = 0; i < n; i++) {
+        float r = rewards[i];
+        if (isnan(r)) {
+            advantages[i] = 0.0f;
+            continue;
+        }
+        const struct adv_stat *s = &stat[group_index[i]];
+        double num = r - s->mean;
+        double den = scale == RLVR_SCALE_GROUP ? stat_std(s) + (double)eps
+                   : scale == RLVR_SCALE_BATCH ? batch_den
+                   : 1.0;
+        /* den == 0 only with eps = 0 and a std of 0, where num is 0 too. */
+        advantages[i] = den == 0.0 ? 0.0f : (float)(num / den);
+    }
+    free(stat);
+    return 0;
+}
