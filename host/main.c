@@ -1,1 +1,68 @@
-int main(void) { return 0; }
+/*
+ * main.c -- the `rlvr` program: dispatches to its commands.
+ *
+ * Only this file and the cmd_* functions it calls decide exit statuses;
+ * everything beneath returns status codes with messages.
+ */
+#include "config.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "gpu.h"
+#include "rlvr_plugin.h"
+
+int rlvr_cmd_score(int argc, char **argv);
+int rlvr_cmd_plugins(int argc, char **argv);
+int rlvr_worker_main(int argc, char **argv);
+
+static void help(FILE *f)
+{
+    fprintf(f,
+            "usage: rlvr COMMAND [options]\n"
+            "rlvr %s: reinforcement learning with verifiable rewards.\n"
+            "\n"
+            "commands:\n"
+            "  score     score JSONL samples with reward plugins or a Lua reward mix\n"
+            "  plugins   list the plugins found, or show one with its configuration\n"
+            "  version   versions of rlvr, its plugin ABI and its GPU backend\n"
+            "\n"
+            "`rlvr COMMAND --help` describes a command. Training (rlvr train), the reward\n"
+            "server (rlvr serve) and the verifiers' own commands are not built yet.\n",
+            PACKAGE_VERSION);
+}
+
+int main(int argc, char **argv)
+{
+    /* A closed pipe (a worker that died, `| head`) is an error, not a kill. */
+    signal(SIGPIPE, SIG_IGN);
+    if (argc < 2) {
+        help(stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "score") == 0) return rlvr_cmd_score(argc - 1, argv + 1);
+    if (strcmp(cmd, "plugins") == 0) return rlvr_cmd_plugins(argc - 1, argv + 1);
+    if (strcmp(cmd, "__worker") == 0) return rlvr_worker_main(argc, argv);
+    if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+        char gpu[256];
+        rlvr_gpu_describe(gpu, sizeof gpu);
+        printf("rlvr %s\nplugin ABI %d.%d\nGPU backend: %s\n", PACKAGE_VERSION, RLVR_ABI_MAJOR, RLVR_ABI_MINOR, gpu);
+        return 0;
+    }
+    if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
+        help(stdout);
+        return 0;
+    }
+    static const char *const planned[] = {"train", "serve", "sft", "sample", "verify", "exec", "eval", NULL};
+    for (const char *const *p = planned; *p; p++)
+        if (strcmp(cmd, *p) == 0) {
+            fprintf(stderr, "rlvr: '%s' is not built yet in this version (%s); see README.md for what is\n", cmd,
+                    PACKAGE_VERSION);
+            return 2;
+        }
+    fprintf(stderr, "rlvr: unknown command '%s'\n", cmd);
+    help(stderr);
+    return 2;
+}

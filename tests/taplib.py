@@ -1,0 +1,93 @@
+"""taplib.py -- TAP output and helpers for rlvr's Python-driven tests.
+
+ok(cond, name) prints one TAP line; run(args, input) runs the rlvr binary and
+returns (exit status, results as a list of objects, stderr text); done()
+prints the plan and exits with the right status. skip_all(reason) prints a
+skip plan and exits 77. Paths come from the environment that tests/Makefile.am
+sets (RLVR, RLVR_TEST_PLUGINS, srcdir).
+"""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+RLVR = os.environ.get("RLVR", "rlvr")
+PLUGINS = os.environ.get("RLVR_TEST_PLUGINS", ".libs")
+SRCDIR = os.environ.get("srcdir", os.path.dirname(os.path.abspath(__file__)))
+_n = 0
+_failed = 0
+
+
+def ok(cond, name, diag=None):
+    global _n, _failed
+    _n += 1
+    if not cond:
+        _failed += 1
+    print(("ok" if cond else "not ok") + " %d - %s" % (_n, name))
+    if not cond and diag is not None:
+        for line in str(diag).splitlines()[:40]:
+            print("#   " + line)
+    sys.stdout.flush()
+    return cond
+
+
+def is_eq(got, want, name):
+    return ok(got == want, name, "got:  %r\nwant: %r" % (got, want))
+
+
+def done():
+    print("1..%d" % _n)
+    sys.exit(1 if _failed else 0)
+
+
+def skip_all(reason):
+    print("1..0 # SKIP " + reason)
+    sys.exit(77)
+
+
+def plugin(name):
+    return os.path.join(PLUGINS, name + ".so")
+
+
+def fixture(*parts):
+    return os.path.join(SRCDIR, "fixtures", *parts)
+
+
+def run(args, input=b"", env=None, timeout=120):
+    """Run rlvr with args; input is bytes or str. Returns (rc, results, stderr)."""
+    if isinstance(input, str):
+        input = input.encode()
+    e = dict(os.environ)
+    if env:
+        e.update(env)
+    p = subprocess.run([RLVR] + list(args), input=input, stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, env=e, timeout=timeout)
+    out = []
+    for line in p.stdout.decode("utf-8", "replace").splitlines():
+        try:
+            out.append(json.loads(line))
+        except ValueError:
+            out.append({"__unparsable__": line})
+    return p.returncode, out, p.stderr.decode("utf-8", "replace")
+
+
+def run_raw(args, input=b"", env=None, timeout=120):
+    if isinstance(input, str):
+        input = input.encode()
+    e = dict(os.environ)
+    if env:
+        e.update(env)
+    return subprocess.run([RLVR] + list(args), input=input, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, env=e, timeout=timeout)
+
+
+def jsonl(rows):
+    return "".join(json.dumps(r) + "\n" for r in rows)
+
+
+def tempfile_with(text, suffix=".lua"):
+    f = tempfile.NamedTemporaryFile("w", suffix=suffix, delete=False)
+    f.write(text)
+    f.close()
+    return f.name
