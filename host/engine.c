@@ -630,7 +630,9 @@ size_t rlvr_engine_score(rlvr_engine *eng, const rlvr_line *lines, size_t n, int
                 if (p->leaf && leaf_wants_groups(p->leaf) && !same_group(p, g)) break;
                 i--;
             }
-            if (i > 0) done = (size_t)i;
+            /* The whole slice is one group that may go on: ask for more. */
+            if (i == 0) return 0;
+            done = (size_t)i;
         }
     }
     run_stages(eng, done);

@@ -44,7 +44,9 @@ void rlvr_engine_free(rlvr_engine *e);
 int rlvr_engine_threads(const rlvr_engine *e);
 
 /* Score lines[0..n). Returns how many are finished (all of them when
- * `last` is set); outcomes are then read with rlvr_engine_outcome. */
+ * `last` is set); outcomes are then read with rlvr_engine_outcome. 0 when
+ * n > 0 means the slice is one group that may go on (hand over a longer
+ * slice), or that memory ran out (then `last` also returns 0). */
 size_t rlvr_engine_score(rlvr_engine *e, const rlvr_line *lines, size_t n, int last);
 void rlvr_engine_outcome(rlvr_engine *e, size_t i, rlvr_outcome *out);
 

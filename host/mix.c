@@ -133,7 +133,6 @@ static int setup_entry(rlvr_entry *e, rlvr_registry *reg, const char *plugin, js
                        char *err, size_t err_len)
 {
     char m[600];
-    e->weight_ref = LUA_NOREF;
     pthread_mutex_init(&e->lock, NULL);
     e->plugin = rlvr_registry_get(reg, plugin, m, sizeof m);
     if (!e->plugin) { rlvr_errf(err, err_len, "%s", m); return -1; }
@@ -525,6 +524,7 @@ rlvr_mix *rlvr_mix_from_plugins(char **specs, size_t n, rlvr_registry *reg, char
         char *eq = strrchr(spec, '=');
         rlvr_entry *e = &leaf->entries[i];
         e->weight = 1.0;
+        e->weight_ref = LUA_NOREF;
         if (eq) {
             char *end;
             *eq = 0;

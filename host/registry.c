@@ -53,10 +53,8 @@ static int builtin_dir(char *out, size_t len)
             *slash = 0;
             char cand[PATH_MAX + 32];
             snprintf(cand, sizeof cand, "%s/../plugins/.libs/exact_match.so", exe);
-            if (access(cand, R_OK) == 0) {
-                snprintf(out, len, "%s/../plugins/.libs", exe);
+            if (access(cand, R_OK) == 0 && (size_t)snprintf(out, len, "%s/../plugins/.libs", exe) < len)
                 return 0;
-            }
         }
     }
     rlvr_errf(out, len, "%s", RLVR_PKGLIBDIR);

@@ -254,6 +254,9 @@ typedef struct rlvr_plugin {
  * NULL to refuse to load (log why through host->log). */
 typedef const rlvr_plugin *(*rlvr_plugin_entry_fn)(const rlvr_host *host);
 
+/* Its declaration: define it in your plugin with RLVR_PLUGIN_EXPORT. */
+RLVR_PLUGIN_EXPORT const rlvr_plugin *rlvr_plugin_entry(const rlvr_host *host);
+
 #ifdef __cplusplus
 }
 #endif

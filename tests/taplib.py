@@ -55,13 +55,13 @@ def fixture(*parts):
 
 
 def run(args, input=b"", env=None, timeout=120):
-    """Run rlvr with args; input is bytes or str. Returns (rc, results, stderr)."""
+    """Run `rlvr score` with args; input is bytes or str. Returns (rc, results, stderr)."""
     if isinstance(input, str):
         input = input.encode()
     e = dict(os.environ)
     if env:
         e.update(env)
-    p = subprocess.run([RLVR] + list(args), input=input, stdout=subprocess.PIPE,
+    p = subprocess.run([RLVR, "score"] + list(args), input=input, stdout=subprocess.PIPE,
                        stderr=subprocess.PIPE, env=e, timeout=timeout)
     out = []
     for line in p.stdout.decode("utf-8", "replace").splitlines():
@@ -73,6 +73,7 @@ def run(args, input=b"", env=None, timeout=120):
 
 
 def run_raw(args, input=b"", env=None, timeout=120):
+    """Run rlvr with args (the command included); returns the CompletedProcess."""
     if isinstance(input, str):
         input = input.encode()
     e = dict(os.environ)

@@ -30,7 +30,7 @@ text = ('{"completion":"a","answer":"a"}\n'
         '{"id":-9223372036854775808,"completion":"a","answer":"a"}\n'
         '{"id":"x\\"y","completion":"a","answer":"a"}\n'
         '{"id":1.50,"completion":"a","answer":"a"}\n')
-p = run_raw(["--plugin", EM + "", "--quiet"], text)
+p = run_raw(["score", "--plugin", EM + "", "--quiet"], text)
 lines = p.stdout.decode().splitlines()
 ids = [l[len('{"id":'):l.index(',"reward"')] for l in lines]
 is_eq(ids, ["1", "9223372036854775807", "18446744073709551615", "123456789012345678901234567890",
@@ -65,7 +65,7 @@ is_eq(out[3]["error"]["message"], "a sample must be a JSON object", "a JSON arra
 is_eq(out[4]["error"], {"stage": "input", "plugin": None, "line": 5, "message": "missing field 'completion'"},
       "a sample without completion: an input error")
 is_eq(out[5]["error"]["stage"], "input", "a completion that is not text: an input error")
-ok("text after the object" in out[6]["error"]["message"], "trailing text after the object is an error")
+ok(out[6]["error"]["stage"] == "parse" and "byte 40" in out[6]["error"]["message"], "trailing text after the object is an error at its byte", out[6])
 ok("errors" in err and "line 2" in err, "the summary counts errors and names the first", err)
 
 rc, out, err = run(["--plugin", EM, "--strict"], text)
@@ -124,7 +124,7 @@ is_eq(out[3]["details"]["misbehave"]["reason"], "cannot judge this", "abstain ca
 is_eq([o["reward"] for o in out], [None, None, None, None, None, 1.0], "a required component that fails makes the reward null")
 is_eq(out[0]["components"], {"misbehave": None}, "components are null where a plugin failed")
 
-p = run_raw(["--plugin", MB], jsonl([{"completion": "print"}, {"completion": "ok"}]))
+p = run_raw(["score", "--plugin", MB], jsonl([{"completion": "print"}, {"completion": "ok"}]))
 lines = p.stdout.decode().splitlines()
 ok(len(lines) == 2 and all(json.loads(l)["id"] in (1, 2) for l in lines), "a plugin's printf cannot corrupt the results", p.stdout)
 ok("forged" in p.stderr.decode(), "its output lands on stderr instead")
@@ -162,8 +162,8 @@ with tempfile.TemporaryDirectory() as d:
 
 # -- the same results with 1 thread and with 2 --------------------------------------------
 rows = [{"id": i, "completion": "\\boxed{%d}" % (i % 5), "answer": "3"} for i in range(3000)]
-r1 = run_raw(["--plugin", EM, "--threads", "1"], jsonl(rows)).stdout
-r2 = run_raw(["--plugin", EM, "--threads", "2", "--chunk", "100"], jsonl(rows)).stdout
+r1 = run_raw(["score", "--plugin", EM, "--threads", "1"], jsonl(rows)).stdout
+r2 = run_raw(["score", "--plugin", EM, "--threads", "2", "--chunk", "100"], jsonl(rows)).stdout
 ok(r1 == r2 and len(r1) > 0, "1 thread and 2 threads give byte-identical output")
 
 done()

@@ -98,7 +98,7 @@ static int find_box(const char *t, size_t n, rlvr_answer_span *out)
         for (;;) {
             const char *p = find_last(t, lim, names[k]);
             if (!p) break;
-            rlvr_answer_span s;
+            rlvr_answer_span s = {0};
             if (box_body(p + m, t + n, &s)) {
                 if (!best || p > best) { best = p; span = s; }
                 break;
