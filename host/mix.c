@@ -16,6 +16,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "rlvr_lua.h"
 #include "util.h"
@@ -129,12 +130,27 @@ static int add_entry_ptr(rlvr_mix *m, rlvr_entry *e)
     return 0;
 }
 
-static int setup_entry(rlvr_entry *e, rlvr_registry *reg, const char *plugin, json_object *cfg,
-                       char *err, size_t err_len)
+/* A plugin given by a relative path in a mix file is looked for beside the
+ * mix file first, then from the current folder. */
+static rlvr_loaded *get_plugin(rlvr_registry *reg, const char *plugin, const char *mix_path, char *m, size_t m_len)
+{
+    int is_path = strchr(plugin, '/') || strstr(plugin, ".so") || strstr(plugin, ".lua");
+    const char *slash = mix_path ? strrchr(mix_path, '/') : NULL;
+    if (is_path && plugin[0] != '/' && slash) {
+        char beside[4096];
+        if ((size_t)snprintf(beside, sizeof beside, "%.*s/%s", (int)(slash - mix_path), mix_path, plugin) < sizeof beside
+            && access(beside, R_OK) == 0)
+            return rlvr_registry_get(reg, beside, m, m_len);
+    }
+    return rlvr_registry_get(reg, plugin, m, m_len);
+}
+
+static int setup_entry(rlvr_entry *e, rlvr_registry *reg, const char *plugin, const char *mix_path,
+                       json_object *cfg, char *err, size_t err_len)
 {
     char m[600];
     pthread_mutex_init(&e->lock, NULL);
-    e->plugin = rlvr_registry_get(reg, plugin, m, sizeof m);
+    e->plugin = get_plugin(reg, plugin, mix_path, m, sizeof m);
     if (!e->plugin) { rlvr_errf(err, err_len, "%s", m); return -1; }
     e->config = rlvr_config_build(e->plugin, cfg, m, sizeof m);
     if (!e->config) { rlvr_errf(err, err_len, "plugin %s: %s", e->plugin->name, m); return -1; }
@@ -246,7 +262,7 @@ static int build_entry(walker *w, lua_State *L, rlvr_leaf *leaf, int mix_line)
     }
     lua_pop(L, 1);
     char m[700];
-    int rc = setup_entry(e, w->reg, plugin, cfg, m, sizeof m);
+    int rc = setup_entry(e, w->reg, plugin, w->path, cfg, m, sizeof m);
     json_object_put(cfg);
     leaf->n++;
     if (rc) {
@@ -537,7 +553,7 @@ rlvr_mix *rlvr_mix_from_plugins(char **specs, size_t n, rlvr_registry *reg, char
             }
         }
         char msg[700];
-        int rc = setup_entry(e, reg, spec, NULL, msg, sizeof msg);
+        int rc = setup_entry(e, reg, spec, NULL, NULL, msg, sizeof msg);
         leaf->n++;
         free(spec);
         if (rc) {

@@ -206,14 +206,15 @@ typedef struct totals {
 static void print_summary(FILE *f, const score_opts *o, const rlvr_mix *mix, const rlvr_entry_stats *st,
                           const totals *t, const group_map *g, double secs, int threads)
 {
-    fprintf(f, "rlvr score: %zu samples in %.2f s (%.0f samples/s, %d thread%s)\n", t->samples, secs,
+    fprintf(f, "rlvr score: %zu sample%s in %.2f s (%.0f samples/s, %d thread%s)\n", t->samples,
+            t->samples == 1 ? "" : "s", secs,
             secs > 0 ? (double)t->samples / secs : 0.0, threads, threads == 1 ? "" : "s");
     if (!t->samples) return;
     if (t->rewards)
         fprintf(f, "  reward      mean %.4f   null %zu\n", t->reward_sum / (double)t->rewards, t->null_rewards);
     else
         fprintf(f, "  reward      every reward is null (%zu)\n", t->null_rewards);
-    fprintf(f, "  %-20s %8s %9s %8s %8s %8s\n", "component", "weight", "mean", "ok", "abstain", "error");
+    fprintf(f, "  %-30s %8s %9s %8s %8s %8s\n", "component", "weight", "mean", "ok", "abstain", "error");
     for (size_t i = 0; i < mix->n_entries; i++) {
         const rlvr_entry *e = mix->all[i];
         char name[64];
@@ -224,7 +225,7 @@ static void print_summary(FILE *f, const score_opts *o, const rlvr_mix *mix, con
         snprintf(name, sizeof name, "%s%s%s", label, *label ? ":" : "", e->name);
         char mean[32] = "-";
         if (st[i].ok) snprintf(mean, sizeof mean, "%.4f", st[i].sum / (double)st[i].ok);
-        fprintf(f, "  %-20s %8g %9s %8zu %8zu %8zu%s\n", name, e->weight, mean, st[i].ok, st[i].abstain,
+        fprintf(f, "  %-30s %8g %9s %8zu %8zu %8zu%s\n", name, e->weight, mean, st[i].ok, st[i].abstain,
                 st[i].error, e->optional ? "  (optional)" : e->lazy ? "  (lazy)" : "");
     }
     if (g->used) {
