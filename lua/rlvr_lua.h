@@ -14,8 +14,14 @@
  *   rlvr.call(plugin, sample)   -> score | nil, reason, status
  *   rlvr.re.compile(pattern [, flags]) -> regex with :match(s [, init]),
  *       :find(s [, init]), :gmatch(s), :gsub(s, repl [, n]) (PCRE2, UTF,
- *       match and depth limits); rlvr.re.match/find(s, pattern [, init])
- *   rlvr.json.decode(text) / rlvr.json.encode(value); rlvr.json.null
+ *       match and depth limits); rlvr.re.match/find(s, pattern [, init]),
+ *       rlvr.re.gmatch(s, pattern), rlvr.re.gsub(s, pattern, repl [, n]).
+ *       Flags: i, m, s, x. gsub's string replacement uses %0-%9 and %% as
+ *       Lua's string.gsub does (not $1). An unset group gives false. A
+ *       match over the limits raises "rlvr.re: match limit exceeded ...".
+ *   rlvr.json.decode(text) / rlvr.json.encode(value); rlvr.json.null;
+ *       rlvr.json.array([t]) marks a table as an array (so {} encodes as
+ *       []); decoded arrays carry that mark. Objects encode with sorted keys.
  *   rlvr.log(level, message) with level "error"|"warn"|"info"|"debug"
  */
 #ifndef RLVR_LUA_H
@@ -41,9 +47,28 @@ lua_State *rlvr_lua_state_new(const rlvr_lua_limits *lim, const rlvr_host *host,
                               char *err, size_t err_len);
 void rlvr_lua_state_free(lua_State *L);
 
+/* The name this state's log lines and messages carry (default "lua"; the
+ * plugin adapter sets the plugin's name). */
+void rlvr_lua_set_name(lua_State *L, const char *name);
+
+/* The limits an rlvr_lua_pcall of this state failed on since it was made
+ * (RLVR_LUA_HIT_* bits): such a state may be left in an odd place by the
+ * interrupted script, so long-lived users close it and make a new one. */
+#define RLVR_LUA_HIT_TIME 1
+#define RLVR_LUA_HIT_MEMORY 2
+int rlvr_lua_limits_hit(lua_State *L);
+
+/* Bytes the state holds now (counted by its allocator). */
+size_t rlvr_lua_memory_used(lua_State *L);
+
 /* Load a file as a text chunk (binary chunks refused) and push the
  * function. Returns 0, or -1 with "path:line: message" in err. */
 int rlvr_lua_load_file(lua_State *L, const char *path, char *err, size_t err_len);
+
+/* The same for a chunk in memory, buf[0..len), named "@name" (a first line
+ * starting with '#' is skipped, keeping line numbers). */
+int rlvr_lua_load_buffer(lua_State *L, const char *buf, size_t len, const char *name,
+                         char *err, size_t err_len);
 
 /* lua_pcall with the time cap armed for this call (and the memory cap, as
  * always). Returns a LUA_* status; on error the message is in err (the
@@ -59,19 +84,24 @@ void rlvr_lua_check_deadline(lua_State *L);
  * scoring call (NULL outside one). */
 void rlvr_lua_set_call(lua_State *L, const rlvr_call *call);
 
-/* Push a sample as a read-only userdata, valid during the current call:
+/* Push a sample as a read-only userdata, valid during the current call
+ * (until rlvr_lua_set_call(L, NULL); it may be pushed before or after the
+ * call is set; a sample used later raises an error instead of reading freed
+ * memory). Like other Lua API calls that allocate, call it in protected
+ * mode or accept Lua's panic on a memory error:
  * s.id, s.prompt, s.completion, s.answer, s.language, s.group,
  * s.finish_reason (strings or nil), s.completion_tokens, s.line (integers
  * or nil); any other field by name through host->sample_field, decoded from
  * JSON; s:field("a.b.c") for dotted paths; s:component(name) -> value or
- * nil, status ("ok"|"abstain"|"error"). */
+ * nil, status ("ok"|"abstain"|"error"|"missing"). */
 void rlvr_lua_push_sample(lua_State *L, const rlvr_sample *s);
 
 /* JSON text -> Lua value (objects become tables, arrays sequences, null
  * rlvr.json.null). Returns 0 or -1 with err. */
 int rlvr_lua_push_json(lua_State *L, const char *json, size_t len, char *err, size_t err_len);
 /* Lua value at idx -> JSON text (malloc'd, NUL-terminated), or NULL with err.
- * Tables with keys 1..n are arrays; others need string keys. */
+ * Tables with keys 1..n are arrays; others need string keys (written in
+ * sorted order); an empty table is {} unless marked by rlvr.json.array. */
 char *rlvr_lua_to_json(lua_State *L, int idx, size_t *len, char *err, size_t err_len);
 
 /* A Lua script as a plugin, adapted to the C descriptor: returns a
