@@ -222,6 +222,11 @@ static int svc_call_plugin(const rlvr_call *call, const char *name, const rlvr_s
     return st;
 }
 
+static const rlvr_plugin *svc_config_plugin(const rlvr_config *cfg)
+{
+    return cfg && cfg->plugin ? cfg->plugin->raw : NULL;
+}
+
 const rlvr_host rlvr_host_services = {
     .struct_size = sizeof(rlvr_host),
     .abi_major = RLVR_ABI_MAJOR,
@@ -242,4 +247,5 @@ const rlvr_host rlvr_host_services = {
     .detail_number = svc_detail_number,
     .detail_json = svc_detail_json,
     .call_plugin = svc_call_plugin,
+    .config_plugin = svc_config_plugin,
 };

@@ -26,8 +26,8 @@
  * plugin's name. A worker re-entering its own busy state (a script calling
  * its own plugin through rlvr.call) is refused.
  *
- * The ABI's create receives no descriptor, so each loaded script takes one
- * of LP_SLOTS slots, and its descriptor's create is that slot's trampoline.
+ * One create serves every script: host->config_plugin tells it which
+ * descriptor (the head of an lp_plugin) the configuration was built for.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -42,7 +42,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define LP_SLOTS 64
 #define NAME_MAX_LEN 63
 #define TIME_OPT "time_limit_ms"
 #define MEMORY_OPT "memory_limit_mb"
@@ -55,7 +54,6 @@ typedef struct lp_plugin {
     char *name, *version, *description;
     rlvr_option *options;  /* n_options, strings owned */
     size_t n_options;
-    int slot;
 } lp_plugin;
 
 typedef struct lp_value {
@@ -391,46 +389,23 @@ static int lp_validate(lua_State *L)
     return 0;
 }
 
-/* ---- slots: one create trampoline per loaded script ---------------------- */
-
-static pthread_mutex_t slots_lock = PTHREAD_MUTEX_INITIALIZER;
-static lp_plugin *slots[LP_SLOTS];
+/* ---- create: the descriptor comes from the configuration ----------------- */
 
 static void *lp_create(const lp_plugin *p, const rlvr_host *host, const rlvr_config *cfg,
                        char *err, size_t err_len);
 
-static void *lp_create_slot(int i, const rlvr_host *host, const rlvr_config *cfg, char *err,
-                            size_t err_len)
+/* One create for every loaded script: the host says which descriptor the
+ * configuration was built for, and the descriptor is the head of lp_plugin. */
+static void *lp_create_any(const rlvr_host *host, const rlvr_config *cfg, char *err, size_t err_len)
 {
-    pthread_mutex_lock(&slots_lock);
-    lp_plugin *p = slots[i];
-    pthread_mutex_unlock(&slots_lock);
-    if (!p) {
-        fmt(err, err_len, "Lua plugin slot %d is not loaded", i);
+    const rlvr_plugin *d = host && host->struct_size > offsetof(rlvr_host, config_plugin) && host->config_plugin
+                               ? host->config_plugin(cfg) : NULL;
+    if (!d || d->create != lp_create_any) {
+        fmt(err, err_len, "the host did not say which Lua plugin this configuration is for");
         return NULL;
     }
-    return lp_create(p, host, cfg, err, err_len);
+    return lp_create((const lp_plugin *)(const void *)d, host, cfg, err, err_len);
 }
-
-#define LP_SLOT_LIST                                                                          \
-    X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11) X(12) X(13) X(14) X(15)     \
-    X(16) X(17) X(18) X(19) X(20) X(21) X(22) X(23) X(24) X(25) X(26) X(27) X(28) X(29)       \
-    X(30) X(31) X(32) X(33) X(34) X(35) X(36) X(37) X(38) X(39) X(40) X(41) X(42) X(43)       \
-    X(44) X(45) X(46) X(47) X(48) X(49) X(50) X(51) X(52) X(53) X(54) X(55) X(56) X(57)       \
-    X(58) X(59) X(60) X(61) X(62) X(63)
-
-#define X(i)                                                                                  \
-    static void *lp_create_##i(const rlvr_host *h, const rlvr_config *c, char *e, size_t n)   \
-    {                                                                                         \
-        return lp_create_slot(i, h, c, e, n);                                                 \
-    }
-LP_SLOT_LIST
-#undef X
-
-typedef void *(*lp_create_fn)(const rlvr_host *, const rlvr_config *, char *, size_t);
-#define X(i) lp_create_##i,
-static const lp_create_fn lp_creates[LP_SLOTS] = {LP_SLOT_LIST};
-#undef X
 
 /* ---- instances ------------------------------------------------------------ */
 
@@ -832,7 +807,6 @@ const rlvr_plugin *rlvr_lua_plugin_load(const char *path, const rlvr_host *host,
         fmt(err, err_len, "%s: out of memory", path);
         return NULL;
     }
-    p->slot = -1;
     if (read_file(path, &p->source, &p->source_len, err, err_len) != 0) {
         free_plugin(p);
         return NULL;
@@ -863,17 +837,6 @@ const rlvr_plugin *rlvr_lua_plugin_load(const char *path, const rlvr_host *host,
     rlvr_lua_state_free(L);
     L = NULL;
 
-    pthread_mutex_lock(&slots_lock);
-    for (int i = 0; i < LP_SLOTS && p->slot < 0; i++)
-        if (!slots[i]) {
-            slots[i] = p;
-            p->slot = i;
-        }
-    pthread_mutex_unlock(&slots_lock);
-    if (p->slot < 0) {
-        fmt(err, err_len, "%s: too many Lua plugins loaded at once (at most %d)", path, LP_SLOTS);
-        goto fail;
-    }
     rlvr_plugin *d = &p->desc;
     d->struct_size = sizeof *d;
     d->abi_major = RLVR_ABI_MAJOR;
@@ -884,7 +847,7 @@ const rlvr_plugin *rlvr_lua_plugin_load(const char *path, const rlvr_host *host,
     d->flags = RLVR_REENTRANT | (ld.deterministic ? RLVR_DETERMINISTIC : 0);
     d->options = p->options;
     d->n_options = p->n_options;
-    d->create = lp_creates[p->slot];
+    d->create = lp_create_any;
     d->destroy = lp_destroy;
     d->score = lp_score;
     d->score_batch = NULL;
@@ -898,11 +861,5 @@ fail:
 void rlvr_lua_plugin_free(const rlvr_plugin *d)
 {
     if (!d) return;
-    lp_plugin *p = (lp_plugin *)(void *)d;
-    if (p->slot >= 0) {
-        pthread_mutex_lock(&slots_lock);
-        if (slots[p->slot] == p) slots[p->slot] = NULL;
-        pthread_mutex_unlock(&slots_lock);
-    }
-    free_plugin(p);
+    free_plugin((lp_plugin *)(void *)d);
 }

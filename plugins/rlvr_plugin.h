@@ -213,6 +213,11 @@ typedef struct rlvr_host {
     int (*call_plugin)(const rlvr_call *call, const char *plugin,
                        const rlvr_sample *s, double *score,
                        char *reason, size_t reason_len);
+
+    /* The descriptor a configuration was built for, exactly as the plugin's
+     * entry returned it: lets one create() serve several descriptors (an
+     * adapter that makes descriptors at run time, as rlvr's Lua one does). */
+    const struct rlvr_plugin *(*config_plugin)(const rlvr_config *cfg);
 } rlvr_host;
 
 /* The descriptor a plugin returns. Constant: the host never writes it. */

@@ -50,7 +50,7 @@ static void test_writers(void)
     rlvr_buf_json_number(&b, 0.0 / 0.0);
     is_str(b.ptr, "null", "NaN is written as null");
     rlvr_buf_clear(&b);
-    rlvr_buf_json_string(&b, "a\"b\\c\n\x01\0z", 10);
+    rlvr_buf_json_string(&b, "a\"b\\c\n\x01\0z", 9);
     is_str(b.ptr, "\"a\\\"b\\\\c\\n\\u0001\\u0000z\"", "strings are escaped, NUL included");
     rlvr_buf_free(&b);
 }

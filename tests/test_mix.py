@@ -179,4 +179,13 @@ ok(d["oom"]["reward"] is None and "memory" in m, "unbounded allocation is stoppe
 ok("line 2" in err and "luatest" in err, "the summary names the first failing sample's line and plugin", err)
 os.unlink(LP)
 
+REQ = tempfile_with('return { name = "needs_key", version = "1", description = "d", '
+                    'config = { key = { type = "string", help = "no default: required" } }, '
+                    'score = function(s, c) return #c.key end }\n')
+rc, out, err, path = score('return mix {\n  plugin("%s"),\n}\n' % REQ, "never read\n")
+ok(rc == 2 and path + ":2:" in err and "key 'key' is required" in err, "a Lua plugin's required key, not given: refused at load", err)
+rc, out, err, path = score('return mix { plugin("%s", { config = { key = "abc" } }) }' % REQ, [{"completion": "x"}])
+is_eq(out[0]["reward"], 3.0, "and scored when given")
+os.unlink(REQ)
+
 done()
