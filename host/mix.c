@@ -213,10 +213,10 @@ static int build_entry(walker *w, lua_State *L, rlvr_leaf *leaf, int mix_line)
     } else {
         if (!lua_isnil(L, -1)) {
             if (lua_type(L, -1) != LUA_TNUMBER || !isfinite(lua_tonumber(L, -1))) {
+                int rc = werr(w, line, "weight of '%s' must be a finite number or a function(step), not %s",
+                              e->name ? e->name : plugin, luaL_typename(L, -1));
                 free(plugin);
-                return werr(w, line, "weight of '%s' must be a finite number or a function(step), not %s",
-                            e->name ? e->name : lua_tostring(L, t) ? "entry" : "entry",
-                            luaL_typename(L, -1));
+                return rc;
             }
             e->weight = lua_tonumber(L, -1);
         }
@@ -397,13 +397,11 @@ static int walk_route(walker *w, lua_State *L, rlvr_node **out, const char *labe
     }
     int rc = 0;
     for (size_t i = 0; i < nk && !rc; i++) {
-        lua_getfield(L, ct, keys[i]);
         char sub[512];
-        snprintf(sub, sizeof sub, "%s%s%s=%s", label, *label ? "," : "", lua_tostring(L, t + 0) ? "" : "",
-                 keys[i]);
         lua_getfield(L, t, "field");
         snprintf(sub, sizeof sub, "%s%s%s=%s", label, *label ? "," : "", lua_tostring(L, -1), keys[i]);
         lua_pop(L, 1);
+        lua_getfield(L, ct, keys[i]);
         rc = walk(w, L, w->build ? &node->cases[i] : &(rlvr_node *){NULL}, sub, line);
         lua_settop(L, ct);
     }

@@ -383,8 +383,8 @@ void rlvr_registry_load_all(rlvr_registry *r, void (*report)(const char *path, c
             for (size_t k = 0; k < r->n; k++)
                 if (strcmp(r->items[k]->name, stem) == 0) shadowed = 1;
             pthread_mutex_unlock(&r->lock);
-            if (shadowed) continue; /* an earlier folder has it */
-            if (!rlvr_registry_get(r, path, err, sizeof err) && report) report(path, err);
+            /* An earlier folder's plugin of the same name wins. */
+            if (!shadowed && !rlvr_registry_get(r, path, err, sizeof err) && report) report(path, err);
             free(names[i]);
         }
         free(names);

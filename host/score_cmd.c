@@ -26,6 +26,7 @@
 
 #include "engine.h"
 #include "mix.h"
+#include "reader.h"
 #include "registry.h"
 #include "sample.h"
 #include "util.h"
@@ -284,13 +285,6 @@ static void write_summary_json(const char *path, const rlvr_mix *mix, const rlvr
 
 /* ---- the loop -------------------------------------------------------------------- */
 
-static int blank(const char *s, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r') return 0;
-    return 1;
-}
-
 int rlvr_cmd_score(int argc, char **argv)
 {
     score_opts o = {0};
@@ -338,62 +332,32 @@ int rlvr_cmd_score(int argc, char **argv)
     double t0 = rlvr_now(), last_progress = t0;
     totals t = {0};
     group_map groups = {0};
-    rlvr_buf arena = {0};
-    size_t cap_lines = 0, n_lines = 0;
-    rlvr_line *lines = NULL;
-    size_t *offs = NULL;
-    char *line = NULL;
-    size_t line_cap = 0;
-    int64_t lineno = 0;
-    int eof = 0, stop = 0, rc = 0;
+    rlvr_reader rd;
+    rlvr_reader_init(&rd, in);
+    int stop = 0, rc = 0;
+    size_t chunk = (size_t)o.chunk;
 
-    while (!stop && (!eof || n_lines)) {
-        /* Fill the slice (held-back lines are already at its head). */
-        while (!eof && n_lines < (size_t)o.chunk && arena.len < MAX_SLICE_BYTES) {
-            errno = 0;
-            ssize_t got = getline(&line, &line_cap, in);
-            if (got < 0) {
-                if (errno && !feof(in)) {
-                    fprintf(stderr, "rlvr score: reading %s: %s\n", o.in ? o.in : "standard input", strerror(errno));
-                    rc = 2;
-                }
-                eof = 1;
-                break;
+    while (!stop) {
+        const rlvr_line *lines;
+        ssize_t got = rlvr_reader_next(&rd, chunk, MAX_SLICE_BYTES, &lines);
+        if (got < 0) { fprintf(stderr, "rlvr score: out of memory reading the input\n"); rc = 2; break; }
+        if (got == 0) {
+            if (rd.error) {
+                fprintf(stderr, "rlvr score: reading %s: %s\n", o.in ? o.in : "standard input", strerror(rd.error));
+                rc = 2;
             }
-            lineno++;
-            size_t n = (size_t)got;
-            const char *p = line;
-            if (n && p[n - 1] == '\n') n--;
-            if (n && p[n - 1] == '\r') n--;
-            if (lineno == 1 && n >= 3 && memcmp(p, "\xEF\xBB\xBF", 3) == 0) { p += 3; n -= 3; }
-            if (blank(p, n)) continue;
-            if (n_lines == cap_lines) {
-                size_t cap = cap_lines ? cap_lines * 2 : 1024;
-                rlvr_line *nl = realloc(lines, cap * sizeof *nl);
-                size_t *no = realloc(offs, cap * sizeof *no);
-                if (nl) lines = nl;
-                if (no) offs = no;
-                if (!nl || !no) { fprintf(stderr, "rlvr score: out of memory\n"); rc = 2; stop = 1; break; }
-                cap_lines = cap;
-            }
-            offs[n_lines] = arena.len;
-            lines[n_lines].len = n;
-            lines[n_lines].line = lineno;
-            rlvr_buf_add(&arena, p, n);
-            rlvr_buf_addc(&arena, 0);
-            if (arena.oom) { fprintf(stderr, "rlvr score: out of memory\n"); rc = 2; stop = 1; break; }
-            n_lines++;
+            break;
         }
-        if (stop || !n_lines) break;
-        for (size_t i = 0; i < n_lines; i++) lines[i].ptr = arena.ptr + offs[i];
-
-        size_t done = rlvr_engine_score(eng, lines, n_lines, eof);
-        if (done == 0 && n_lines) {
-            if (!eof && (size_t)o.chunk < ((size_t)1 << 20)) {
-                o.chunk *= 2; /* one group is larger than the slice: widen it */
+        size_t n = (size_t)got;
+        int last = rd.eof && rd.pos >= rd.len;
+        size_t done = rlvr_engine_score(eng, lines, n, last);
+        if (done == 0) {
+            if (!last && chunk < ((size_t)1 << 20)) {
+                chunk *= 2; /* one group is longer than the slice: widen it */
+                rlvr_reader_unread(&rd, &lines[0]);
                 continue;
             }
-            done = rlvr_engine_score(eng, lines, n_lines, 1);
+            done = rlvr_engine_score(eng, lines, n, 1);
             if (done == 0) { fprintf(stderr, "rlvr score: out of memory\n"); rc = 2; break; }
         }
         size_t written = 0;
@@ -414,20 +378,7 @@ int rlvr_cmd_score(int argc, char **argv)
             }
         }
         rlvr_engine_count(eng, written);
-        /* Move held-back lines to the head of the next slice. */
-        size_t keep = n_lines - done;
-        if (keep && !stop) {
-            size_t from = offs[done];
-            memmove(arena.ptr, arena.ptr + from, arena.len - from);
-            arena.len -= from;
-            for (size_t i = 0; i < keep; i++) {
-                offs[i] = offs[done + i] - from;
-                lines[i] = lines[done + i];
-            }
-        } else {
-            rlvr_buf_clear(&arena);
-        }
-        n_lines = stop ? 0 : keep;
+        if (done < n && !stop) rlvr_reader_unread(&rd, &lines[done]); /* a group held back */
         if (tty && rlvr_now() - last_progress > 0.5) {
             last_progress = rlvr_now();
             fprintf(stderr, "\rrlvr score: %zu samples, %.0f/s   ", t.samples, (double)t.samples / (last_progress - t0));
@@ -453,10 +404,7 @@ int rlvr_cmd_score(int argc, char **argv)
     rlvr_field_map_free(&o.map);
     free(o.plugins);
     free(groups.cells);
-    free(lines);
-    free(offs);
-    free(line);
-    rlvr_buf_free(&arena);
+    rlvr_reader_free(&rd);
     if (in != stdin) fclose(in);
     return rc;
 }
