@@ -514,29 +514,14 @@ static void pass_finish(void *ctx, size_t j, int worker)
     finish_sample(eng, eng->slots[eng->idx[j]], worker);
 }
 
-static int push_idx(rlvr_engine *eng, size_t v)
+/* Room for n entries in a size_t array; -1 when memory ran out. */
+static int reserve(size_t **arr, size_t *cap, size_t n)
 {
-    if (eng->n_idx == eng->cap_idx) {
-        size_t cap = eng->cap_idx ? eng->cap_idx * 2 : 256;
-        size_t *p = realloc(eng->idx, cap * sizeof *p);
-        if (!p) return -1;
-        eng->idx = p;
-        eng->cap_idx = cap;
-    }
-    eng->idx[eng->n_idx++] = v;
-    return 0;
-}
-
-static int push_batch(rlvr_engine *eng, size_t start)
-{
-    if (eng->n_batches + 1 >= eng->cap_b) {
-        size_t cap = eng->cap_b ? eng->cap_b * 2 : 64;
-        size_t *p = realloc(eng->bstart, cap * sizeof *p);
-        if (!p) return -1;
-        eng->bstart = p;
-        eng->cap_b = cap;
-    }
-    eng->bstart[eng->n_batches++] = start;
+    if (n <= *cap) return 0;
+    size_t *p = realloc(*arr, n * sizeof *p);
+    if (!p) return -1;
+    *arr = p;
+    *cap = n;
     return 0;
 }
 
@@ -559,12 +544,14 @@ static void run_stages(rlvr_engine *eng, size_t done)
     for (size_t li = 0; li < eng->mix->n_leaves; li++) {
         const rlvr_leaf *leaf = eng->mix->leaves[li];
         if (!leaf->has_batch) continue;
+        int oom = reserve(&eng->idx, &eng->cap_idx, done) || reserve(&eng->bstart, &eng->cap_b, done + 1);
         eng->n_idx = 0;
-        for (size_t i = 0; i < done; i++)
-            if (eng->slots[i]->leaf == leaf && push_idx(eng, i)) {
-                /* Out of memory: those samples fail below. */
-                break;
-            }
+        for (size_t i = 0; i < done; i++) {
+            slot *sl = eng->slots[i];
+            if (sl->leaf != leaf) continue;
+            if (oom) write_error(sl, "score", NULL, "out of memory staging a batch");
+            else eng->idx[eng->n_idx++] = i;
+        }
         if (eng->n_idx == 0) continue;
         eng->stage_leaf = leaf;
         for (size_t k = 0; k < leaf->n; k++) {
@@ -575,17 +562,16 @@ static void run_stages(rlvr_engine *eng, size_t done)
                 rlvr_pool_for(eng->pool, eng->n_idx, pass_entry, eng);
                 continue;
             }
-            eng->n_batches = 0;
+            /* Batches: runs of one group, or slices of BATCH_SLICE. */
             int groups = (e->plugin->desc.flags & RLVR_GROUPS) != 0;
+            eng->n_batches = 0;
             for (size_t j = 0; j < eng->n_idx; j++) {
                 int start = j == 0;
-                if (!start && groups)
-                    start = !same_group(eng->slots[eng->idx[j]], eng->slots[eng->idx[j - 1]]);
-                if (!start && !groups) start = (j - eng->bstart[eng->n_batches - 1]) >= BATCH_SLICE;
-                if (start && push_batch(eng, j)) break;
+                if (!start && groups) start = !same_group(eng->slots[eng->idx[j]], eng->slots[eng->idx[j - 1]]);
+                if (!start && !groups) start = j - eng->bstart[eng->n_batches - 1] >= BATCH_SLICE;
+                if (start) eng->bstart[eng->n_batches++] = j;
             }
-            push_batch(eng, eng->n_idx);
-            eng->n_batches--; /* the last start is the end sentinel */
+            eng->bstart[eng->n_batches] = eng->n_idx; /* the end of the last batch */
             rlvr_pool_for(eng->pool, eng->n_batches, pass_batch, eng);
         }
         rlvr_pool_for(eng->pool, eng->n_idx, pass_finish, eng);

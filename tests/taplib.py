@@ -54,24 +54,6 @@ def fixture(*parts):
     return os.path.join(SRCDIR, "fixtures", *parts)
 
 
-def run(args, input=b"", env=None, timeout=120):
-    """Run `rlvr score` with args; input is bytes or str. Returns (rc, results, stderr)."""
-    if isinstance(input, str):
-        input = input.encode()
-    e = dict(os.environ)
-    if env:
-        e.update(env)
-    p = subprocess.run([RLVR, "score"] + list(args), input=input, stdout=subprocess.PIPE,
-                       stderr=subprocess.PIPE, env=e, timeout=timeout)
-    out = []
-    for line in p.stdout.decode("utf-8", "replace").splitlines():
-        try:
-            out.append(json.loads(line))
-        except ValueError:
-            out.append({"__unparsable__": line})
-    return p.returncode, out, p.stderr.decode("utf-8", "replace")
-
-
 def run_raw(args, input=b"", env=None, timeout=120):
     """Run rlvr with args (the command included); returns the CompletedProcess."""
     if isinstance(input, str):
@@ -81,6 +63,18 @@ def run_raw(args, input=b"", env=None, timeout=120):
         e.update(env)
     return subprocess.run([RLVR] + list(args), input=input, stdout=subprocess.PIPE,
                           stderr=subprocess.PIPE, env=e, timeout=timeout)
+
+
+def run(args, input=b"", env=None, timeout=120):
+    """Run `rlvr score` with args; input is bytes or str. Returns (rc, results, stderr)."""
+    p = run_raw(["score"] + list(args), input, env, timeout)
+    out = []
+    for line in p.stdout.decode("utf-8", "replace").splitlines():
+        try:
+            out.append(json.loads(line))
+        except ValueError:
+            out.append({"__unparsable__": line})
+    return p.returncode, out, p.stderr.decode("utf-8", "replace")
 
 
 def jsonl(rows):
