@@ -168,8 +168,8 @@ static void svc_detail_json(rlvr_result *r, const char *key, const char *json, s
     if (!h) return;
     json_tokener *tok = json_tokener_new();
     json_object *o = tok && json ? json_tokener_parse_ex(tok, json, (int)len) : NULL;
-    int good = o || (tok && json_tokener_get_error(tok) == json_tokener_success);
-    good = good && json_tokener_get_parse_end(tok) == len;
+    int good = tok && (o || json_tokener_get_error(tok) == json_tokener_success)
+               && json_tokener_get_parse_end(tok) == len;
     char m[120];
     if (good && rlvr_json_text_check(json, len, m, sizeof m)) good = 0;
     if (!good) {
