@@ -16,8 +16,8 @@
  * reference to within 1e-6 * max(1, |A|) (in practice to an ulp of float)
  * and are not bit-for-bit reproducible from run to run.
  *
- * Invariants: inputs are checked on the host before anything is copied (the
- * same refusals, with the same messages, as the CPU reference); the kernels
+ * Invariants: inputs are checked on the host before anything is copied, by
+ * rlvr_advantage_check (advantage_check.c), which the CPU reference calls too; the kernels
  * still skip an out-of-range group index rather than write out of bounds.
  * One device allocation per call holds every array; it is freed on every
  * path. Block size is kThreads (a multiple of 32) for every launch.
@@ -193,26 +193,9 @@ extern "C" int rlvr_gpu_group_advantages(const float *rewards, const int32_t *gr
                                          size_t n, size_t n_groups, int scale, float eps,
                                          float *advantages, char *err, size_t err_len)
 {
-    if (err && err_len) err[0] = '\0';
+    if (rlvr_advantage_check(rewards, group_index, n, n_groups, scale, eps, advantages, err, err_len))
+        return -1;
     if (n == 0) return 0;
-    if (!rewards || !group_index || !advantages)
-        return fail(err, err_len, "advantages: rewards, group_index or advantages is NULL");
-    if (scale != RLVR_SCALE_GROUP && scale != RLVR_SCALE_NONE && scale != RLVR_SCALE_BATCH)
-        return fail(err, err_len, "advantages: unknown scale %d (want group, none or batch)", scale);
-    if (!isfinite(eps) || eps < 0.0f)
-        return fail(err, err_len, "advantages: eps %g must be finite and >= 0", (double)eps);
-    if (n_groups == 0)
-        return fail(err, err_len, "advantages: n_groups is 0 for %zu samples", n);
-    if (n_groups > (size_t)INT32_MAX + 1)
-        return fail(err, err_len, "advantages: n_groups %zu is too large", n_groups);
-    for (size_t i = 0; i < n; i++) {
-        int32_t g = group_index[i];
-        if (g < 0 || (uint64_t)g >= (uint64_t)n_groups)
-            return fail(err, err_len, "advantages: group_index[%zu] = %ld is outside 0..%zu", i,
-                        (long)g, n_groups - 1);
-        if (isinf(rewards[i]))
-            return fail(err, err_len, "advantages: reward[%zu] is infinite", i);
-    }
 
     int devices = 0;
     cudaError_t e = cudaGetDeviceCount(&devices);

@@ -75,6 +75,13 @@ int rlvr_gpu_describe(char *buf, size_t len);
  * The arrays are host memory: they are copied to the current device and
  * back (a device-resident variant comes with the trainer's GPU path).
  * n = 0 is a no-op returning 0. */
+/* The refusals both implementations share (gpu/advantage_check.c): NULL
+ * arrays with n > 0, an unknown scale, a bad eps, no or too many groups, a
+ * group index out of range, an infinite reward. Returns 0, or -1 with the
+ * message in err. Built in every configuration. */
+int rlvr_advantage_check(const float *rewards, const int32_t *group_index, size_t n, size_t n_groups,
+                         int scale, float eps, const float *advantages, char *err, size_t err_len);
+
 int rlvr_gpu_group_advantages(const float *rewards, const int32_t *group_index,
                               size_t n, size_t n_groups, int scale, float eps,
                               float *advantages, char *err, size_t err_len);

@@ -50,17 +50,10 @@ int rlvr_group_advantages(const float *rewards, const int32_t *group_index,
                           size_t n, size_t n_groups, int scale, float eps,
                           float *advantages, char *err, size_t err_len)
 {
-    if (err && err_len) err[0] = '\0';
+    if (rlvr_advantage_check(rewards, group_index, n, n_groups, scale, eps, advantages, err, err_len))
+        return -1;
     if (n == 0) return 0;
-    if (!rewards || !group_index || !advantages)
-        return fail(err, err_len, "advantages: rewards, group_index or advantages is NULL");
-    if (scale != RLVR_SCALE_GROUP && scale != RLVR_SCALE_NONE && scale != RLVR_SCALE_BATCH)
-        return fail(err, err_len, "advantages: unknown scale %d (want group, none or batch)", scale);
-    if (!isfinite(eps) || eps < 0.0f)
-        return fail(err, err_len, "advantages: eps %g must be finite and >= 0", (double)eps);
-    if (n_groups == 0)
-        return fail(err, err_len, "advantages: n_groups is 0 for %zu samples", n);
-    if (n_groups > (size_t)INT32_MAX + 1 || n_groups >= SIZE_MAX / sizeof(struct adv_stat))
+    if (n_groups >= SIZE_MAX / sizeof(struct adv_stat))
         return fail(err, err_len, "advantages: n_groups %zu is too large", n_groups);
 
     /* stat[n_groups + 1]: one per group, then the batch. */
@@ -68,20 +61,11 @@ int rlvr_group_advantages(const float *rewards, const int32_t *group_index,
     if (!stat) return fail(err, err_len, "advantages: out of memory for %zu groups", n_groups);
     struct adv_stat *batch = &stat[n_groups];
 
-    /* Pass 1: check every input, sum the non-null rewards. */
+    /* Pass 1: sum the non-null rewards (the inputs are checked above). */
     for (size_t i = 0; i < n; i++) {
-        int32_t g = group_index[i];
-        if (g < 0 || (uint64_t)g >= (uint64_t)n_groups) {
-            free(stat);
-            return fail(err, err_len, "advantages: group_index[%zu] = %ld is outside 0..%zu",
-                        i, (long)g, n_groups - 1);
-        }
         float r = rewards[i];
         if (isnan(r)) continue;
-        if (isinf(r)) {
-            free(stat);
-            return fail(err, err_len, "advantages: reward[%zu] is infinite", i);
-        }
+        int32_t g = group_index[i];
         stat[g].mean += r;
         stat[g].count++;
         batch->mean += r;
