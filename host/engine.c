@@ -294,6 +294,29 @@ static void write_error(slot *sl, const char *stage, const char *plugin, const c
     snprintf(sl->first_error, sizeof sl->first_error, "line %lld, %s: %s", (long long)sl->s.pub.line, stage, msg);
 }
 
+/* "name":{"status":"...","reason"|"message":"..." (left open for details). */
+static void write_status(rlvr_buf *b, const char *name, rlvr_status status, const rlvr_buf *reason)
+{
+    rlvr_buf_json_string(b, name, strlen(name));
+    rlvr_buf_adds(b, ":{\"status\":\"");
+    rlvr_buf_adds(b, rlvr_status_name(status));
+    rlvr_buf_addc(b, '"');
+    if (reason->len) {
+        rlvr_buf_adds(b, status == RLVR_ERROR ? ",\"message\":" : ",\"reason\":");
+        rlvr_buf_json_string(b, reason->ptr, reason->len);
+    }
+}
+
+/* An error in a component or the combine: the sample counts as failed, and
+ * the first such error is kept for the summary. */
+static void note_failure(slot *sl, const char *who, const rlvr_buf *reason)
+{
+    sl->failed = 1;
+    if (!sl->first_error[0])
+        snprintf(sl->first_error, sizeof sl->first_error, "line %lld, %s: %s", (long long)sl->s.pub.line, who,
+                 reason->len ? reason->ptr : "error");
+}
+
 static void write_result(slot *sl)
 {
     const rlvr_leaf *leaf = sl->leaf;
@@ -323,43 +346,23 @@ static void write_result(slot *sl)
         if (!r->ran) continue;
         if (!first) rlvr_buf_addc(b, ',');
         first = 0;
-        rlvr_buf_json_string(b, leaf->entries[k].name, strlen(leaf->entries[k].name));
-        rlvr_buf_adds(b, ":{\"status\":\"");
-        rlvr_buf_adds(b, rlvr_status_name(r->pub.status));
-        rlvr_buf_addc(b, '"');
-        if (r->reason.len) {
-            rlvr_buf_adds(b, r->pub.status == RLVR_ERROR ? ",\"message\":" : ",\"reason\":");
-            rlvr_buf_json_string(b, r->reason.ptr, r->reason.len);
-        }
+        write_status(b, leaf->entries[k].name, r->pub.status, &r->reason);
         if (r->details.len) {
             rlvr_buf_addc(b, ',');
             rlvr_buf_add(b, r->details.ptr, r->details.len);
         }
         rlvr_buf_addc(b, '}');
         if (r->pub.status == RLVR_ERROR) {
-            sl->failed = 1;
-            if (!sl->first_error[0])
-                snprintf(sl->first_error, sizeof sl->first_error, "line %lld, plugin %s: %s",
-                         (long long)sl->s.pub.line, leaf->entries[k].name,
-                         r->reason.len ? r->reason.ptr : "error");
+            char who[160];
+            snprintf(who, sizeof who, "plugin %s", leaf->entries[k].name);
+            note_failure(sl, who, &r->reason);
         }
     }
     if (sl->combine_status >= 0) {
         if (!first) rlvr_buf_addc(b, ',');
-        rlvr_buf_adds(b, "\"combine\":{\"status\":\"");
-        rlvr_buf_adds(b, rlvr_status_name((rlvr_status)sl->combine_status));
-        rlvr_buf_addc(b, '"');
-        if (sl->combine_reason.len) {
-            rlvr_buf_adds(b, sl->combine_status == RLVR_ERROR ? ",\"message\":" : ",\"reason\":");
-            rlvr_buf_json_string(b, sl->combine_reason.ptr, sl->combine_reason.len);
-        }
+        write_status(b, "combine", (rlvr_status)sl->combine_status, &sl->combine_reason);
         rlvr_buf_addc(b, '}');
-        if (sl->combine_status == RLVR_ERROR) {
-            sl->failed = 1;
-            if (!sl->first_error[0])
-                snprintf(sl->first_error, sizeof sl->first_error, "line %lld, combine: %s",
-                         (long long)sl->s.pub.line, sl->combine_reason.ptr ? sl->combine_reason.ptr : "error");
-        }
+        if (sl->combine_status == RLVR_ERROR) note_failure(sl, "combine", &sl->combine_reason);
     }
     rlvr_buf_adds(b, "}}");
     if (b->oom) write_error(sl, "output", NULL, "out of memory writing the result");
@@ -387,24 +390,25 @@ static void finish_sample(rlvr_engine *eng, slot *sl, int worker)
 static const rlvr_leaf *route(slot *sl, const rlvr_node *node, char *err, size_t err_len)
 {
     while (node && !node->leaf) {
-        rlvr_text t;
         const rlvr_node *next = node->fallback;
-        char *val = NULL;
-        if (rlvr_sample_field(&sl->s, node->field, &t) == 0) {
-            json_object *o = json_tokener_parse(t.ptr);
-            if (json_object_is_type(o, json_type_string)) val = strdup(json_object_get_string(o));
-            else val = strdup(t.ptr);
-            json_object_put(o);
-            for (size_t i = 0; val && i < node->n_cases; i++)
-                if (strcmp(node->keys[i], val) == 0) { next = node->cases[i]; break; }
+        int found;
+        json_object *o = rlvr_sample_get(&sl->s, node->field, &found);
+        /* A string routes by its text; any other value by its JSON text. */
+        rlvr_buf text = {0};
+        const char *val = NULL;
+        if (found && json_object_is_type(o, json_type_string)) {
+            val = json_object_get_string(o);
+        } else if (found) {
+            rlvr_json_write(&text, o);
+            val = text.ptr;
         }
-        if (!next) {
+        for (size_t i = 0; val && i < node->n_cases; i++)
+            if (strcmp(node->keys[i], val) == 0) { next = node->cases[i]; break; }
+        if (!next)
             rlvr_errf(err, err_len, "no route for %s=%s (and the route has no default)", node->field,
                       val ? val : "(absent)");
-            free(val);
-            return NULL;
-        }
-        free(val);
+        rlvr_buf_free(&text);
+        if (!next) return NULL;
         node = next;
     }
     return node ? node->leaf : NULL;

@@ -49,51 +49,50 @@ void rlvr_field_map_free(rlvr_field_map *m)
     m->n = 0;
 }
 
-/* Walk a dotted path from o; numeric segments index arrays (negative from
- * the end). seg_len limits the path (for the rest of a mapped path). */
-static json_object *walk(json_object *o, const char *path, size_t plen)
+/* Walk a dotted path of plen bytes from o; numeric segments index arrays
+ * (negative from the end). Returns 1 when the path exists, with its value in
+ * *out (NULL for JSON null, as json-c has it), else 0. An empty path is o. */
+static int walk(json_object *o, const char *path, size_t plen, json_object **out)
 {
     const char *p = path, *end = path + plen;
-    while (o && p < end) {
+    while (p < end) {
         const char *dot = memchr(p, '.', (size_t)(end - p));
         size_t n = dot ? (size_t)(dot - p) : (size_t)(end - p);
         char key[256];
-        if (n >= sizeof key) return NULL;
+        if (n >= sizeof key) return 0;
         memcpy(key, p, n);
         key[n] = 0;
         if (json_object_is_type(o, json_type_object)) {
-            json_object *v;
-            if (!json_object_object_get_ex(o, key, &v)) return NULL;
-            o = v;
+            if (!json_object_object_get_ex(o, key, &o)) return 0;
         } else if (json_object_is_type(o, json_type_array)) {
             char *e;
             errno = 0;
             long idx = strtol(key, &e, 10);
-            if (e == key || *e || errno) return NULL;
+            if (e == key || *e || errno) return 0;
             long len = (long)json_object_array_length(o);
             if (idx < 0) idx += len;
-            if (idx < 0 || idx >= len) return NULL;
+            if (idx < 0 || idx >= len) return 0;
             o = json_object_array_get_idx(o, (size_t)idx);
         } else {
-            return NULL;
+            return 0; /* a scalar or null has no fields */
         }
         p = dot ? dot + 1 : end;
     }
-    return o;
+    *out = o;
+    return 1;
 }
 
-/* The object for sample field `path`: its first segment is renamed by the
- * map when a rule names it. *found tells absent from JSON null. */
+/* The value of sample field `path` (NULL for JSON null); its first segment
+ * is read from the field map's path when a rule names it. *found tells an
+ * absent field from a null one. */
 static json_object *lookup(json_object *root, const rlvr_field_map *map, const char *path, int *found)
 {
     size_t first = strcspn(path, ".");
-    json_object *o = root;
+    json_object *base = root, *o = NULL;
     const char *rest = path;
     for (size_t i = 0; map && i < map->n; i++) {
         if (strlen(map->rules[i].name) == first && memcmp(map->rules[i].name, path, first) == 0) {
-            o = walk(root, map->rules[i].path, strlen(map->rules[i].path));
-            if (!o) {
-                /* Distinguish an explicit null from a missing path. */
+            if (!walk(root, map->rules[i].path, strlen(map->rules[i].path), &base)) {
                 *found = 0;
                 return NULL;
             }
@@ -101,29 +100,14 @@ static json_object *lookup(json_object *root, const rlvr_field_map *map, const c
             break;
         }
     }
-    if (o != root || rest != path) {
-        if (!*rest) { *found = 1; return o; }
-        o = walk(o, rest, strlen(rest));
-        *found = o != NULL;
-        return o;
-    }
-    /* Unmapped: json-c returns NULL for JSON null, so test presence. */
-    size_t len = strlen(path);
-    const char *last = path;
-    json_object *parent = root;
-    const char *dot = strrchr(path, '.');
-    if (dot) {
-        parent = walk(root, path, (size_t)(dot - path));
-        last = dot + 1;
-    }
-    if (parent && json_object_is_type(parent, json_type_object)) {
-        json_object *v = NULL;
-        *found = json_object_object_get_ex(parent, last, &v);
-        return v;
-    }
-    o = walk(root, path, len);
-    *found = o != NULL;
-    return o;
+    *found = walk(base, rest, strlen(rest), &o);
+    return *found ? o : NULL;
+}
+
+json_object *rlvr_sample_get(rlvr_hsample *s, const char *path, int *found)
+{
+    *found = 0;
+    return s->root && path ? lookup(s->root, s->map, path, found) : NULL;
 }
 
 /* ---- JSON writing --------------------------------------------------------- */
@@ -481,9 +465,8 @@ int rlvr_sample_field(rlvr_hsample *s, const char *path, rlvr_text *out)
 {
     out->ptr = NULL;
     out->len = 0;
-    if (!s->root || !path) return -1;
     int found;
-    json_object *o = lookup(s->root, s->map, path, &found);
+    json_object *o = rlvr_sample_get(s, path, &found);
     if (!found) return -1;
     rlvr_buf b = {0};
     rlvr_json_write(&b, o);

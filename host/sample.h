@@ -64,6 +64,10 @@ void rlvr_sample_destroy(rlvr_hsample *s);
 int rlvr_sample_parse(rlvr_hsample *s, json_tokener *tok, const char *text, size_t len,
                       int64_t line, const rlvr_field_map *map);
 
+/* A field by dotted path (the field map applies to the first segment), as
+ * json-c holds it: NULL for JSON null; *found is 0 when absent. */
+json_object *rlvr_sample_get(rlvr_hsample *s, const char *path, int *found);
+
 /* JSON text of a field by dotted path (the field map applies to the first
  * segment); into scratch storage owned by the sample. -1 when absent. */
 int rlvr_sample_field(rlvr_hsample *s, const char *path, rlvr_text *out);
