@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "isolate.h"
 #include "rlvr_lua.h"
 
 #define BATCH_SLICE 64
@@ -60,9 +61,6 @@ struct rlvr_engine {
 };
 
 /* ---- running entries ------------------------------------------------------- */
-
-int rlvr_isolate_run(rlvr_entry *e, int worker, int n_workers, int64_t step, rlvr_hsample **samples,
-                     rlvr_hresult **results, size_t n);
 
 static void run_entry(rlvr_engine *eng, slot *sl, int k, int worker);
 
@@ -629,9 +627,6 @@ size_t rlvr_engine_score(rlvr_engine *eng, const rlvr_line *lines, size_t n, int
     return done;
 }
 
-/* The components computed so far for a sample, as {"name": [status, value]}
- * (for isolation workers, whose plugins may read earlier components). */
-void rlvr_engine_components_json(rlvr_hsample *hs, rlvr_buf *b);
 void rlvr_engine_components_json(rlvr_hsample *hs, rlvr_buf *b)
 {
     const slot *sl = hs->engine_data;

@@ -56,6 +56,10 @@ typedef struct rlvr_entry_stats {
     size_t ok, abstain, error, skipped;
 } rlvr_entry_stats;
 const rlvr_entry_stats *rlvr_engine_stats(const rlvr_engine *e);
+
+/* The components computed so far for a sample, as {"name": [status, value]}
+ * (for isolation workers, whose plugins may read earlier components). */
+void rlvr_engine_components_json(rlvr_hsample *hs, rlvr_buf *b);
 /* Count finished samples [0, n) into the statistics (the caller does this
  * after writing them, so held-back samples are not counted twice). */
 void rlvr_engine_count(rlvr_engine *e, size_t n);

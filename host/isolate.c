@@ -25,6 +25,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "engine.h"
+#include "isolate.h"
 #include "mix.h"
 #include "registry.h"
 #include "result.h"
@@ -38,11 +40,6 @@ typedef struct rlvr_worker_proc {
     int fd;
 } rlvr_worker_proc;
 
-void rlvr_engine_components_json(rlvr_hsample *hs, rlvr_buf *b);
-int rlvr_isolate_run(rlvr_entry *e, int worker, int n_workers, int64_t step, rlvr_hsample **samples,
-                     rlvr_hresult **results, size_t n);
-void rlvr_isolate_free_entry(rlvr_entry *e);
-int rlvr_worker_main(int argc, char **argv);
 
 /* ---- frames ------------------------------------------------------------------ */
 

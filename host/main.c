@@ -10,12 +10,11 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "commands.h"
 #include "gpu.h"
+#include "isolate.h"
 #include "rlvr_plugin.h"
 
-int rlvr_cmd_score(int argc, char **argv);
-int rlvr_cmd_plugins(int argc, char **argv);
-int rlvr_worker_main(int argc, char **argv);
 
 static void help(FILE *f)
 {

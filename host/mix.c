@@ -18,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "isolate.h"
 #include "rlvr_lua.h"
 #include "util.h"
 
@@ -453,8 +454,6 @@ static void free_node(rlvr_node *n)
     free(n);
 }
 
-static void free_worker_procs(rlvr_entry *e);
-
 void rlvr_mix_free(rlvr_mix *m)
 {
     if (!m) return;
@@ -462,7 +461,7 @@ void rlvr_mix_free(rlvr_mix *m)
         rlvr_leaf *leaf = m->leaves[i];
         for (size_t k = 0; k < leaf->n; k++) {
             rlvr_entry *e = &leaf->entries[k];
-            free_worker_procs(e);
+            rlvr_isolate_free_entry(e);
             if (e->instance && e->plugin && e->plugin->desc.destroy) e->plugin->desc.destroy(e->instance);
             rlvr_config_free(e->config);
             free(e->name);
@@ -479,10 +478,6 @@ void rlvr_mix_free(rlvr_mix *m)
     free(m->path);
     free(m);
 }
-
-/* Isolation workers are owned by entries; isolate.c frees them. */
-void rlvr_isolate_free_entry(rlvr_entry *e);
-static void free_worker_procs(rlvr_entry *e) { rlvr_isolate_free_entry(e); }
 
 rlvr_mix *rlvr_mix_load(const char *path, rlvr_registry *reg, char *err, size_t err_len)
 {

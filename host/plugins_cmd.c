@@ -10,10 +10,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "commands.h"
 #include "registry.h"
 #include "util.h"
-
-int rlvr_cmd_plugins(int argc, char **argv);
 
 static int n_failed;
 

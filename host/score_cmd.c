@@ -24,14 +24,13 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "commands.h"
 #include "engine.h"
 #include "mix.h"
 #include "reader.h"
 #include "registry.h"
 #include "sample.h"
 #include "util.h"
-
-int rlvr_cmd_score(int argc, char **argv);
 
 #define MAX_SLICE_BYTES ((size_t)32 << 20)
 
@@ -86,6 +85,18 @@ static void group_add(group_map *g, rlvr_text group, int null, double reward)
     if (c->n == 0 || reward < c->min) c->min = reward;
     if (c->n == 0 || reward > c->max) c->max = reward;
     c->n++;
+}
+
+/* Groups with two or more non-null rewards, and those among them whose
+ * rewards are all equal (no GRPO signal: frac_reward_zero_std). */
+static void group_counts(const group_map *g, size_t *counted, size_t *equal)
+{
+    *counted = *equal = 0;
+    for (size_t i = 0; i < g->cap; i++) {
+        if (!g->cells[i].hash || g->cells[i].n < 2) continue;
+        (*counted)++;
+        *equal += g->cells[i].min == g->cells[i].max;
+    }
 }
 
 /* ---- options ----------------------------------------------------------------- */
@@ -204,7 +215,7 @@ typedef struct totals {
     char first_error[600];
 } totals;
 
-static void print_summary(FILE *f, const score_opts *o, const rlvr_mix *mix, const rlvr_entry_stats *st,
+static void print_summary(FILE *f, const rlvr_mix *mix, const rlvr_entry_stats *st,
                           const totals *t, const group_map *g, double secs, int threads)
 {
     fprintf(f, "rlvr score: %zu sample%s in %.2f s (%.0f samples/s, %d thread%s)\n", t->samples,
@@ -230,12 +241,8 @@ static void print_summary(FILE *f, const score_opts *o, const rlvr_mix *mix, con
                 st[i].error, e->optional ? "  (optional)" : e->lazy ? "  (lazy)" : "");
     }
     if (g->used) {
-        size_t counted = 0, equal = 0;
-        for (size_t i = 0; i < g->cap; i++) {
-            if (!g->cells[i].hash || g->cells[i].n < 2) continue;
-            counted++;
-            if (g->cells[i].min == g->cells[i].max) equal++;
-        }
+        size_t counted, equal;
+        group_counts(g, &counted, &equal);
         fprintf(f, "  groups      %zu (%zu with two or more rewards), all rewards equal in %zu: "
                    "frac_reward_zero_std %.4f\n",
                 g->used, counted, equal, counted ? (double)equal / (double)counted : 0.0);
@@ -243,7 +250,6 @@ static void print_summary(FILE *f, const score_opts *o, const rlvr_mix *mix, con
     if (t->failed)
         fprintf(f, "  errors      %zu sample%s failed; first: %s\n", t->failed, t->failed == 1 ? "" : "s",
                 t->first_error);
-    (void)o;
 }
 
 static void write_summary_json(const char *path, const rlvr_mix *mix, const rlvr_entry_stats *st, const totals *t,
@@ -265,12 +271,8 @@ static void write_summary_json(const char *path, const rlvr_mix *mix, const rlvr
         rlvr_buf_printf(&b, ",\"ok\":%zu,\"abstain\":%zu,\"error\":%zu,\"skipped\":%zu}", st[i].ok, st[i].abstain,
                         st[i].error, st[i].skipped);
     }
-    size_t counted = 0, equal = 0;
-    for (size_t i = 0; i < g->cap; i++) {
-        if (!g->cells[i].hash || g->cells[i].n < 2) continue;
-        counted++;
-        equal += g->cells[i].min == g->cells[i].max;
-    }
+    size_t counted, equal;
+    group_counts(g, &counted, &equal);
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     rlvr_buf_printf(&b, "},\"max_rss_kb\":%ld,\"groups\":%zu,\"frac_reward_zero_std\":", ru.ru_maxrss, g->used);
@@ -391,7 +393,7 @@ int rlvr_cmd_score(int argc, char **argv)
         rc = 2;
     }
     fclose(out);
-    if (!o.quiet) print_summary(stderr, &o, mix, rlvr_engine_stats(eng), &t, &groups, secs, rlvr_engine_threads(eng));
+    if (!o.quiet) print_summary(stderr, mix, rlvr_engine_stats(eng), &t, &groups, secs, rlvr_engine_threads(eng));
     if (o.summary_json)
         write_summary_json(o.summary_json, mix, rlvr_engine_stats(eng), &t, &groups, secs, rlvr_engine_threads(eng));
     if (o.strict && t.failed && !o.quiet)
