@@ -50,8 +50,20 @@ int rlvr_group_advantages(const float *rewards, const int32_t *group_index,
                           size_t n, size_t n_groups, int scale, float eps,
                           float *advantages, char *err, size_t err_len)
 {
+    return rlvr_advantages(rewards, group_index, n, n_groups, scale, RLVR_BASELINE_MEAN, eps,
+                           advantages, NULL, NULL, err, err_len);
+}
+
+int rlvr_advantages(const float *rewards, const int32_t *group_index, size_t n,
+                    size_t n_groups, int scale, int baseline, float eps,
+                    float *advantages, uint8_t *no_signal,
+                    struct rlvr_advantage_stats *stats, char *err, size_t err_len)
+{
     if (rlvr_advantage_check(rewards, group_index, n, n_groups, scale, eps, advantages, err, err_len))
         return -1;
+    if (baseline != RLVR_BASELINE_MEAN && baseline != RLVR_BASELINE_RLOO)
+        return fail(err, err_len, "advantages: unknown baseline %d (want mean or rloo)", baseline);
+    if (stats) *stats = (struct rlvr_advantage_stats){0};
     if (n == 0) return 0;
     if (n_groups >= SIZE_MAX / sizeof(struct adv_stat))
         return fail(err, err_len, "advantages: n_groups %zu is too large", n_groups);
@@ -84,8 +96,10 @@ int rlvr_group_advantages(const float *rewards, const int32_t *group_index,
         batch->m2 += db * db;
     }
 
-    /* Pass 3: the advantages. */
+    /* Pass 3: the advantages, and their running statistics (Welford). */
     double batch_den = stat_std(batch) + (double)eps;
+    double a_mean = 0, a_m2 = 0, a_min = 0, a_max = 0;
+    size_t a_n = 0;
     for (size_t i = 0; i < n; i++) {
         float r = rewards[i];
         if (isnan(r)) {
@@ -94,11 +108,40 @@ int rlvr_group_advantages(const float *rewards, const int32_t *group_index,
         }
         const struct adv_stat *s = &stat[group_index[i]];
         double num = r - s->mean;
+        if (baseline == RLVR_BASELINE_RLOO)
+            num = s->count > 1 ? num * (double)s->count / (double)(s->count - 1) : 0.0;
         double den = scale == RLVR_SCALE_GROUP ? stat_std(s) + (double)eps
                    : scale == RLVR_SCALE_BATCH ? batch_den
                    : 1.0;
         /* den == 0 only with eps = 0 and a std of 0, where num is 0 too. */
-        advantages[i] = den == 0.0 ? 0.0f : (float)(num / den);
+        float a = den == 0.0 ? 0.0f : (float)(num / den);
+        advantages[i] = a;
+        a_n++;
+        if (a_n == 1 || a < a_min) a_min = a;
+        if (a_n == 1 || a > a_max) a_max = a;
+        double d = a - a_mean;
+        a_mean += d / (double)a_n;
+        a_m2 += d * (a - a_mean);
+    }
+
+    for (size_t g = 0; g < n_groups; g++) {
+        int flat = stat[g].m2 == 0.0; /* every non-null reward equal */
+        if (no_signal) no_signal[g] = stat[g].count < 2 || flat;
+        if (stats && stat[g].count >= 2) {
+            stats->groups_counted++;
+            stats->groups_zero_std += flat;
+        }
+    }
+    if (stats) {
+        stats->n_null = n - batch->count;
+        stats->frac_reward_zero_std =
+            stats->groups_counted ? (double)stats->groups_zero_std / (double)stats->groups_counted : 0.0;
+        stats->reward_mean = batch->mean;
+        stats->reward_std = stat_std(batch);
+        stats->adv_mean = a_mean;
+        stats->adv_std = a_n > 1 ? sqrt(a_m2 / (double)(a_n - 1)) : 0.0;
+        stats->adv_min = a_min;
+        stats->adv_max = a_max;
     }
     free(stat);
     return 0;

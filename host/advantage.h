@@ -46,4 +46,29 @@ int rlvr_group_advantages(const float *rewards, const int32_t *group_index,
                           size_t n, size_t n_groups, int scale, float eps,
                           float *advantages, char *err, size_t err_len);
 
+/* What a batch of rewards says beyond its advantages (TRL's names where it
+ * logs them). Statistics run over the non-null rewards; stds are unbiased. */
+struct rlvr_advantage_stats {
+    size_t n_null;              /* null rewards (advantage 0) */
+    size_t groups_counted;      /* groups with two or more non-null rewards */
+    size_t groups_zero_std;     /* of those, groups whose rewards are all equal */
+    double frac_reward_zero_std; /* groups_zero_std / groups_counted; 0 if none */
+    double reward_mean, reward_std;
+    double adv_mean, adv_std, adv_min, adv_max;
+};
+
+/* rlvr_group_advantages with the options of the full API:
+ *   baseline     RLVR_BASELINE_MEAN (GRPO) or RLVR_BASELINE_RLOO: the
+ *                numerator becomes r - (mean of the group's other non-null
+ *                rewards); 0 in a group with fewer than two.
+ *   no_signal[n_groups]  optional out: 1 for a group whose advantages are
+ *                all 0 because its non-null rewards are all equal, or fewer
+ *                than two (DAPO's dynamic sampling drops and refills these).
+ *   stats        optional out.
+ * Same refusals as rlvr_group_advantages, plus an unknown baseline. */
+int rlvr_advantages(const float *rewards, const int32_t *group_index, size_t n,
+                    size_t n_groups, int scale, int baseline, float eps,
+                    float *advantages, uint8_t *no_signal,
+                    struct rlvr_advantage_stats *stats, char *err, size_t err_len);
+
 #endif
