@@ -44,6 +44,53 @@ extern "C" {
 /* The default eps of the advantage denominator (DeepSeek-R1, TRL). */
 #define RLVR_ADVANTAGE_EPS 1e-4f
 
+/* The advantage baseline (RLOO as an option beside GRPO's group mean):
+ *   MEAN: r - mean of the group's non-null rewards            (GRPO, default)
+ *   RLOO: r - mean of the group's other non-null rewards
+ *         = (r - mean) * c / (c - 1) for c >= 2 non-null rewards, else 0
+ * The chosen scale divides either. verl's RLOO is RLOO with SCALE_NONE. */
+#define RLVR_BASELINE_MEAN 0
+#define RLVR_BASELINE_RLOO 1
+
+/* ---- The GRPO policy loss: conventions shared by the CPU reference ------------
+ * (host/grpo.h, where every field is defined in full) and the CUDA kernels
+ * (the loss and log-probability kernels take this same struct when they
+ * come; they are defined here because gpu/ may include nothing of host/). The
+ * names follow TRL's GRPOConfig (loss_type, beta, epsilon_low/high, delta,
+ * importance_sampling_level, mask_truncated_completions,
+ * max_completion_length) and verl (clip_ratio_c: the dual clip; kl_loss_type).
+ * The numbers are part of the contract: configuration maps names to them. */
+#define RLVR_LOSS_GRPO 0    /* token mean per sequence, then mean over sequences */
+#define RLVR_LOSS_BNPO 1    /* mean over the micro-batch's active tokens */
+#define RLVR_LOSS_DAPO 2    /* sum over the accumulated batch's active tokens */
+#define RLVR_LOSS_DR_GRPO 3 /* sum / (B * max_completion_length) */
+
+#define RLVR_KL_K3 0 /* exp(d) - d - 1, d = ref - logp   (low_var_kl; default) */
+#define RLVR_KL_K1 1 /* -d = logp - ref                  (kl) */
+#define RLVR_KL_K2 2 /* d^2 / 2                          (mse) */
+
+#define RLVR_IS_TOKEN 0    /* one importance ratio per token (GRPO, DAPO) */
+#define RLVR_IS_SEQUENCE 1 /* one per sequence: exp(mean token log-ratio) (GSPO) */
+
+/* Log-ratios (logp - old_logp, or GSPO's mean of them) and KL's d = ref - logp
+ * are clamped to [-RLVR_LOG_RATIO_CLAMP, +RLVR_LOG_RATIO_CLAMP] before exp(),
+ * as verl does; a clamped value passes no gradient (torch.clamp's rule). */
+#define RLVR_LOG_RATIO_CLAMP 20.0f
+
+struct rlvr_grpo_config {
+    int loss_type;                 /* RLVR_LOSS_*; default GRPO */
+    int importance_level;          /* RLVR_IS_*; default TOKEN */
+    int kl_estimator;              /* RLVR_KL_*; default K3 */
+    int mask_truncated;            /* 1: truncated completions leave the loss */
+    float epsilon_low;             /* clip below at 1 - epsilon_low; default 0.2 */
+    float epsilon_high;            /* clip above at 1 + epsilon_high; default 0.2 */
+    float delta;                   /* 0 off; else cap of the unclipped ratio */
+    float dual_clip;               /* 0 off; else c > 1: loss <= -c*A for A < 0 */
+    float beta;                    /* KL coefficient; default 0.001 */
+    int32_t max_completion_length; /* dr_grpo's divisor; default 256 */
+    int32_t grad_accum_steps;      /* micro-batches per optimizer step; default 1 */
+};
+
 /* Number of CUDA devices the runtime reports and this build can use; 0 when
  * built without CUDA, when no device or driver is present, or on any error. */
 int rlvr_gpu_available(void);
