@@ -379,8 +379,9 @@ struct rb {
 
 static int near_kink(const struct rlvr_grpo_config *c, double r)
 {
-    double k[] = {1 - c->epsilon_low, 1 + c->epsilon_high, c->delta, c->dual_clip > 0 ? 0 : -1};
-    for (size_t i = 0; i < 3; i++)
+    /* the clip bounds; delta; the ratio where the dual clip's cap starts */
+    double k[] = {1 - c->epsilon_low, 1 + c->epsilon_high, c->delta, c->dual_clip};
+    for (size_t i = 0; i < 4; i++)
         if (fabs(r - k[i]) < 0.05) return 1;
     return 0;
 }
@@ -779,6 +780,8 @@ static int run_fixture(const char *path)
         double e_m = 0;
         for (int i = 0; i < 7; i++) e_m = fmax(e_m, fabs(got_m[i] - w_met[i]) / fmax(1, fabs(w_met[i])));
         ok(e_m < 2e-5, "torch case %s: metrics (worst %.2g)", name, e_m);
+        if (c.dual_clip > 0 && c.delta == 0) /* the case must exercise the cap */
+            ok(m.clip_dual > 0, "torch case %s: the dual clip acts on %.0f%% of tokens", name, 100 * m.clip_dual);
         cases++;
         free(tok_d), free(mask_d), free(trunc_d), free(logits_d), free(old_d), free(ref_d), free(adv_d);
         free(w_logp), free(w_ent), free(w_dlogp), free(w_dlogits), free(w_loss), free(w_met);

@@ -71,7 +71,7 @@ int main(int argc, char **argv)
     float *adv = malloc(B * sizeof *adv);
     if (!logits || !tok || !logp || !lse || !ent || !old || !ref || !dlogp || !adv) die("setup", "out of memory");
     for (size_t i = 0; i < n * V; i++) logits[i] = 4.0f * uniform_pm();
-    for (size_t i = 0; i < n; i++) tok[i] = (int32_t)((uint64_t)(uniform_pm() + 1.0f) * V / 2 % V);
+    for (size_t i = 0; i < n; i++) tok[i] = (int32_t)((size_t)((uniform_pm() + 1.0f) * 0.5f * (float)V) % V);
     for (size_t b = 0; b < B; b++) adv[b] = uniform_pm();
     if (rlvr_logprobs(logits, tok, NULL, n, V, 1.0f, logp, NULL, NULL, err, sizeof err)) die("setup", err);
     for (size_t i = 0; i < n; i++) {
