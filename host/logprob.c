@@ -4,8 +4,8 @@
  *
  * Each row of logits (V up to ~152k floats, 600 KB) is walked once per call
  * in chunks of RLVR_LOGPROB_CHUNK entries that stay in L1: the chunk's
- * maximum, then the chunk's sum of exp(z - max) (and of exp(z - max) * z for
- * the entropy). Running values are rescaled to the larger maximum as chunks
+ * maximum, then the chunk's sum of exp(z - max) (and of exp(z - max) *
+ * (z - max) for the entropy). Running values are rescaled to the larger maximum as chunks
  * arrive (the online log-sum-exp), in double; inside a chunk the sums are
  * float, across many lanes once the compiler vectorises the loops.
  *
@@ -157,13 +157,13 @@ static int row_lse(const float *x, size_t vocab, float inv_t, double *lse_out, d
     for (size_t c0 = 0; c0 < vocab; c0 += RLVR_LOGPROB_CHUNK) {
         size_t len = vocab - c0 < RLVR_LOGPROB_CHUNK ? vocab - c0 : RLVR_LOGPROB_CHUNK;
         const float *xc = x + c0;
-        float cm = chunk_max(xc, len) * inv_t;
-        if (!(cm < INFINITY)) { /* NaN hides from a > maximum: look for it */
-            if (isinf(cm)) return -1;
+        float cm = chunk_max(xc, len) * inv_t; /* never NaN: the maximum skips them */
+        if (cm == INFINITY) return -1;
+        if (cm == -INFINITY) { /* adds nothing, unless it hides a NaN */
             for (size_t i = 0; i < len; i++)
                 if (isnan(xc[i])) return -1;
+            continue;
         }
-        if (cm == -INFINITY) continue; /* an all -Inf chunk adds nothing */
         float cs, cw = 0.0f;
         if (ent_out) cs = chunk_sum_exp_z(xc, len, inv_t, cm, &cw);
         else cs = chunk_sum_exp(xc, len, inv_t, cm);

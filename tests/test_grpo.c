@@ -112,6 +112,16 @@ static void test_logprobs_hand(void)
     ok(rlvr_logprobs(nan_row, tok, NULL, 1, 5, 1.0f, &lp, NULL, NULL, err, sizeof err) == -1 &&
            strstr(err, "row 0"),
        "NaN logit refused (%s)", err);
+    /* A NaN in a chunk that is otherwise all -Inf (the chunk adds nothing to
+     * the sums, so only a scan finds it). */
+    float *hidden = malloc((RLVR_LOGPROB_CHUNK + 2) * sizeof *hidden);
+    for (size_t v = 0; v < RLVR_LOGPROB_CHUNK; v++) hidden[v] = -INFINITY;
+    hidden[17] = NAN;
+    hidden[RLVR_LOGPROB_CHUNK] = hidden[RLVR_LOGPROB_CHUNK + 1] = 0.0f;
+    const int32_t last[] = {RLVR_LOGPROB_CHUNK};
+    ok(rlvr_logprobs(hidden, last, NULL, 1, RLVR_LOGPROB_CHUNK + 2, 1.0f, &lp, NULL, NULL, err, sizeof err) == -1,
+       "NaN among -Inf refused");
+    free(hidden);
     const float inf_row[] = {0, INFINITY, 0};
     ok(rlvr_logprobs(inf_row, tok, NULL, 1, 3, 1.0f, &lp, NULL, NULL, err, sizeof err) == -1, "+Inf refused");
     const float ninf[] = {-INFINITY, -INFINITY, -INFINITY};
