@@ -11,9 +11,9 @@
  * whole batch, used by RLVR_SCALE_BATCH).
  */
 #include "advantage.h"
+#include "numeric.h"
 
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -23,22 +23,6 @@ struct adv_stat {
     double m2;    /* sum of squared deviations from the mean */
     size_t count; /* non-null rewards seen */
 };
-
-static int fail(char *err, size_t err_len, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 3, 4)))
-#endif
-    ;
-static int fail(char *err, size_t err_len, const char *fmt, ...)
-{
-    if (err && err_len) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, err_len, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
 
 /* Unbiased std of a statistic whose m2 is complete; 0 below two samples. */
 static double stat_std(const struct adv_stat *s)
@@ -62,15 +46,15 @@ int rlvr_advantages(const float *rewards, const int32_t *group_index, size_t n,
     if (rlvr_advantage_check(rewards, group_index, n, n_groups, scale, eps, advantages, err, err_len))
         return -1;
     if (baseline != RLVR_BASELINE_MEAN && baseline != RLVR_BASELINE_RLOO)
-        return fail(err, err_len, "advantages: unknown baseline %d (want mean or rloo)", baseline);
+        return rlvr_num_fail(err, err_len, "advantages: unknown baseline %d (want mean or rloo)", baseline);
     if (stats) *stats = (struct rlvr_advantage_stats){0};
     if (n == 0) return 0;
     if (n_groups >= SIZE_MAX / sizeof(struct adv_stat))
-        return fail(err, err_len, "advantages: n_groups %zu is too large", n_groups);
+        return rlvr_num_fail(err, err_len, "advantages: n_groups %zu is too large", n_groups);
 
     /* stat[n_groups + 1]: one per group, then the batch. */
     struct adv_stat *stat = calloc(n_groups + 1, sizeof *stat);
-    if (!stat) return fail(err, err_len, "advantages: out of memory for %zu groups", n_groups);
+    if (!stat) return rlvr_num_fail(err, err_len, "advantages: out of memory for %zu groups", n_groups);
     struct adv_stat *batch = &stat[n_groups];
 
     /* Pass 1: sum the non-null rewards (the inputs are checked above). */

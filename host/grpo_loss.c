@@ -16,27 +16,11 @@
  * input has passed its checks; no allocation.
  */
 #include "grpo.h"
+#include "numeric.h"
 
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-
-static int fail(char *err, size_t err_len, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 3, 4)))
-#endif
-    ;
-static int fail(char *err, size_t err_len, const char *fmt, ...)
-{
-    if (err && err_len) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, err_len, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
 
 void rlvr_grpo_config_default(struct rlvr_grpo_config *cfg)
 {
@@ -58,28 +42,28 @@ void rlvr_grpo_config_default(struct rlvr_grpo_config *cfg)
 int rlvr_grpo_config_check(const struct rlvr_grpo_config *c, char *err, size_t err_len)
 {
     if (err && err_len) err[0] = '\0';
-    if (!c) return fail(err, err_len, "grpo: no configuration");
+    if (!c) return rlvr_num_fail(err, err_len, "grpo: no configuration");
     if (c->loss_type < RLVR_LOSS_GRPO || c->loss_type > RLVR_LOSS_DR_GRPO)
-        return fail(err, err_len, "grpo: unknown loss_type %d (want grpo, bnpo, dapo or dr_grpo)", c->loss_type);
+        return rlvr_num_fail(err, err_len, "grpo: unknown loss_type %d (want grpo, bnpo, dapo or dr_grpo)", c->loss_type);
     if (c->importance_level != RLVR_IS_TOKEN && c->importance_level != RLVR_IS_SEQUENCE)
-        return fail(err, err_len, "grpo: unknown importance_sampling_level %d (want token or sequence)",
+        return rlvr_num_fail(err, err_len, "grpo: unknown importance_sampling_level %d (want token or sequence)",
                     c->importance_level);
     if (c->kl_estimator < RLVR_KL_K3 || c->kl_estimator > RLVR_KL_K2)
-        return fail(err, err_len, "grpo: unknown kl estimator %d (want k3, k1 or k2)", c->kl_estimator);
+        return rlvr_num_fail(err, err_len, "grpo: unknown kl estimator %d (want k3, k1 or k2)", c->kl_estimator);
     if (!(c->epsilon_low >= 0.0f && c->epsilon_low < 1.0f))
-        return fail(err, err_len, "grpo: epsilon_low %g must be in [0, 1)", (double)c->epsilon_low);
+        return rlvr_num_fail(err, err_len, "grpo: epsilon_low %g must be in [0, 1)", (double)c->epsilon_low);
     if (!(c->epsilon_high >= 0.0f && c->epsilon_high < 1.0f))
-        return fail(err, err_len, "grpo: epsilon_high %g must be in [0, 1)", (double)c->epsilon_high);
+        return rlvr_num_fail(err, err_len, "grpo: epsilon_high %g must be in [0, 1)", (double)c->epsilon_high);
     if (!(c->delta == 0.0f || (isfinite(c->delta) && c->delta > 1.0f + c->epsilon_high)))
-        return fail(err, err_len, "grpo: delta %g must be 0 (off) or above 1 + epsilon_high", (double)c->delta);
+        return rlvr_num_fail(err, err_len, "grpo: delta %g must be 0 (off) or above 1 + epsilon_high", (double)c->delta);
     if (!(c->dual_clip == 0.0f || (isfinite(c->dual_clip) && c->dual_clip > 1.0f)))
-        return fail(err, err_len, "grpo: dual_clip %g must be 0 (off) or above 1", (double)c->dual_clip);
+        return rlvr_num_fail(err, err_len, "grpo: dual_clip %g must be 0 (off) or above 1", (double)c->dual_clip);
     if (!(isfinite(c->beta) && c->beta >= 0.0f))
-        return fail(err, err_len, "grpo: beta %g must be finite and >= 0", (double)c->beta);
+        return rlvr_num_fail(err, err_len, "grpo: beta %g must be finite and >= 0", (double)c->beta);
     if (c->max_completion_length < 1)
-        return fail(err, err_len, "grpo: max_completion_length %ld must be >= 1", (long)c->max_completion_length);
+        return rlvr_num_fail(err, err_len, "grpo: max_completion_length %ld must be >= 1", (long)c->max_completion_length);
     if (c->grad_accum_steps < 1)
-        return fail(err, err_len, "grpo: grad_accum_steps %ld must be >= 1", (long)c->grad_accum_steps);
+        return rlvr_num_fail(err, err_len, "grpo: grad_accum_steps %ld must be >= 1", (long)c->grad_accum_steps);
     return 0;
 }
 
@@ -145,13 +129,13 @@ int rlvr_grpo_loss(const struct rlvr_grpo_config *c, const struct rlvr_grpo_batc
                    float *dlogp, struct rlvr_grpo_metrics *metrics, char *err, size_t err_len)
 {
     if (rlvr_grpo_config_check(c, err, err_len)) return -1;
-    if (!in) return fail(err, err_len, "grpo: no batch");
+    if (!in) return rlvr_num_fail(err, err_len, "grpo: no batch");
     const size_t B = in->n_seq, T = in->seq_len;
     if (B && T && (!in->logp || !in->advantages))
-        return fail(err, err_len, "grpo: logp or advantages is NULL");
+        return rlvr_num_fail(err, err_len, "grpo: logp or advantages is NULL");
     if (c->beta > 0.0f && B && T && !in->ref_logp)
-        return fail(err, err_len, "grpo: beta is %g but there is no ref_logp", (double)c->beta);
-    if (T && B > SIZE_MAX / T) return fail(err, err_len, "grpo: %zu x %zu positions overflow", B, T);
+        return rlvr_num_fail(err, err_len, "grpo: beta is %g but there is no ref_logp", (double)c->beta);
+    if (T && B > SIZE_MAX / T) return rlvr_num_fail(err, err_len, "grpo: %zu x %zu positions overflow", B, T);
 
     /* Pass 1: check every active input; count active tokens. */
     double N = 0.0;
@@ -160,30 +144,30 @@ int rlvr_grpo_loss(const struct rlvr_grpo_config *c, const struct rlvr_grpo_batc
         for (size_t t = 0; t < T; t++) {
             if (!active(in, c, b, t)) continue;
             size_t i = b * T + t;
-            if (!isfinite(in->logp[i])) return fail(err, err_len, "grpo: logp[%zu][%zu] is not finite", b, t);
+            if (!isfinite(in->logp[i])) return rlvr_num_fail(err, err_len, "grpo: logp[%zu][%zu] is not finite", b, t);
             if (in->old_logp && !isfinite(in->old_logp[i]))
-                return fail(err, err_len, "grpo: old_logp[%zu][%zu] is not finite", b, t);
+                return rlvr_num_fail(err, err_len, "grpo: old_logp[%zu][%zu] is not finite", b, t);
             if (in->ref_logp && !isfinite(in->ref_logp[i]))
-                return fail(err, err_len, "grpo: ref_logp[%zu][%zu] is not finite", b, t);
+                return rlvr_num_fail(err, err_len, "grpo: ref_logp[%zu][%zu] is not finite", b, t);
             if (in->entropy && !isfinite(in->entropy[i]))
-                return fail(err, err_len, "grpo: entropy[%zu][%zu] is not finite", b, t);
+                return rlvr_num_fail(err, err_len, "grpo: entropy[%zu][%zu] is not finite", b, t);
             nb++;
         }
         if (nb && !isfinite(in->advantages[b]))
-            return fail(err, err_len, "grpo: advantages[%zu] is not finite", b);
+            return rlvr_num_fail(err, err_len, "grpo: advantages[%zu] is not finite", b);
         N += (double)nb;
     }
     const double G = c->grad_accum_steps;
     double dapo = N;
     if (c->loss_type == RLVR_LOSS_DAPO) {
         if (!isfinite(in->dapo_tokens) || in->dapo_tokens < 0.0)
-            return fail(err, err_len, "grpo: dapo_tokens %g must be finite and >= 0", in->dapo_tokens);
+            return rlvr_num_fail(err, err_len, "grpo: dapo_tokens %g must be finite and >= 0", in->dapo_tokens);
         if (in->dapo_tokens > 0.0) dapo = in->dapo_tokens;
         else if (c->grad_accum_steps > 1)
-            return fail(err, err_len, "grpo: loss_type dapo with %ld accumulation steps needs dapo_tokens, the "
+            return rlvr_num_fail(err, err_len, "grpo: loss_type dapo with %ld accumulation steps needs dapo_tokens, the "
                         "active tokens of the whole accumulated batch", (long)c->grad_accum_steps);
         if (dapo < N)
-            return fail(err, err_len, "grpo: dapo_tokens %g is fewer than this micro-batch's %g active tokens",
+            return rlvr_num_fail(err, err_len, "grpo: dapo_tokens %g is fewer than this micro-batch's %g active tokens",
                         in->dapo_tokens, N);
     }
 

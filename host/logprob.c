@@ -22,28 +22,12 @@
  * allocation at all.
  */
 #include "grpo.h"
+#include "numeric.h"
 
 #include <float.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-
-static int fail(char *err, size_t err_len, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 3, 4)))
-#endif
-    ;
-static int fail(char *err, size_t err_len, const char *fmt, ...)
-{
-    if (err && err_len) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, err_len, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
 
 /* Multiversioned hot loops where gcc and glibc's ifunc allow it. */
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
@@ -195,11 +179,11 @@ static int check_common(const float *logits, const int32_t *tokens, size_t n, si
                         float temperature, const char *who, char *err, size_t err_len)
 {
     if (err && err_len) err[0] = '\0';
-    if (n && (!logits || !tokens)) return fail(err, err_len, "%s: logits or tokens is NULL", who);
-    if (n && vocab == 0) return fail(err, err_len, "%s: vocab is 0", who);
-    if (vocab > (size_t)INT32_MAX) return fail(err, err_len, "%s: vocab %zu is too large", who, vocab);
+    if (n && (!logits || !tokens)) return rlvr_num_fail(err, err_len, "%s: logits or tokens is NULL", who);
+    if (n && vocab == 0) return rlvr_num_fail(err, err_len, "%s: vocab is 0", who);
+    if (vocab > (size_t)INT32_MAX) return rlvr_num_fail(err, err_len, "%s: vocab %zu is too large", who, vocab);
     if (!(temperature > 0.0f) || !isfinite(temperature))
-        return fail(err, err_len, "%s: temperature %g must be finite and > 0", who, (double)temperature);
+        return rlvr_num_fail(err, err_len, "%s: temperature %g must be finite and > 0", who, (double)temperature);
     return 0;
 }
 
@@ -208,7 +192,7 @@ int rlvr_logprobs(const float *logits, const int32_t *tokens, const uint8_t *row
                   char *err, size_t err_len)
 {
     if (check_common(logits, tokens, n, vocab, temperature, "logprobs", err, err_len)) return -1;
-    if (n && !logp) return fail(err, err_len, "logprobs: logp is NULL");
+    if (n && !logp) return rlvr_num_fail(err, err_len, "logprobs: logp is NULL");
     float inv_t = 1.0f / temperature;
     for (size_t t = 0; t < n; t++) {
         if (rows && !rows[t]) {
@@ -219,15 +203,15 @@ int rlvr_logprobs(const float *logits, const int32_t *tokens, const uint8_t *row
         }
         int32_t id = tokens[t];
         if (id < 0 || (size_t)id >= vocab)
-            return fail(err, err_len, "logprobs: row %zu: token %ld is outside 0..%zu", t, (long)id,
+            return rlvr_num_fail(err, err_len, "logprobs: row %zu: token %ld is outside 0..%zu", t, (long)id,
                         vocab - 1);
         const float *x = logits + t * vocab;
         double l, h = 0.0;
         if (row_lse(x, vocab, inv_t, &l, entropy ? &h : NULL))
-            return fail(err, err_len, "logprobs: row %zu: logits hold NaN or +Inf, or are all -Inf", t);
+            return rlvr_num_fail(err, err_len, "logprobs: row %zu: logits hold NaN or +Inf, or are all -Inf", t);
         double lp = (double)(x[id] * inv_t) - l;
         if (!isfinite(lp))
-            return fail(err, err_len, "logprobs: row %zu: the logit of token %ld is -Inf", t, (long)id);
+            return rlvr_num_fail(err, err_len, "logprobs: row %zu: the logit of token %ld is -Inf", t, (long)id);
         logp[t] = (float)lp;
         if (lse) lse[t] = (float)l;
         if (entropy) entropy[t] = (float)(h > 0.0 ? h : 0.0); /* rounding can dip below 0 */
@@ -241,7 +225,7 @@ int rlvr_logprobs_backward(const float *logits, const int32_t *tokens, const uin
 {
     if (check_common(logits, tokens, n, vocab, temperature, "logprobs_backward", err, err_len))
         return -1;
-    if (n && (!dlogp || !dlogits)) return fail(err, err_len, "logprobs_backward: dlogp or dlogits is NULL");
+    if (n && (!dlogp || !dlogits)) return rlvr_num_fail(err, err_len, "logprobs_backward: dlogp or dlogits is NULL");
     float inv_t = 1.0f / temperature;
     for (size_t t = 0; t < n; t++) {
         float *d = dlogits + t * vocab;
@@ -250,16 +234,16 @@ int rlvr_logprobs_backward(const float *logits, const int32_t *tokens, const uin
             memset(d, 0, vocab * sizeof *d);
             continue;
         }
-        if (!isfinite(g)) return fail(err, err_len, "logprobs_backward: row %zu: dlogp is not finite", t);
+        if (!isfinite(g)) return rlvr_num_fail(err, err_len, "logprobs_backward: row %zu: dlogp is not finite", t);
         int32_t id = tokens[t];
         if (id < 0 || (size_t)id >= vocab)
-            return fail(err, err_len, "logprobs_backward: row %zu: token %ld is outside 0..%zu", t,
+            return rlvr_num_fail(err, err_len, "logprobs_backward: row %zu: token %ld is outside 0..%zu", t,
                         (long)id, vocab - 1);
         const float *x = logits + t * vocab;
         double l;
         if (lse) l = lse[t];
         else if (row_lse(x, vocab, inv_t, &l, NULL))
-            return fail(err, err_len, "logprobs_backward: row %zu: logits hold NaN or +Inf, or are all -Inf", t);
+            return rlvr_num_fail(err, err_len, "logprobs_backward: row %zu: logits hold NaN or +Inf, or are all -Inf", t);
         float c = g * inv_t;
         /* p of the taken token, before the row is overwritten (in place). */
         float p_id = rlvr_exp_neg(x[id] * inv_t - (float)l);
