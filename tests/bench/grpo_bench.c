@@ -54,6 +54,37 @@ static void die(const char *what, const char *err)
     exit(1);
 }
 
+/* One timed job: logits -> logp (+ entropy) -> loss -> dlogits. */
+struct step {
+    const struct rlvr_grpo_config *cfg;
+    struct rlvr_grpo_batch batch;
+    struct rlvr_grpo_metrics m;
+    const float *logits;
+    const int32_t *tok;
+    float *logp, *lse, *dlogp; /* logp is batch.logp, writable */
+    size_t n, V;
+};
+
+/* The best of `rounds` steps, in seconds; the gradient goes to dlogits
+ * (which may be the logits), the entropy to ent when it is not NULL. */
+static double best_of(struct step *s, int rounds, float *ent, float *dlogits)
+{
+    char err[256];
+    double best = INFINITY;
+    for (int r = 0; r < rounds; r++) {
+        double t0 = now();
+        if (rlvr_logprobs(s->logits, s->tok, NULL, s->n, s->V, 1.0f, s->logp, s->lse, ent, err,
+                          sizeof err) ||
+            rlvr_grpo_loss(s->cfg, &s->batch, s->dlogp, &s->m, err, sizeof err) ||
+            rlvr_logprobs_backward(s->logits, s->tok, NULL, s->lse, s->dlogp, s->n, s->V, 1.0f, dlogits, err,
+                                   sizeof err))
+            die("round", err);
+        double dt = now() - t0;
+        if (dt < best) best = dt;
+    }
+    return best;
+}
+
 int main(int argc, char **argv)
 {
     size_t B = argc > 1 ? strtoul(argv[1], NULL, 10) : 2;
@@ -80,51 +111,27 @@ int main(int argc, char **argv)
     }
     struct rlvr_grpo_config cfg;
     rlvr_grpo_config_default(&cfg);
-    struct rlvr_grpo_batch batch = {.n_seq = B, .seq_len = T, .logp = logp, .old_logp = old,
-                                    .ref_logp = ref, .advantages = adv};
-    struct rlvr_grpo_metrics m;
+    struct step st = {.cfg = &cfg,
+                      .batch = {.n_seq = B, .seq_len = T, .logp = logp, .old_logp = old, .ref_logp = ref,
+                                .advantages = adv},
+                      .logits = logits, .tok = tok, .logp = logp, .lse = lse, .dlogp = dlogp, .n = n, .V = V};
 
     /* Out of place: dlogits[n, V] beside the logits, like torch's .grad. */
     float *dlogits = malloc(n * V * sizeof *dlogits);
     if (!dlogits) die("setup", "out of memory");
-    double base = peak_mb(), best = INFINITY;
-    for (int r = 0; r < rounds; r++) {
-        double t0 = now();
-        if (rlvr_logprobs(logits, tok, NULL, n, V, 1.0f, logp, lse, NULL, err, sizeof err) ||
-            rlvr_grpo_loss(&cfg, &batch, dlogp, &m, err, sizeof err) ||
-            rlvr_logprobs_backward(logits, tok, NULL, lse, dlogp, n, V, 1.0f, dlogits, err, sizeof err))
-            die("round", err);
-        double dt = now() - t0;
-        if (dt < best) best = dt;
-    }
+    double base = peak_mb(), best = best_of(&st, rounds, NULL, dlogits);
     printf("rlvr  out of place  B=%zu T=%zu V=%zu  %10.0f tokens/s  %8.1f ms  peak +%.0f MB  (loss %.6g)\n", B, T,
-           V, (double)n / best, best * 1e3, peak_mb() - base, m.loss);
-    free(dlogits);
+           V, (double)n / best, best * 1e3, peak_mb() - base, st.m.loss);
 
     /* With the entropy too (TRL logs it), still out of place. */
-    dlogits = malloc(n * V * sizeof *dlogits);
-    best = INFINITY;
-    for (int r = 0; r < rounds; r++) {
-        double t0 = now();
-        if (rlvr_logprobs(logits, tok, NULL, n, V, 1.0f, logp, lse, ent, err, sizeof err) ||
-            rlvr_grpo_loss(&cfg, &batch, dlogp, &m, err, sizeof err) ||
-            rlvr_logprobs_backward(logits, tok, NULL, lse, dlogp, n, V, 1.0f, dlogits, err, sizeof err))
-            die("round", err);
-        double dt = now() - t0;
-        if (dt < best) best = dt;
-    }
+    best = best_of(&st, rounds, ent, dlogits);
     printf("rlvr  + entropy     B=%zu T=%zu V=%zu  %10.0f tokens/s  %8.1f ms\n", B, T, V, (double)n / best,
            best * 1e3);
     free(dlogits);
 
     /* In place: the gradient overwrites the logits; one round only (the
      * logits are gone after it), so it is the noisier figure. */
-    double t0 = now();
-    if (rlvr_logprobs(logits, tok, NULL, n, V, 1.0f, logp, lse, NULL, err, sizeof err) ||
-        rlvr_grpo_loss(&cfg, &batch, dlogp, &m, err, sizeof err) ||
-        rlvr_logprobs_backward(logits, tok, NULL, lse, dlogp, n, V, 1.0f, logits, err, sizeof err))
-        die("in place", err);
-    double dt = now() - t0;
+    double dt = best_of(&st, 1, NULL, logits);
     printf("rlvr  in place      B=%zu T=%zu V=%zu  %10.0f tokens/s  %8.1f ms  (one round; no gradient buffer)\n", B,
            T, V, (double)n / dt, dt * 1e3);
     free(logits), free(tok), free(logp), free(lse), free(ent), free(old), free(ref), free(dlogp), free(adv);
