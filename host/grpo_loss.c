@@ -44,10 +44,11 @@ int rlvr_grpo_config_check(const struct rlvr_grpo_config *c, char *err, size_t e
     if (err && err_len) err[0] = '\0';
     if (!c) return rlvr_num_fail(err, err_len, "grpo: no configuration");
     if (c->loss_type < RLVR_LOSS_GRPO || c->loss_type > RLVR_LOSS_DR_GRPO)
-        return rlvr_num_fail(err, err_len, "grpo: unknown loss_type %d (want grpo, bnpo, dapo or dr_grpo)", c->loss_type);
+        return rlvr_num_fail(err, err_len, "grpo: unknown loss_type %d (want grpo, bnpo, dapo or dr_grpo)",
+                             c->loss_type);
     if (c->importance_level != RLVR_IS_TOKEN && c->importance_level != RLVR_IS_SEQUENCE)
         return rlvr_num_fail(err, err_len, "grpo: unknown importance_sampling_level %d (want token or sequence)",
-                    c->importance_level);
+                             c->importance_level);
     if (c->kl_estimator < RLVR_KL_K3 || c->kl_estimator > RLVR_KL_K2)
         return rlvr_num_fail(err, err_len, "grpo: unknown kl estimator %d (want k3, k1 or k2)", c->kl_estimator);
     if (!(c->epsilon_low >= 0.0f && c->epsilon_low < 1.0f))
@@ -55,13 +56,15 @@ int rlvr_grpo_config_check(const struct rlvr_grpo_config *c, char *err, size_t e
     if (!(c->epsilon_high >= 0.0f && c->epsilon_high < 1.0f))
         return rlvr_num_fail(err, err_len, "grpo: epsilon_high %g must be in [0, 1)", (double)c->epsilon_high);
     if (!(c->delta == 0.0f || (isfinite(c->delta) && c->delta > 1.0f + c->epsilon_high)))
-        return rlvr_num_fail(err, err_len, "grpo: delta %g must be 0 (off) or above 1 + epsilon_high", (double)c->delta);
+        return rlvr_num_fail(err, err_len, "grpo: delta %g must be 0 (off) or above 1 + epsilon_high",
+                             (double)c->delta);
     if (!(c->dual_clip == 0.0f || (isfinite(c->dual_clip) && c->dual_clip > 1.0f)))
         return rlvr_num_fail(err, err_len, "grpo: dual_clip %g must be 0 (off) or above 1", (double)c->dual_clip);
     if (!(isfinite(c->beta) && c->beta >= 0.0f))
         return rlvr_num_fail(err, err_len, "grpo: beta %g must be finite and >= 0", (double)c->beta);
     if (c->max_completion_length < 1)
-        return rlvr_num_fail(err, err_len, "grpo: max_completion_length %ld must be >= 1", (long)c->max_completion_length);
+        return rlvr_num_fail(err, err_len, "grpo: max_completion_length %ld must be >= 1",
+                             (long)c->max_completion_length);
     if (c->grad_accum_steps < 1)
         return rlvr_num_fail(err, err_len, "grpo: grad_accum_steps %ld must be >= 1", (long)c->grad_accum_steps);
     return 0;
@@ -144,7 +147,8 @@ int rlvr_grpo_loss(const struct rlvr_grpo_config *c, const struct rlvr_grpo_batc
         for (size_t t = 0; t < T; t++) {
             if (!active(in, c, b, t)) continue;
             size_t i = b * T + t;
-            if (!isfinite(in->logp[i])) return rlvr_num_fail(err, err_len, "grpo: logp[%zu][%zu] is not finite", b, t);
+            if (!isfinite(in->logp[i]))
+                return rlvr_num_fail(err, err_len, "grpo: logp[%zu][%zu] is not finite", b, t);
             if (in->old_logp && !isfinite(in->old_logp[i]))
                 return rlvr_num_fail(err, err_len, "grpo: old_logp[%zu][%zu] is not finite", b, t);
             if (in->ref_logp && !isfinite(in->ref_logp[i]))
@@ -164,11 +168,14 @@ int rlvr_grpo_loss(const struct rlvr_grpo_config *c, const struct rlvr_grpo_batc
             return rlvr_num_fail(err, err_len, "grpo: dapo_tokens %g must be finite and >= 0", in->dapo_tokens);
         if (in->dapo_tokens > 0.0) dapo = in->dapo_tokens;
         else if (c->grad_accum_steps > 1)
-            return rlvr_num_fail(err, err_len, "grpo: loss_type dapo with %ld accumulation steps needs dapo_tokens, the "
-                        "active tokens of the whole accumulated batch", (long)c->grad_accum_steps);
+            return rlvr_num_fail(err, err_len,
+                                 "grpo: loss_type dapo with %ld accumulation steps needs dapo_tokens, "
+                                 "the active tokens of the whole accumulated batch",
+                                 (long)c->grad_accum_steps);
         if (dapo < N)
-            return rlvr_num_fail(err, err_len, "grpo: dapo_tokens %g is fewer than this micro-batch's %g active tokens",
-                        in->dapo_tokens, N);
+            return rlvr_num_fail(err, err_len,
+                                 "grpo: dapo_tokens %g is fewer than this micro-batch's %g active tokens",
+                                 in->dapo_tokens, N);
     }
 
     struct rlvr_grpo_metrics m = {0};

@@ -204,7 +204,7 @@ int rlvr_logprobs(const float *logits, const int32_t *tokens, const uint8_t *row
         int32_t id = tokens[t];
         if (id < 0 || (size_t)id >= vocab)
             return rlvr_num_fail(err, err_len, "logprobs: row %zu: token %ld is outside 0..%zu", t, (long)id,
-                        vocab - 1);
+                                 vocab - 1);
         const float *x = logits + t * vocab;
         double l, h = 0.0;
         if (row_lse(x, vocab, inv_t, &l, entropy ? &h : NULL))
@@ -225,7 +225,8 @@ int rlvr_logprobs_backward(const float *logits, const int32_t *tokens, const uin
 {
     if (check_common(logits, tokens, n, vocab, temperature, "logprobs_backward", err, err_len))
         return -1;
-    if (n && (!dlogp || !dlogits)) return rlvr_num_fail(err, err_len, "logprobs_backward: dlogp or dlogits is NULL");
+    if (n && (!dlogp || !dlogits))
+        return rlvr_num_fail(err, err_len, "logprobs_backward: dlogp or dlogits is NULL");
     float inv_t = 1.0f / temperature;
     for (size_t t = 0; t < n; t++) {
         float *d = dlogits + t * vocab;
@@ -238,12 +239,13 @@ int rlvr_logprobs_backward(const float *logits, const int32_t *tokens, const uin
         int32_t id = tokens[t];
         if (id < 0 || (size_t)id >= vocab)
             return rlvr_num_fail(err, err_len, "logprobs_backward: row %zu: token %ld is outside 0..%zu", t,
-                        (long)id, vocab - 1);
+                                 (long)id, vocab - 1);
         const float *x = logits + t * vocab;
         double l;
         if (lse) l = lse[t];
         else if (row_lse(x, vocab, inv_t, &l, NULL))
-            return rlvr_num_fail(err, err_len, "logprobs_backward: row %zu: logits hold NaN or +Inf, or are all -Inf", t);
+            return rlvr_num_fail(err, err_len,
+                                 "logprobs_backward: row %zu: logits hold NaN or +Inf, or are all -Inf", t);
         float c = g * inv_t;
         /* p of the taken token, before the row is overwritten (in place). */
         float p_id = rlvr_exp_neg(x[id] * inv_t - (float)l);
