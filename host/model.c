@@ -9,7 +9,8 @@
  *   kv cache      keys and values for generation (rlvr_kv_cache_create).
  *
  * Matrix products go through lin_fwd/lin_bwd, which call cblas_sgemm when
- * configure found a BLAS (RLVR_HAVE_CBLAS) and plain loops otherwise, so the
+ * configure found a BLAS (RLVR_HAVE_CBLAS) and plain loops otherwise
+ * (or when built with RLVR_NO_BLAS), so the
  * file still builds with a C compiler and libm alone (gpu/Makefile.standalone).
  * Attention never stores the [T, T] probabilities: the forward keeps each
  * row's log-sum-exp and the backward recomputes the probabilities from it
@@ -33,7 +34,9 @@
 
 #include "numeric.h"
 
-#if defined(RLVR_HAVE_CBLAS)
+/* RLVR_NO_BLAS forces the plain loops (tests hold both paths to torch). */
+#if defined(RLVR_HAVE_CBLAS) && !defined(RLVR_NO_BLAS)
+#define USE_CBLAS 1
 #include <cblas.h>
 #endif
 
@@ -319,7 +322,7 @@ void rlvr_model_zero_grads(struct rlvr_model *m)
 /* y[N, Out] = x[N, In] . W[Out, In]^T (+ b[Out]) */
 static void lin_fwd(float *y, const float *x, const float *W, const float *b, int N, int In, int Out)
 {
-#if defined(RLVR_HAVE_CBLAS)
+#if defined(USE_CBLAS)
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, Out, In, 1.0f, x, In, W, In, 0.0f, y, Out);
     if (b) {
         PARALLEL_FOR
@@ -348,7 +351,7 @@ static void lin_fwd(float *y, const float *x, const float *W, const float *b, in
 static void lin_bwd(const float *dy, const float *x, const float *W, float *dx, int dx_add,
                     float *dW, float *db, int N, int In, int Out)
 {
-#if defined(RLVR_HAVE_CBLAS)
+#if defined(USE_CBLAS)
     if (dx)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, In, Out, 1.0f, dy, Out, W, In,
                     dx_add ? 1.0f : 0.0f, dx, In);
