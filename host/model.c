@@ -14,8 +14,11 @@
  * file still builds with a C compiler and libm alone (gpu/Makefile.standalone).
  * Attention never stores the [T, T] probabilities: the forward keeps each
  * row's log-sum-exp and the backward recomputes the probabilities from it
- * (the flash-attention recurrence, on the CPU). Loops over rows and heads are
- * split across threads with OpenMP when the compiler has it.
+ * (the flash-attention recurrence, on the CPU). Threads: BLAS's, in the
+ * matrix products (OPENBLAS_NUM_THREADS), which hold nearly all of the
+ * work; the rest runs on the calling thread. (OpenMP loops here were tried
+ * and dropped: their spinning workers fought OpenBLAS's own threads and made
+ * a two-thread run several times slower than one.)
  *
  * Numerics follow Hugging Face's Qwen2 modelling code in float32: RMSNorm
  * x * rsqrt(mean(x^2) + eps) * w; rotate-half RoPE with
@@ -38,23 +41,6 @@
 #if defined(RLVR_HAVE_CBLAS) && !defined(RLVR_NO_BLAS)
 #define USE_CBLAS 1
 #include <cblas.h>
-#endif
-
-#if defined(_OPENMP)
-#define PARALLEL_FOR _Pragma("omp parallel for schedule(static)")
-#define PARALLEL_FOR_DYNAMIC _Pragma("omp parallel for schedule(dynamic, 1)")
-#else
-#define PARALLEL_FOR
-#define PARALLEL_FOR_DYNAMIC
-#endif
-
-#if defined(_OPENMP)
-#include <omp.h>
-static int max_threads(void) { return omp_get_max_threads(); }
-static int thread_id(void) { return omp_get_thread_num(); }
-#else
-static int max_threads(void) { return 1; }
-static int thread_id(void) { return 0; }
 #endif
 
 #define TWO_PI 6.283185307179586476925286766559
@@ -325,13 +311,11 @@ static void lin_fwd(float *y, const float *x, const float *W, const float *b, in
 #if defined(USE_CBLAS)
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, Out, In, 1.0f, x, In, W, In, 0.0f, y, Out);
     if (b) {
-        PARALLEL_FOR
         for (int n = 0; n < N; n++)
             for (int o = 0; o < Out; o++)
                 y[(size_t)n * Out + o] += b[o];
     }
 #else
-    PARALLEL_FOR
     for (int n = 0; n < N; n++) {
         const float *xr = x + (size_t)n * In;
         for (int o = 0; o < Out; o++) {
@@ -358,7 +342,6 @@ static void lin_bwd(const float *dy, const float *x, const float *W, float *dx, 
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Out, In, N, 1.0f, dy, Out, x, In, 1.0f, dW, In);
 #else
     if (dx) {
-        PARALLEL_FOR
         for (int n = 0; n < N; n++) {
             float *dxr = dx + (size_t)n * In;
             if (!dx_add)
@@ -371,7 +354,6 @@ static void lin_bwd(const float *dy, const float *x, const float *W, float *dx, 
             }
         }
     }
-    PARALLEL_FOR
     for (int o = 0; o < Out; o++) {
         float *dwr = dW + (size_t)o * In;
         for (int n = 0; n < N; n++) {
@@ -392,7 +374,6 @@ static void lin_bwd(const float *dy, const float *x, const float *W, float *dx, 
 static void rmsnorm_fwd(float *y, float *rstd, const float *x, const float *w, int N, int D,
                         float eps)
 {
-    PARALLEL_FOR
     for (int n = 0; n < N; n++) {
         const float *xr = x + (size_t)n * D;
         float *yr = y + (size_t)n * D;
@@ -411,7 +392,6 @@ static void rmsnorm_fwd(float *y, float *rstd, const float *x, const float *w, i
 static void rmsnorm_bwd(float *dx, int dx_add, float *dw, const float *dy, const float *x,
                         const float *w, const float *rstd, int N, int D)
 {
-    PARALLEL_FOR
     for (int n = 0; n < N; n++) {
         const float *xr = x + (size_t)n * D, *dyr = dy + (size_t)n * D;
         float *dxr = dx + (size_t)n * D;
@@ -521,8 +501,7 @@ struct rlvr_model_acts {
     float *dk, *dv;              /* [N, KD] each */
     float *dgate, *dup;          /* [N, F] each */
     float *inv_freq;             /* [hd/2] */
-    float *scores;               /* [threads, T]  attention scratch */
-    int threads;
+    float *scores;               /* [T]  attention scratch */
 };
 
 int rlvr_model_reserve(struct rlvr_model *m, int B, int T, char *err, size_t err_len)
@@ -534,7 +513,7 @@ int rlvr_model_reserve(struct rlvr_model *m, int B, int T, char *err, size_t err
                              "(max_position_embeddings %d)",
                              B, T, c->max_position_embeddings);
     struct rlvr_model_acts *a = m->acts;
-    if (a && a->B >= B && a->T >= T && a->threads >= max_threads())
+    if (a && a->B >= B && a->T >= T)
         return 0;
     if (a) {
         free(a->block);
@@ -548,7 +527,7 @@ int rlvr_model_reserve(struct rlvr_model *m, int B, int T, char *err, size_t err
     size_t per_layer = N * (D + D + 1 + QD + KD + KD + QD + Hq + D + D + 1 + F + F);
     size_t total = L * per_layer + N * (D + D + 1) + N * F + 3 * N * D + 2 * N * QD +
                    2 * N * KD + 2 * N * F + (size_t)c->head_dim / 2 +
-                   (size_t)max_threads() * T;
+                   (size_t)T;
     a = calloc(1, sizeof *a);
     float *block = a ? malloc(total * sizeof(float)) : NULL;
     int32_t *tokens = block ? malloc(N * sizeof(int32_t)) : NULL;
@@ -594,9 +573,8 @@ int rlvr_model_reserve(struct rlvr_model *m, int B, int T, char *err, size_t err
     TAKE(dgate, N * F);
     TAKE(dup, N * F);
     TAKE(inv_freq, (size_t)c->head_dim / 2);
-    TAKE(scores, (size_t)max_threads() * T);
+    TAKE(scores, (size_t)T);
 #undef TAKE
-    a->threads = max_threads();
     rope_inv_freq(a->inv_freq, c);
     m->acts = a;
     return 0;
@@ -616,18 +594,16 @@ void rlvr_model_free(struct rlvr_model *m)
 }
 
 /* Causal attention over whole sequences: q [N, QD], k/v [N, KD] (rotated),
- * out [N, QD], lse [N, Hq]. Parallel over (sequence, head); scratch holds
- * T floats per thread. */
+ * out [N, QD], lse [N, Hq]; scratch holds T floats. */
 static void attention_fwd(float *out, float *lse, const float *q, const float *k, const float *v,
                           int B, int T, const struct rlvr_model_config *c, float *scratch)
 {
     int Hq = c->num_attention_heads, Hk = c->num_key_value_heads, hd = c->head_dim;
     int QD = Hq * hd, KD = Hk * hd, group = Hq / Hk;
     float scale = 1.0f / sqrtf((float)hd);
-    PARALLEL_FOR_DYNAMIC
     for (int bh = 0; bh < B * Hq; bh++) {
         int b = bh / Hq, h = bh % Hq, kh = h / group;
-        float *p = scratch + (size_t)thread_id() * T;
+        float *p = scratch;
         for (int t = 0; t < T; t++) {
             size_t n = (size_t)b * T + t;
             const float *kb = k + (size_t)b * T * KD + (size_t)kh * hd;
@@ -640,8 +616,8 @@ static void attention_fwd(float *out, float *lse, const float *q, const float *k
 
 /* The backward of attention_fwd: datt [N, QD] -> dq [N, QD], dk/dv [N, KD]
  * (written). Probabilities are recomputed from the saved log-sum-exp.
- * Parallel over (sequence, key-value head) so that dk and dv have one
- * writer. */
+ * Ordered by (sequence, key-value head), so that a key's gradient is
+ * complete once its group of query heads is done. */
 static void attention_bwd(float *dq, float *dk, float *dv, const float *datt, const float *q,
                           const float *k, const float *v, const float *out, const float *lse,
                           int B, int T, const struct rlvr_model_config *c)
@@ -649,7 +625,6 @@ static void attention_bwd(float *dq, float *dk, float *dv, const float *datt, co
     int Hq = c->num_attention_heads, Hk = c->num_key_value_heads, hd = c->head_dim;
     int QD = Hq * hd, KD = Hk * hd, group = Hq / Hk;
     float scale = 1.0f / sqrtf((float)hd);
-    PARALLEL_FOR_DYNAMIC
     for (int bk = 0; bk < B * Hk; bk++) {
         int b = bk / Hk, kh = bk % Hk;
         size_t base = (size_t)b * T;
@@ -697,7 +672,6 @@ static void rope_rows(float *q, float *k, int N, int T, const int *pos,
                       const struct rlvr_model_config *c, const float *inv_freq, int inverse)
 {
     int Hq = c->num_attention_heads, Hk = c->num_key_value_heads, hd = c->head_dim;
-    PARALLEL_FOR
     for (int n = 0; n < N; n++) {
         int p = pos ? pos[n] : n % T;
         for (int h = 0; h < Hq; h++)
@@ -895,7 +869,7 @@ int rlvr_model_step(struct rlvr_model *m, struct rlvr_kv_cache *kv, int n, const
             max_pos = pos[r];
     size_t sn = (size_t)n;
     size_t total = sn * (3 * (size_t)D + 2 * (size_t)QD + 2 * (size_t)KD + 3 * (size_t)F) +
-                   (size_t)hd / 2 + (size_t)max_threads() * (max_pos + 1);
+                   (size_t)hd / 2 + (size_t)(max_pos + 1);
     float *block = malloc(total * sizeof(float));
     if (!block)
         return rlvr_num_fail(err, err_len, "model step: out of memory for %d rows", n);
@@ -920,10 +894,9 @@ int rlvr_model_step(struct rlvr_model *m, struct rlvr_kv_cache *kv, int n, const
             memcpy(kv->v + kv_index(kv, l, slot[r], pos[r]), v + (size_t)r * KD,
                    (size_t)KD * sizeof(float));
         }
-        PARALLEL_FOR_DYNAMIC
         for (int rh = 0; rh < n * Hq; rh++) {
             int r = rh / Hq, hh = rh % Hq, kh = hh / (Hq / Hk);
-            float *p = scores + (size_t)thread_id() * (max_pos + 1);
+            float *p = scores;
             const float *kb = kv->k + kv_index(kv, l, slot[r], 0) + (size_t)kh * hd;
             const float *vb = kv->v + kv_index(kv, l, slot[r], 0) + (size_t)kh * hd;
             attend_row(att + (size_t)r * QD + (size_t)hh * hd, q + (size_t)r * QD + (size_t)hh * hd,

@@ -1,8 +1,7 @@
 /*
  * optim.c -- AdamW, clipping and learning-rate schedules (see optim.h for
  * the semantics each follows). The moments live in one allocation [2, n];
- * the update is one pass over the parameters, split across threads by
- * OpenMP when the compiler has it.
+ * the update is one pass over the parameters.
  */
 #include "optim.h"
 
@@ -145,9 +144,6 @@ int rlvr_adamw_step(struct rlvr_adamw *o, struct rlvr_model *mdl, struct rlvr_op
         float keep = x->decay ? (float)(1.0 - lr * o->cfg.weight_decay) : 1.0f;
         float *pp = p + x->offset, *gg = g + x->offset, *mm = o->m + x->offset, *vv = o->v + x->offset;
         long n = (long)x->numel;
-#if defined(_OPENMP)
-#pragma omp parallel for schedule(static)
-#endif
         for (long i = 0; i < n; i++) {
             float gi = gg[i];
             mm[i] = fb1 * mm[i] + (1.0f - fb1) * gi;
