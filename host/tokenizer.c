@@ -156,21 +156,14 @@ int rlvr_tok_nfc_quick(uint32_t c)
     if (c == 0x30FC) return 1;                  /* prolonged sound mark */
     if (c >= 0xAC00 && c <= 0xD7A3) return 1;   /* Hangul syllables */
     if (c >= 0xFF01 && c <= 0xFFEE) return 1;   /* full- and halfwidth forms */
-    if (c >= 0x2010 && c <= 0x2027) return 1;   /* dashes, quotes, ellipsis */
+    if (c >= 0x2010 && c <= 0x205E) return 1;   /* dashes, quotes, ellipsis, primes */
+    if (c >= 0x0391 && c <= 0x03A9) return 1;   /* Greek capitals */
+    if (c >= 0x03B1 && c <= 0x03C9) return 1;   /* Greek small letters */
+    if (c >= 0x0410 && c <= 0x044F) return 1;   /* basic Cyrillic */
+    if (c >= 0x2190 && c <= 0x22FF) return 1;   /* arrows, mathematical operators */
     if (c == 0x200D || (c >= 0xFE00 && c <= 0xFE0F)) return 1; /* ZWJ, variation selectors */
     if (c >= 0x1F300 && c <= 0x1FAFF) return 1; /* emoji */
     return 0;
-}
-
-static int nfc_quick_text(const unsigned char *s, size_t n)
-{
-    size_t i = 0, adv;
-    while (i < n) {
-        if (s[i] < 0x80) { i++; continue; }
-        if (!rlvr_tok_nfc_quick(utf8_next(s + i, &adv))) return 0;
-        i += adv;
-    }
-    return 1;
 }
 
 /* ---- ids array ------------------------------------------------------------------- */
@@ -1129,6 +1122,7 @@ struct enc {
     int allow_special;
     pcre2_match_data *md[MAX_STAGES];
     rlvr_buf pbuf[MAX_STAGES]; /* add_prefix_space copies */
+    rlvr_buf nbuf;             /* NFC text of a segment */
     struct sym *sym;
     struct cand *heap;
     size_t cap;
@@ -1310,21 +1304,45 @@ static int split_added(struct enc *e, const struct trie *tr, const char *s, size
     return n > start ? seg(e, s + start, n - start) : 0;
 }
 
-/* A segment between raw-matched added tokens: NFC, then normalized tokens. */
+/* A segment between raw-matched added tokens: NFC, then normalized tokens.
+ * NFC is applied only to the stretches that can change: a run of code
+ * points outside rlvr_tok_nfc_quick together with the one character
+ * before it (which may absorb combining marks). Text can be normalised
+ * piecewise at the start of any quick character (it has combining class 0
+ * and never composes with what precedes it), so the rest is copied. */
 static int seg_normalize(struct enc *e, const char *s, size_t n)
 {
     const rlvr_tokenizer *t = e->t;
-    if (!t->nfc || nfc_quick_text((const unsigned char *)s, n)) return split_added(e, &t->norm, s, n, seg_pre);
-    utf8proc_uint8_t *nf = NULL;
-    utf8proc_ssize_t nn = utf8proc_map((const utf8proc_uint8_t *)s, (utf8proc_ssize_t)n, &nf,
-                                       UTF8PROC_STABLE | UTF8PROC_COMPOSE);
-    if (nn < 0) {
+    const unsigned char *u = (const unsigned char *)s;
+    size_t i = 0, adv = 1, prev = 0, done = 0;
+    if (!t->nfc) return split_added(e, &t->norm, s, n, seg_pre);
+    rlvr_buf *nb = &e->nbuf;
+    rlvr_buf_clear(nb);
+    while (i < n) {
+        if (u[i] < 0x80 || rlvr_tok_nfc_quick(utf8_next(u + i, &adv))) {
+            if (u[i] < 0x80) adv = 1;
+            prev = i;
+            i += adv;
+            continue;
+        }
+        size_t start = i > done ? prev : i, j = i;
+        while (j < n && !(u[j] < 0x80 || rlvr_tok_nfc_quick(utf8_next(u + j, &adv)))) j += adv;
+        utf8proc_uint8_t *nf = NULL;
+        utf8proc_ssize_t nn = utf8proc_map(u + start, (utf8proc_ssize_t)(j - start), &nf,
+                                           UTF8PROC_STABLE | UTF8PROC_COMPOSE);
+        if (nn < 0) {
+            free(nf);
+            return efail(e, nn == UTF8PROC_ERROR_NOMEM ? "out of memory" : utf8proc_errmsg(nn));
+        }
+        rlvr_buf_add(nb, s + done, start - done);
+        rlvr_buf_add(nb, nf, (size_t)nn);
         free(nf);
-        return efail(e, nn == UTF8PROC_ERROR_NOMEM ? "out of memory" : utf8proc_errmsg(nn));
+        done = i = j;
     }
-    int rc = split_added(e, &t->norm, (const char *)nf, (size_t)nn, seg_pre);
-    free(nf);
-    return rc;
+    if (done == 0) return split_added(e, &t->norm, s, n, seg_pre);
+    rlvr_buf_add(nb, s + done, n - done);
+    if (nb->oom) return efail(e, "out of memory");
+    return split_added(e, &t->norm, nb->ptr, nb->len, seg_pre);
 }
 
 static int seg_bytes(struct enc *e, const char *s, size_t n)
@@ -1363,6 +1381,7 @@ int rlvr_tok_encode(const rlvr_tokenizer *t, const char *text, size_t len, int a
     }
     int rc = split_added(&e, &t->raw, s, len, t->kind == KIND_BPE ? seg_normalize : seg_bytes);
     rlvr_buf_free(&fixed);
+    rlvr_buf_free(&e.nbuf);
     for (int k = 0; k < MAX_STAGES; k++) {
         pcre2_match_data_free(e.md[k]);
         rlvr_buf_free(&e.pbuf[k]);

@@ -126,8 +126,9 @@ size_t rlvr_tok_utf8_replace(const char *s, size_t n, rlvr_buf *out);
 
 /* 1 for the code points that encode takes as NFC without asking utf8proc
  * (text made only of them is its own NFC in any context): ASCII and Latin
- * below U+0300, CJK ideographs, kana, Hangul syllables, full-width forms,
- * common punctuation, emoji. Public so that a test can prove the set. */
+ * below U+0300, basic Greek and Cyrillic, CJK ideographs, kana, Hangul
+ * syllables, full-width forms, punctuation, arrows and mathematical
+ * operators, emoji. Public so that a test can prove the set. */
 int rlvr_tok_nfc_quick(uint32_t cp);
 
 /* ---- ChatML (Qwen's chat format) ----------------------------------------- */
