@@ -52,20 +52,14 @@ enum { TOKF_PRESENT = 1, TOKF_RAW = 2, TOKF_ADDED = 4, TOKF_SPECIAL = 8 };
 /* ---- GPT-2's byte <-> unicode table ----------------------------------------- */
 
 /* Printable Latin-1 bytes stand for themselves; the other 68 bytes take the
- * code points 256, 257, ... in byte order. */
+ * code points 256, 257, ... in byte order: 0x00-0x20 (33 bytes), 0x7F-0xA0
+ * (34) and 0xAD (1). */
 static unsigned byte_to_cp(unsigned b)
 {
-    static uint16_t table[256];
-    static int ready; /* benign race: every thread writes the same values */
-    if (!ready) {
-        unsigned n = 0;
-        for (unsigned x = 0; x < 256; x++) {
-            int keep = (x >= '!' && x <= '~') || (x >= 0xA1 && x <= 0xAC) || (x >= 0xAE);
-            table[x] = (uint16_t)(keep ? x : 256 + n++);
-        }
-        ready = 1;
-    }
-    return table[b];
+    if (b <= 0x20) return 256 + b;
+    if (b >= 0x7F && b <= 0xA0) return 256 + 33 + (b - 0x7F);
+    if (b == 0xAD) return 256 + 67;
+    return b;
 }
 #define U2B_SIZE 324 /* 256 + 68 */
 static void unicode_to_byte_table(int16_t u2b[U2B_SIZE])
