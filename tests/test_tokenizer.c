@@ -582,10 +582,10 @@ static void fuzz(rlvr_tokenizer *t, const char *label, long iters, int nfc, int 
     ok(crashes == 0 && counted_wrong == 0, "%s: fuzz: %ld random byte strings encode, invalid UTF-8 counted right", label,
        iters);
     if (nfc)
-        ok(nfc_bad == 0 && nfc_diff > iters / 10, "%s: fuzz: %ld random texts that NFC changes encode as their NFC does",
+        ok(nfc_bad == 0 && nfc_diff * 20 >= iters, "%s: fuzz: %ld random texts that NFC changes encode as their NFC does",
            label, nfc_diff);
     if (roundtrip)
-        ok(rt_bad == 0 && tried > iters / 4, "%s: fuzz: %ld random NFC texts round-trip through encode and decode",
+        ok(rt_bad == 0 && tried * 4 >= iters, "%s: fuzz: %ld random NFC texts round-trip through encode and decode",
            label, tried);
     rlvr_tok_ids_free(&ids);
     rlvr_buf_free(&out);
