@@ -659,8 +659,22 @@ static void convert(float *dst, const unsigned char *src, size_t n, int dtype)
     }
 }
 
+/* Where tensor `slot` of the model is stored. */
+static const struct st_tensor *stored(const struct loader *ld, int slot,
+                                      const unsigned char **data)
+{
+    const struct st_file *f = &ld->files[ld->where[slot]];
+    for (int i = 0; i < f->n; i++)
+        if (f->t[i].slot == slot) {
+            *data = f->data + f->t[i].begin;
+            return &f->t[i];
+        }
+    return NULL;
+}
+
 /* Checks that every tensor of the model was found (`where_name` names the
- * file or index in the message), converts, and compares a tied lm_head. */
+ * file or index in the message) and that a tied model's stored lm_head
+ * equals its embedding, then converts. */
 static int finish_load(struct loader *ld, const char *where_name, char *err, size_t err_len)
 {
     struct rlvr_model *m = ld->m;
@@ -668,6 +682,24 @@ static int finish_load(struct loader *ld, const char *where_name, char *err, siz
         if (m->tensors[i].numel && ld->where[i] < 0)
             return fail(err, err_len, "%s: tensor '%s' is missing", where_name,
                         m->tensors[i].name);
+    if (ld->head) {
+        const struct rlvr_tensor *e = rlvr_model_tensor(m, "model.embed_tokens.weight");
+        const unsigned char *esrc, *hsrc = ld->files[ld->head_file].data + ld->head->begin;
+        const struct st_tensor *ex = stored(ld, (int)(e - m->tensors), &esrc);
+        size_t hs = (size_t)st_dtypes[ld->head->dtype].size;
+        size_t es = (size_t)st_dtypes[ex->dtype].size;
+        float a[256], b[256];
+        for (size_t i = 0; i < e->numel; i += 256) {
+            size_t k = e->numel - i < 256 ? e->numel - i : 256;
+            convert(a, hsrc + i * hs, k, ld->head->dtype);
+            convert(b, esrc + i * es, k, ex->dtype);
+            if (memcmp(a, b, k * sizeof(float)))
+                return fail(err, err_len,
+                            "%s: tensor 'lm_head.weight' differs from 'model.embed_tokens.weight' "
+                            "but config.json ties them (tie_word_embeddings)",
+                            ld->files[ld->head_file].path);
+        }
+    }
     for (int fi = 0; fi < ld->n_files; fi++) {
         const struct st_file *f = &ld->files[fi];
         for (int i = 0; i < f->n; i++) {
@@ -676,22 +708,6 @@ static int finish_load(struct loader *ld, const char *where_name, char *err, siz
                 continue;
             const struct rlvr_tensor *t = &m->tensors[x->slot];
             convert(m->params + t->offset, f->data + x->begin, t->numel, x->dtype);
-        }
-    }
-    if (ld->head) {
-        const struct rlvr_tensor *e = rlvr_model_tensor(m, "model.embed_tokens.weight");
-        const float *emb = m->params + e->offset;
-        const unsigned char *src = ld->files[ld->head_file].data + ld->head->begin;
-        size_t es = (size_t)st_dtypes[ld->head->dtype].size;
-        float row[256];
-        for (size_t i = 0; i < e->numel; i += 256) {
-            size_t k = e->numel - i < 256 ? e->numel - i : 256;
-            convert(row, src + i * es, k, ld->head->dtype);
-            if (memcmp(row, emb + i, k * sizeof(float)))
-                return fail(err, err_len,
-                            "%s: tensor 'lm_head.weight' differs from 'model.embed_tokens.weight' "
-                            "but config.json ties them (tie_word_embeddings)",
-                            ld->files[ld->head_file].path);
         }
     }
     return 0;

@@ -1114,7 +1114,24 @@ static void test_refusals(void)
     struct entry *head = builder_add_copy(b, "lm_head.weight", emb);
     ok(load_builder(&m, b) == 0, "a tied checkpoint with lm_head.weight equal to the embedding");
     head->data[5] ^= 1;
+    for (size_t i = 0; i < m.n_params; i++)
+        m.params[i] = 7.0f;
     expect_refused(load_builder(&m, b), "'lm_head.weight' differs", "a different tied lm_head");
+    untouched = 1;
+    for (size_t i = 0; i < m.n_params; i++)
+        untouched &= m.params[i] == 7.0f;
+    ok(untouched, "(the parameters are untouched by that refusal too)");
+    memcpy(m.params, before, m.n_params * sizeof(float));
+    /* The same embedding stored in F32 and its copy in BF16 differ. */
+    struct entry *e32 = builder_find(b, "model.embed_tokens.weight");
+    snprintf(head->dtype, sizeof head->dtype, "F32");
+    entry_resize(head, e32->nbytes * 2);
+    for (size_t j = 0; j < e32->nbytes / 2; j++) { /* BF16 -> F32 bits, exact */
+        head->data[4 * j] = head->data[4 * j + 1] = 0;
+        head->data[4 * j + 2] = e32->data[2 * j];
+        head->data[4 * j + 3] = e32->data[2 * j + 1];
+    }
+    ok(load_builder(&m, b) == 0, "a tied lm_head in F32 equal to a BF16 embedding is accepted");
     builder_free(b);
 
     /* Without attention biases the biases are unknown tensors. */
