@@ -18,9 +18,11 @@
  * F16 (rounded to nearest even as torch rounds), __metadata__
  * {"format":"pt"}, headers padded with spaces to a multiple of 8, sharding by
  * a byte budget under HF's file names. Every file is written under a
- * temporary name and renamed into place, so no file under its final name is
- * ever half written; a checkpoint saved into a directory that does not exist
- * yet appears all at once (the directory is built under a temporary name).
+ * temporary name and synced, and the files are renamed into place only once
+ * all of them are written: no file under its final name is ever half
+ * written, and a save that fails leaves the previous checkpoint as it was. A
+ * checkpoint saved into a directory that does not exist yet appears all at
+ * once (the directory is built under a temporary name).
  *
  * Conventions as in model.h: a status is returned (0, or -1 with a one-line
  * message in err[err_len] naming the file and the field or tensor); nothing
