@@ -16,14 +16,17 @@
  *    actually representable step is used);
  *  - dlogits against a naive double-precision formula: 1e-6 * max(1, |g|)
  *    (p <= 1); 1e-3 for logits near 1e4, where a float lse is off by ~6e-4;
- *  - against torch: loss 1e-6 * max(1, |L|), dlogp 1e-4 * max(1e-3, |g|)
- *    (float storage), dlogits 1e-6 absolute, metrics 2e-5: the C inputs are
+ *  - against torch: loss t * max(1, |L|), dlogp 1e-4 * max(1e-3, |g|)
+ *    (float storage), dlogits t absolute, metrics 2e-5, where t = 1e-6 or
+ *    4 float steps of the case's largest |lse| (logp = z - lse is rounded
+ *    at that scale: 1.9e-6 per step at V = 151,936): the C inputs are
  *    the float32 values the fixture holds, the reference is float64 over
  *    the same values.
  */
 #include "advantage.h"
 #include "grpo.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -781,11 +784,18 @@ static int run_fixture(const char *path)
         }
         for (size_t i = 0; i < n * V; i++) e_dlogits = fmax(e_dlogits, fabs(dlogits[i] - w_dlogits[i]));
         ok(e_lp < 2e-5 && e_ent < 2e-5, "torch case %s: logp and entropy (worst %.2g, %.2g)", name, e_lp, e_ent);
-        is_num(m.loss, w_loss[0], 1e-6 * fmax(1, fabs(w_loss[0])), "torch case %s: loss", name);
-        is_num(m.pg_loss, w_loss[1], 1e-6 * fmax(1, fabs(w_loss[1])), "torch case %s: pg_loss", name);
-        is_num(m.kl_loss, w_loss[2], 1e-6 * fmax(1, fabs(w_loss[2])), "torch case %s: kl_loss", name);
+        /* logp is a float difference z - lse, so its rounding error grows
+         * with the log-sum-exp: about 20 at V = 151,936 and temperature
+         * 0.6, where a float step is 1.9e-6. The loss and dlogits inherit
+         * it: tolerance 1e-6, or 4 float steps of the largest |lse|. */
+        double max_lse = 0;
+        for (size_t i = 0; i < n; i++) max_lse = fmax(max_lse, fabs(lse[i]));
+        double t_lp = fmax(1e-6, 4 * FLT_EPSILON * max_lse);
+        is_num(m.loss, w_loss[0], t_lp * fmax(1, fabs(w_loss[0])), "torch case %s: loss", name);
+        is_num(m.pg_loss, w_loss[1], t_lp * fmax(1, fabs(w_loss[1])), "torch case %s: pg_loss", name);
+        is_num(m.kl_loss, w_loss[2], t_lp * fmax(1, fabs(w_loss[2])), "torch case %s: kl_loss", name);
         ok(e_dlogp < 1e-4, "torch case %s: dL/dlogp (worst relative %.2g)", name, e_dlogp);
-        ok(e_dlogits < 1e-6, "torch case %s: dL/dlogits (worst %.2g)", name, e_dlogits);
+        ok(e_dlogits < t_lp, "torch case %s: dL/dlogits (worst %.2g, tolerance %.2g)", name, e_dlogits, t_lp);
         double got_m[7] = {m.active_tokens, m.kl, m.entropy, m.clip_low, m.clip_high, m.clip_region, m.ratio_mean};
         double e_m = 0;
         for (int i = 0; i < 7; i++) e_m = fmax(e_m, fabs(got_m[i] - w_met[i]) / fmax(1, fabs(w_met[i])));
