@@ -8,4 +8,6 @@
 
 int rlvr_cmd_score(int argc, char **argv);
 int rlvr_cmd_plugins(int argc, char **argv);
+int rlvr_cmd_generate(int argc, char **argv);
+int rlvr_cmd_sft(int argc, char **argv);
 #endif

@@ -25,6 +25,8 @@ static void help(FILE *f)
             "commands:\n"
             "  score     score JSONL samples with reward plugins or a Lua reward mix\n"
             "  plugins   list the plugins found, or show one with its configuration\n"
+            "  generate  completions from a policy checkpoint, as JSONL samples\n"
+            "  sft       supervised fine-tuning of a policy (CONFIG.lua)\n"
             "  version   versions of rlvr, its plugin ABI and its GPU backend\n"
             "\n"
             "`rlvr COMMAND --help` describes a command. Training (rlvr train), the reward\n"
@@ -43,6 +45,8 @@ int main(int argc, char **argv)
     const char *cmd = argv[1];
     if (strcmp(cmd, "score") == 0) return rlvr_cmd_score(argc - 1, argv + 1);
     if (strcmp(cmd, "plugins") == 0) return rlvr_cmd_plugins(argc - 1, argv + 1);
+    if (strcmp(cmd, "generate") == 0) return rlvr_cmd_generate(argc - 1, argv + 1);
+    if (strcmp(cmd, "sft") == 0) return rlvr_cmd_sft(argc - 1, argv + 1);
     if (strcmp(cmd, "__worker") == 0) return rlvr_worker_main(argc, argv);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         char gpu[256];
@@ -54,7 +58,7 @@ int main(int argc, char **argv)
         help(stdout);
         return 0;
     }
-    static const char *const planned[] = {"train", "serve", "sft", "sample", "verify", "exec", "eval", NULL};
+    static const char *const planned[] = {"train", "serve", "sample", "verify", "exec", "eval", NULL};
     for (const char *const *p = planned; *p; p++)
         if (strcmp(cmd, *p) == 0) {
             fprintf(stderr, "rlvr: '%s' is not built yet in this version (%s); see README.md for what is\n", cmd,

@@ -1,0 +1,42 @@
+/*
+ * runconfig.h -- the configuration files of rlvr's long-running commands
+ * (`rlvr sft`, later `rlvr train`): a Lua file returning a table, run in a
+ * sandboxed state (lua/), turned into JSON, with command-line overrides
+ * (--KEY=VALUE) applied on top, then read into typed fields.
+ *
+ * Every key must be known: a misspelt key is an error naming it, never a
+ * silently ignored setting. Relative paths in the file are relative to the
+ * file's folder; paths given on the command line are relative to the
+ * current directory.
+ */
+#ifndef RLVR_RUNCONFIG_H
+#define RLVR_RUNCONFIG_H
+
+#include <json-c/json.h>
+#include <stddef.h>
+#include <stdio.h>
+
+enum rlvr_key_type { RLVR_KEY_INT, RLVR_KEY_NUM, RLVR_KEY_STR, RLVR_KEY_BOOL, RLVR_KEY_PATH, RLVR_KEY_JSON };
+
+struct rlvr_key {
+    const char *name;
+    enum rlvr_key_type type;
+    void *dst;                   /* long *, double *, char ** (malloc'd), int *, json_object ** */
+    const char *help;
+};
+
+/* Runs the Lua file and returns its table as a JSON object (*out, owned by
+ * the caller), with each "KEY=VALUE" of overrides[n] set on it: VALUE is
+ * read as JSON when it parses (numbers, true/false, quoted strings, tables
+ * in JSON) and as a string otherwise. Keys from overrides are marked so
+ * that their paths resolve against the current directory. */
+int rlvr_runconfig_load(const char *path, char *const *overrides, int n, json_object **out, char *err,
+                        size_t err_len);
+/* Reads the object into the keys' destinations (absent keys keep their
+ * defaults), refusing unknown keys and wrong types by name. */
+int rlvr_runconfig_read(json_object *cfg, const char *path, const struct rlvr_key *keys, char *err,
+                        size_t err_len);
+/* Prints the keys with their help lines (for --help). */
+void rlvr_runconfig_print_keys(const struct rlvr_key *keys, FILE *f);
+
+#endif
