@@ -12,17 +12,20 @@
  *     with a sum per 2048-entry chunk (the normaliser, and an index);
  *   - no filter: the draw picks the chunk from the chunk sums and walks
  *     that chunk alone (inverse CDF);
- *   - top-k: a k-entry heap gives the k-th largest logit, visiting only
- *     the blocks whose maximum beats the heap's worst; the survivors are
- *     gathered from the blocks that can hold one;
+ *   - top-k: the k-th largest block maximum is a floor for the k-th
+ *     largest logit, so a k-entry heap reads only the blocks (and entries)
+ *     that reach it, about k blocks; the survivors are gathered from the
+ *     blocks that can hold one;
  *   - min-p: a threshold on e (the maximum has e = 1), blocks skipped the
  *     same way;
- *   - top-p: a histogram of mass over buckets 1/32 nat wide below the
- *     maximum gives the bucket bp where the running mass reaches top_p;
- *     earlier buckets survive whole, later ones not at all, and only bp's
- *     members are sorted. The draw then works in bucket order: find the
- *     bucket, walk its members. No list of the survivors is built, which
- *     matters when the nucleus is most of the vocabulary.
+ *   - top-p: when the tokens within 8 nats of the maximum sit in few blocks
+ *     and hold top_p of the mass (a confident model), top-p works on that
+ *     short list. Otherwise a histogram of mass over buckets 1/32 nat wide
+ *     below the maximum gives the bucket bp where the running mass reaches
+ *     top_p; earlier buckets survive whole, later ones not at all, and only
+ *     bp's members are sorted. The draw then works in bucket order: find
+ *     the bucket, walk its members. No list of the survivors is built,
+ *     which matters when the nucleus is most of the vocabulary.
  *
  * Invariants: the scratch is the only memory a token touches besides the
  * logits; exactly one uniform number is taken per non-greedy token (none for
@@ -65,6 +68,7 @@
 #define SMP_EXP_MIN (-87.33654f) /* below this exp() would be subnormal: taken as 0 */
 #define SMP_PER_NAT 32.0f /* top-p histogram buckets per nat below the maximum */
 #define SMP_NBUCKET 2816  /* 32 * 88: covers every z with exp(z - max) > 0 */
+#define SMP_TRY_NATS 8.0f /* top-p first tries the tokens this close to the maximum */
 
 /* ---- random numbers ----------------------------------------------------------- */
 
@@ -361,30 +365,41 @@ static void sift_down(struct smp_key *h, size_t n, size_t i)
     }
 }
 
-/* The k-th largest of x[n] (0 < k < n), counting equal values separately:
- * a heap of the k best seen so far. Ids come in increasing order, so a
- * newcomer beats the heap's worst only with a strictly larger logit, and a
- * block whose largest logit (bmax) does not is skipped whole. */
+/* Offers (v, id) to the heap h of the k best (*m entries so far): ids come
+ * in increasing order, so a newcomer beats the heap's worst only with a
+ * strictly larger value. */
+static void heap_offer(struct smp_key *h, size_t k, size_t *m, float v, size_t id)
+{
+    if (*m < k) {
+        h[(*m)++] = (struct smp_key){v, (int32_t)id};
+        if (*m == k)
+            for (size_t i = k / 2; i-- > 0;) sift_down(h, k, i);
+    } else if (v > h[0].x) {
+        h[0] = (struct smp_key){v, (int32_t)id};
+        sift_down(h, k, 0);
+    }
+}
+
+/* The k-th largest of x[n] (0 < k < n), counting equal values separately.
+ * The k-th largest of the block maxima, tau, is a floor: k distinct
+ * entries reach it. So only the blocks whose maximum reaches tau are read,
+ * and of them only the entries that do, through a heap of the k best. */
 static float kth_largest(const float *x, size_t n, size_t k, const float *bmax, struct smp_key *h)
 {
-    for (size_t i = 0; i < k; i++) h[i] = (struct smp_key){x[i], (int32_t)i};
-    for (size_t i = k / 2; i-- > 0;) sift_down(h, k, i);
-    float worst = h[0].x;
-    for (size_t i = k; i < n;) {
-        size_t end = (i / SMP_BLOCK + 1) * SMP_BLOCK;
-        end = end < n ? end : n;
-        if (i % SMP_BLOCK == 0 && !(bmax[i / SMP_BLOCK] > worst)) {
-            i = end;
-            continue;
-        }
-        for (; i < end; i++)
-            if (x[i] > worst) {
-                h[0] = (struct smp_key){x[i], (int32_t)i};
-                sift_down(h, k, 0);
-                worst = h[0].x;
-            }
+    size_t nblock = (n + SMP_BLOCK - 1) / SMP_BLOCK, m = 0;
+    float tau = -INFINITY;
+    if (k <= nblock) {
+        for (size_t b = 0; b < nblock; b++) heap_offer(h, k, &m, bmax[b], b);
+        tau = h[0].x;
     }
-    return worst;
+    m = 0;
+    for (size_t b = 0; b < nblock; b++) {
+        if (!(bmax[b] >= tau)) continue;
+        size_t hi = (b + 1) * SMP_BLOCK < n ? (b + 1) * SMP_BLOCK : n;
+        for (size_t i = b * SMP_BLOCK; i < hi; i++)
+            if (x[i] >= tau) heap_offer(h, k, &m, x[i], i);
+    }
+    return h[0].x; /* m == k: at least k entries reach tau */
 }
 
 /* One row, as prepare() leaves it. */
@@ -473,6 +488,31 @@ static void filter_row(const float *x, size_t V, struct rlvr_sample_scratch *sc,
         kept->n = (long)n;
     }
 
+    /* A confident row (most of the mass on a few tokens) need not be
+     * histogrammed whole: when at most one block in 8 holds a logit within
+     * SMP_TRY_NATS of the maximum and those tokens hold top_p of the mass,
+     * they are a prefix of the ranking that contains every token top-p
+     * keeps (a token after them has at least top_p of the mass ranked
+     * before it), so top-p runs on that list instead. */
+    if (kept->n < 0 && s->top_p < 1.0) {
+        size_t hits = 0;
+        for (size_t b = 0; b < nblock; b++) hits += sc->bmax[b] * row->inv_t - row->mz >= -SMP_TRY_NATS;
+        if (hits <= nblock / 8) {
+            double mass = 0.0;
+            size_t n = 0;
+            for (size_t b = 0; b < nblock; b++) {
+                if (!(sc->bmax[b] * row->inv_t - row->mz >= -SMP_TRY_NATS)) continue;
+                size_t hi = (b + 1) * SMP_BLOCK < V ? (b + 1) * SMP_BLOCK : V;
+                for (size_t i = b * SMP_BLOCK; i < hi; i++)
+                    if (x[i] * row->inv_t - row->mz >= -SMP_TRY_NATS && e[i] > 0.0f) {
+                        mass += e[i];
+                        cand[n++] = (int32_t)i;
+                    }
+            }
+            if (mass >= s->top_p * M) kept->n = (long)n;
+        }
+    }
+
     /* top-p on what top-k and min-p left: the bucket bp where the running
      * mass reaches top_p * M, then that bucket's members in rank order.
      * min-p removes the end of the ranking only, so the mass ranked before
@@ -485,6 +525,12 @@ static void filter_row(const float *x, size_t V, struct rlvr_sample_scratch *sc,
         if (kept->n < 0) {
             bucket_pass(x, V, row->inv_t, row->mz, bk);
             for (size_t i = 0; i < V; i++) hist[bk[i]] += e[i];
+            /* The whole mass again, from the sums the cut is walked with
+             * (double over each bucket) rather than the exp pass's float
+             * lanes: the cut is then off by float rounding of the e alone. */
+            double all = 0.0;
+            for (int b = 0; b < SMP_NBUCKET; b++) all += hist[b];
+            target = s->top_p * all;
         } else {
             for (size_t j = 0; j < nsrc; j++) {
                 size_t i = (size_t)cand[j];
