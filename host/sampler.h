@@ -37,6 +37,16 @@
  * A token whose exp(z - max z) underflows float (z more than 87.3 below the
  * maximum) has probability 0 as well, as in a float32 softmax. NaN and +Inf
  * logits, and a row that is all -Inf, are refused.
+ *
+ * Reproducibility: a token is a function of the logits' bits, the
+ * configuration and the sequence's stream position, nothing else (not the
+ * batch, the thread, the scratch or what was sampled before with it). Built
+ * with gcc, the result is bit for bit the same on every x86-64 machine,
+ * whichever of the AVX-512, AVX2 or baseline code paths runs. The order in
+ * which the inverse CDF walks the survivors belongs to the implementation,
+ * so the token a given seed gives may change between rlvr versions; the
+ * distribution does not. (Logits that differ in their last bit, as a
+ * batched forward pass can make them, may of course give another token.)
  */
 #ifndef RLVR_SAMPLER_H
 #define RLVR_SAMPLER_H
