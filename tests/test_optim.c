@@ -9,6 +9,7 @@
  * (both are computed in double); the parameters after the last step to
  * 2e-6 absolute (float32 updates of size ~lr on values of size ~1).
  */
+#define _POSIX_C_SOURCE 200809L /* mkdtemp, ftruncate, fileno under -std=c11 */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>

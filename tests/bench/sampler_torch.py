@@ -12,8 +12,8 @@ returns it:
   - greedy: argmax;
   - otherwise the warpers of transformers' generate() in its order
     (TemperatureLogitsWarper, TopKLogitsWarper, TopPLogitsWarper,
-    MinPLogitsWarper; their code is copied below, min_tokens_to_keep = 1),
-    then softmax and torch.multinomial.
+    MinPLogitsWarper, min_tokens_to_keep = 1), written here in torch from
+    their documented rules, then softmax and torch.multinomial.
 Two ways: "per row", one [1, V] row at a time as a generation loop over a
 single sequence does, and "batched", all ROWS rows in one [ROWS, V] call
 (tokens/s counts rows). The best of ROUNDS is printed in sampler_bench's
@@ -31,30 +31,27 @@ def temperature_warper(scores, t):
     return scores / t
 
 
+# The three filters below are written for this benchmark from the rules
+# that transformers documents for its warpers (and rlvr follows): each keeps
+# a prefix of the tokens ranked by score and masks the rest with -inf.
 def top_k_warper(scores, top_k):
-    top_k = min(top_k, scores.size(-1))
-    indices_to_remove = scores < torch.topk(scores, top_k)[0][..., -1, None]
-    return scores.masked_fill(indices_to_remove, NEG_INF)
+    kth = torch.topk(scores, min(top_k, scores.size(-1)), dim=-1).values[..., -1:]
+    return scores.masked_fill(scores < kth, NEG_INF)
 
 
 def top_p_warper(scores, top_p):
-    sorted_logits, sorted_indices = torch.sort(scores, descending=False)
-    cumulative_probs = sorted_logits.softmax(dim=-1).cumsum(dim=-1)
-    sorted_indices_to_remove = cumulative_probs <= (1 - top_p)
-    sorted_indices_to_remove[..., -1:] = 0
-    indices_to_remove = sorted_indices_to_remove.scatter(1, sorted_indices, sorted_indices_to_remove)
-    return scores.masked_fill(indices_to_remove, NEG_INF)
+    ranked, order = torch.sort(scores, dim=-1, descending=True)
+    p = ranked.softmax(dim=-1)
+    mass_before = p.cumsum(dim=-1) - p
+    drop_ranked = mass_before >= top_p
+    drop = torch.zeros_like(drop_ranked).scatter(-1, order, drop_ranked)
+    return scores.masked_fill(drop, NEG_INF)
 
 
 def min_p_warper(scores, min_p):
-    probs = torch.softmax(scores, dim=-1)
-    top_probs, _ = probs.max(dim=-1, keepdim=True)
-    tokens_to_remove = probs < min_p * top_probs
-    sorted_indices = torch.argsort(scores, descending=True, dim=-1)
-    sorted_indices_to_remove = torch.gather(tokens_to_remove, dim=-1, index=sorted_indices)
-    sorted_indices_to_remove[..., :1] = False
-    indices_to_remove = sorted_indices_to_remove.scatter(1, sorted_indices, sorted_indices_to_remove)
-    return scores.masked_fill(indices_to_remove, NEG_INF)
+    p = torch.softmax(scores, dim=-1)
+    drop = p < min_p * p.max(dim=-1, keepdim=True).values
+    return scores.masked_fill(drop, NEG_INF)
 
 
 MODES = [  # name, temperature, top_k, top_p, min_p
