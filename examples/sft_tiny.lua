@@ -10,10 +10,10 @@ return {
   learning_rate = 3e-3,
   lr_scheduler_type = "cosine",
   warmup_steps = 10,
-  num_train_epochs = 8,
+  num_train_epochs = 24,
   per_device_train_batch_size = 16,
   max_length = 64,
-  logging_steps = 16,
-  save_steps = 64,
+  logging_steps = 64,
+  save_steps = 128,
   seed = 42,
 }
