@@ -24,6 +24,7 @@
 #endif
 
 #include "checkpoint.h"
+#include "numeric.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -50,22 +51,6 @@
 /* config.json and the index are small; anything bigger is not one of them. */
 #define MAX_JSON_FILE_BYTES (64u << 20)
 #define MAX_DIMS 8
-
-static int fail(char *err, size_t err_len, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 3, 4)))
-#endif
-    ;
-static int fail(char *err, size_t err_len, const char *fmt, ...)
-{
-    if (err && err_len) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, err_len, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
 
 /* ---- float conversions ------------------------------------------------------------ */
 
@@ -203,7 +188,7 @@ static char *join_or_fail(const char *dir, const char *name, char *err, size_t e
 {
     char *p = path_join(dir, name);
     if (!p)
-        fail(err, err_len, "%s: out of memory", dir);
+        rlvr_num_fail(err, err_len, "%s: out of memory", dir);
     return p;
 }
 
@@ -218,7 +203,7 @@ static char *read_text(const char *path, size_t *len, char *err, size_t err_len)
 {
     FILE *f = fopen(path, "rb");
     if (!f) {
-        fail(err, err_len, "%s: cannot open: %s", path, strerror(errno));
+        rlvr_num_fail(err, err_len, "%s: cannot open: %s", path, strerror(errno));
         return NULL;
     }
     rlvr_buf b = {0};
@@ -232,7 +217,7 @@ static char *read_text(const char *path, size_t *len, char *err, size_t err_len)
     int bad = ferror(f);
     fclose(f);
     if (bad || b.oom || b.len > MAX_JSON_FILE_BYTES || !b.ptr) {
-        fail(err, err_len, "%s: %s", path,
+        rlvr_num_fail(err, err_len, "%s: %s", path,
              bad     ? "read error"
              : b.oom ? "out of memory"
              : b.ptr ? "file too large"
@@ -250,12 +235,12 @@ static json_object *parse_json(const char *text, size_t len, int depth, const ch
                                const char *what, char *err, size_t err_len)
 {
     if (len > INT_MAX) {
-        fail(err, err_len, "%s: %s is too large", name, what);
+        rlvr_num_fail(err, err_len, "%s: %s is too large", name, what);
         return NULL;
     }
     json_tokener *tok = json_tokener_new_ex(depth);
     if (!tok) {
-        fail(err, err_len, "%s: out of memory", name);
+        rlvr_num_fail(err, err_len, "%s: out of memory", name);
         return NULL;
     }
     json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
@@ -265,14 +250,14 @@ static json_object *parse_json(const char *text, size_t len, int depth, const ch
     json_tokener_free(tok);
     if (!o || e != json_tokener_success) {
         json_object_put(o);
-        fail(err, err_len, "%s: %s is not valid JSON (%s at byte %zu)", name, what,
+        rlvr_num_fail(err, err_len, "%s: %s is not valid JSON (%s at byte %zu)", name, what,
              e == json_tokener_continue ? "it ends early" : json_tokener_error_desc(e), end);
         return NULL;
     }
     for (size_t i = end; i < len; i++)
         if (!strchr(" \t\r\n", text[i]) || !text[i]) {
             json_object_put(o);
-            fail(err, err_len, "%s: %s has bytes after its JSON (at byte %zu)", name, what, i);
+            rlvr_num_fail(err, err_len, "%s: %s has bytes after its JSON (at byte %zu)", name, what, i);
             return NULL;
         }
     return o;
@@ -363,9 +348,9 @@ static int parse_tensor_entry(struct st_file *f, struct st_tensor *x, const char
 {
     const char *p = f->path;
     if (!*name)
-        return fail(err, err_len, "%s: a tensor has an empty name", p);
+        return rlvr_num_fail(err, err_len, "%s: a tensor has an empty name", p);
     if (!json_object_is_type(v, json_type_object))
-        return fail(err, err_len, "%s: tensor '%s' is not described by a JSON object", p, name);
+        return rlvr_num_fail(err, err_len, "%s: tensor '%s' is not described by a JSON object", p, name);
     json_object *dt = NULL, *shape = NULL, *offs = NULL;
     json_object_object_foreach(v, key, val) {
         if (!strcmp(key, "dtype"))
@@ -375,10 +360,10 @@ static int parse_tensor_entry(struct st_file *f, struct st_tensor *x, const char
         else if (!strcmp(key, "data_offsets"))
             offs = val;
         else
-            return fail(err, err_len, "%s: tensor '%s' has an unknown key '%s'", p, name, key);
+            return rlvr_num_fail(err, err_len, "%s: tensor '%s' has an unknown key '%s'", p, name, key);
     }
     if (!dt || !shape || !offs)
-        return fail(err, err_len, "%s: tensor '%s' lacks '%s'", p, name,
+        return rlvr_num_fail(err, err_len, "%s: tensor '%s' lacks '%s'", p, name,
                     !dt ? "dtype" : !shape ? "shape" : "data_offsets");
     x->name = name;
     x->dtype = -1;
@@ -388,10 +373,10 @@ static int parse_tensor_entry(struct st_file *f, struct st_tensor *x, const char
                 x->dtype = (int)i;
     char buf[64];
     if (x->dtype < 0)
-        return fail(err, err_len, "%s: tensor '%s' has dtype %s, which rlvr does not know", p, name,
+        return rlvr_num_fail(err, err_len, "%s: tensor '%s' has dtype %s, which rlvr does not know", p, name,
                     json_brief(dt, buf, sizeof buf));
     if (!json_object_is_type(shape, json_type_array) || json_object_array_length(shape) > MAX_DIMS)
-        return fail(err, err_len, "%s: tensor '%s' has a shape that is not an array of at most %d "
+        return rlvr_num_fail(err, err_len, "%s: tensor '%s' has a shape that is not an array of at most %d "
                                   "sizes", p, name, MAX_DIMS);
     x->ndim = (int)json_object_array_length(shape);
     uint64_t numel = 1;
@@ -399,36 +384,36 @@ static int parse_tensor_entry(struct st_file *f, struct st_tensor *x, const char
         json_object *d = json_object_array_get_idx(shape, (size_t)i);
         int64_t s = json_is_int(d) ? json_object_get_int64(d) : -1;
         if (s < 0 || s > (INT64_C(1) << 48))
-            return fail(err, err_len, "%s: tensor '%s' has a bad size in its shape: %s", p, name,
+            return rlvr_num_fail(err, err_len, "%s: tensor '%s' has a bad size in its shape: %s", p, name,
                         json_brief(d, buf, sizeof buf));
         x->shape[i] = s;
         numel = s == 0 ? 0 : numel > (UINT64_C(1) << 56) / (uint64_t)s ? UINT64_MAX
                                                                         : numel * (uint64_t)s;
         if (numel == UINT64_MAX)
-            return fail(err, err_len, "%s: tensor '%s' has a shape too large", p, name);
+            return rlvr_num_fail(err, err_len, "%s: tensor '%s' has a shape too large", p, name);
     }
     if (!json_object_is_type(offs, json_type_array) || json_object_array_length(offs) != 2)
-        return fail(err, err_len, "%s: tensor '%s' has data_offsets that are not [begin, end]", p,
+        return rlvr_num_fail(err, err_len, "%s: tensor '%s' has data_offsets that are not [begin, end]", p,
                     name);
     int64_t be[2];
     for (int i = 0; i < 2; i++) {
         json_object *o = json_object_array_get_idx(offs, (size_t)i);
         be[i] = json_is_int(o) ? json_object_get_int64(o) : -1;
         if (be[i] < 0)
-            return fail(err, err_len, "%s: tensor '%s' has a bad data offset: %s", p, name,
+            return rlvr_num_fail(err, err_len, "%s: tensor '%s' has a bad data offset: %s", p, name,
                         json_brief(o, buf, sizeof buf));
     }
     x->begin = (uint64_t)be[0];
     x->end = (uint64_t)be[1];
     if (x->begin > x->end || x->end > f->data_size)
-        return fail(err, err_len,
+        return rlvr_num_fail(err, err_len,
                     "%s: tensor '%s' has data_offsets [%" PRIu64 ", %" PRIu64 "] outside the data "
                     "(%" PRIu64 " bytes)",
                     p, name, x->begin, x->end, f->data_size);
     uint64_t want = numel * (uint64_t)st_dtypes[x->dtype].size;
     if (x->end - x->begin != want) {
         shape_str(buf, sizeof buf, x->ndim, x->shape);
-        return fail(err, err_len,
+        return rlvr_num_fail(err, err_len,
                     "%s: tensor '%s' of shape %s in %s needs %" PRIu64 " bytes but its "
                     "data_offsets hold %" PRIu64,
                     p, name, buf, st_dtypes[x->dtype].name, want, x->end - x->begin);
@@ -444,44 +429,44 @@ static int parse_header(struct st_file *f, const unsigned char *bytes, size_t si
 {
     const char *p = f->path;
     if (size < 8)
-        return fail(err, err_len,
+        return rlvr_num_fail(err, err_len,
                     "%s: the file is %zu bytes, too short to hold even the header length", p, size);
     uint64_t n = le64(bytes);
     if (n > size - 8)
-        return fail(err, err_len,
+        return rlvr_num_fail(err, err_len,
                     "%s: the header length %" PRIu64 " goes beyond the end of the file (%zu bytes)",
                     p, n, size);
     if (n > MAX_HEADER_BYTES)
-        return fail(err, err_len, "%s: the header length %" PRIu64 " is over the limit of %u", p, n,
+        return rlvr_num_fail(err, err_len, "%s: the header length %" PRIu64 " is over the limit of %u", p, n,
                     MAX_HEADER_BYTES);
     if (n < 2)
-        return fail(err, err_len, "%s: the header length %" PRIu64 " is too small", p, n);
+        return rlvr_num_fail(err, err_len, "%s: the header length %" PRIu64 " is too small", p, n);
     const char *h = (const char *)bytes + 8;
     size_t bad;
     if (h[0] != '{')
-        return fail(err, err_len, "%s: the header does not start with '{'", p);
+        return rlvr_num_fail(err, err_len, "%s: the header does not start with '{'", p);
     if (memchr(h, 0, (size_t)n))
-        return fail(err, err_len, "%s: the header holds a NUL byte", p);
+        return rlvr_num_fail(err, err_len, "%s: the header holds a NUL byte", p);
     if (!rlvr_utf8_valid(h, (size_t)n, &bad))
-        return fail(err, err_len, "%s: the header is not valid UTF-8 (byte %zu)", p, bad);
+        return rlvr_num_fail(err, err_len, "%s: the header is not valid UTF-8 (byte %zu)", p, bad);
     f->data = bytes + 8 + n;
     f->data_size = size - 8 - n;
     f->header = parse_json(h, (size_t)n, 8, p, "the header", err, err_len);
     if (!f->header)
         return -1;
     if (!json_object_is_type(f->header, json_type_object))
-        return fail(err, err_len, "%s: the header is not a JSON object", p);
+        return rlvr_num_fail(err, err_len, "%s: the header is not a JSON object", p);
     int count = json_object_object_length(f->header);
     f->t = calloc((size_t)(count ? count : 1), sizeof *f->t);
     if (!f->t)
-        return fail(err, err_len, "%s: out of memory", p);
+        return rlvr_num_fail(err, err_len, "%s: out of memory", p);
     json_object_object_foreach(f->header, key, val) {
         if (!strcmp(key, "__metadata__")) {
             if (!json_object_is_type(val, json_type_object))
-                return fail(err, err_len, "%s: __metadata__ is not a JSON object", p);
+                return rlvr_num_fail(err, err_len, "%s: __metadata__ is not a JSON object", p);
             json_object_object_foreach(val, mk, mv) {
                 if (!json_object_is_type(mv, json_type_string))
-                    return fail(err, err_len, "%s: __metadata__ entry '%s' is not a string", p, mk);
+                    return rlvr_num_fail(err, err_len, "%s: __metadata__ entry '%s' is not a string", p, mk);
             }
             continue;
         }
@@ -495,17 +480,17 @@ static int parse_header(struct st_file *f, const unsigned char *bytes, size_t si
     for (int i = 0; i < f->n; i++) {
         const struct st_tensor *x = &f->t[i];
         if (x->begin < at)
-            return fail(err, err_len, "%s: tensors '%s' and '%s' overlap in the data", p,
+            return rlvr_num_fail(err, err_len, "%s: tensors '%s' and '%s' overlap in the data", p,
                         f->t[i - 1].name, x->name);
         if (x->begin > at)
-            return fail(err, err_len,
+            return rlvr_num_fail(err, err_len,
                         "%s: data bytes [%" PRIu64 ", %" PRIu64 ") belong to no tensor (before "
                         "'%s')",
                         p, at, x->begin, x->name);
         at = x->end;
     }
     if (at != f->data_size)
-        return fail(err, err_len,
+        return rlvr_num_fail(err, err_len,
                     "%s: data bytes [%" PRIu64 ", %" PRIu64 ") at the end belong to no tensor", p,
                     at, f->data_size);
     return 0;
@@ -517,14 +502,14 @@ static int st_open(struct st_file *f, const char *path, char *err, size_t err_le
     memset(f, 0, sizeof *f);
     f->path = strdup(path);
     if (!f->path)
-        return fail(err, err_len, "%s: out of memory", path);
+        return rlvr_num_fail(err, err_len, "%s: out of memory", path);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return fail(err, err_len, "%s: cannot open: %s", path, strerror(errno));
+        return rlvr_num_fail(err, err_len, "%s: cannot open: %s", path, strerror(errno));
     struct stat st;
     if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
         close(fd);
-        return fail(err, err_len, "%s: not a regular file", path);
+        return rlvr_num_fail(err, err_len, "%s: not a regular file", path);
     }
     size_t size = (size_t)st.st_size;
     static const unsigned char none[1];
@@ -533,7 +518,7 @@ static int st_open(struct st_file *f, const char *path, char *err, size_t err_le
         void *map = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
         if (map == MAP_FAILED) {
             close(fd);
-            return fail(err, err_len, "%s: cannot map: %s", path, strerror(errno));
+            return rlvr_num_fail(err, err_len, "%s: cannot map: %s", path, strerror(errno));
         }
         f->map = map;
         f->map_size = size;
@@ -592,11 +577,11 @@ static int match_file(struct loader *ld, int fi, char *err, size_t err_len)
             size_t len = strlen(x->name);
             if (!m->cfg.attention_bias && len > 10 && !strcmp(x->name + len - 10, "_proj.bias"))
                 hint = " (its config has no attention biases)";
-            return fail(err, err_len, "%s: tensor '%s' is not a tensor of this model%s", f->path,
+            return rlvr_num_fail(err, err_len, "%s: tensor '%s' is not a tensor of this model%s", f->path,
                         x->name, hint);
         }
         if (x->dtype >= N_WEIGHT_DTYPES)
-            return fail(err, err_len,
+            return rlvr_num_fail(err, err_len,
                         "%s: tensor '%s' has dtype %s; rlvr reads weights stored as F32, BF16, "
                         "F16 or F64",
                         f->path, x->name, st_dtypes[x->dtype].name);
@@ -606,12 +591,12 @@ static int match_file(struct loader *ld, int fi, char *err, size_t err_len)
         if (!same) {
             shape_str(want, sizeof want, t->ndim, t->shape);
             shape_str(got, sizeof got, x->ndim, x->shape);
-            return fail(err, err_len, "%s: tensor '%s' has shape %s but the model expects %s",
+            return rlvr_num_fail(err, err_len, "%s: tensor '%s' has shape %s but the model expects %s",
                         f->path, x->name, got, want);
         }
         if (tied_head) {
             if (ld->head)
-                return fail(err, err_len,
+                return rlvr_num_fail(err, err_len,
                             "%s: tensor 'lm_head.weight' is stored twice (also in %s)", f->path,
                             ld->files[ld->head_file].path);
             ld->head = x;
@@ -621,7 +606,7 @@ static int match_file(struct loader *ld, int fi, char *err, size_t err_len)
         }
         int slot = (int)(t - m->tensors);
         if (ld->where[slot] >= 0)
-            return fail(err, err_len, "%s: tensor '%s' is stored twice (also in %s)", f->path,
+            return rlvr_num_fail(err, err_len, "%s: tensor '%s' is stored twice (also in %s)", f->path,
                         x->name, ld->files[ld->where[slot]].path);
         ld->where[slot] = fi;
         x->slot = slot;
@@ -680,7 +665,7 @@ static int finish_load(struct loader *ld, const char *where_name, char *err, siz
     struct rlvr_model *m = ld->m;
     for (int i = 0; i < m->n_tensors; i++)
         if (m->tensors[i].numel && ld->where[i] < 0)
-            return fail(err, err_len, "%s: tensor '%s' is missing", where_name,
+            return rlvr_num_fail(err, err_len, "%s: tensor '%s' is missing", where_name,
                         m->tensors[i].name);
     if (ld->head) {
         const struct rlvr_tensor *e = rlvr_model_tensor(m, "model.embed_tokens.weight");
@@ -694,7 +679,7 @@ static int finish_load(struct loader *ld, const char *where_name, char *err, siz
             convert(a, hsrc + i * hs, k, ld->head->dtype);
             convert(b, esrc + i * es, k, ex->dtype);
             if (memcmp(a, b, k * sizeof(float)))
-                return fail(err, err_len,
+                return rlvr_num_fail(err, err_len,
                             "%s: tensor 'lm_head.weight' differs from 'model.embed_tokens.weight' "
                             "but config.json ties them (tie_word_embeddings)",
                             ld->files[ld->head_file].path);
@@ -723,7 +708,7 @@ static int loader_init(struct loader *ld, struct rlvr_model *m, int n_files, cha
     if (!ld->where || !ld->files) {
         free(ld->where);
         free(ld->files);
-        return fail(err, err_len, "checkpoint: out of memory");
+        return rlvr_num_fail(err, err_len, "checkpoint: out of memory");
     }
     for (int i = 0; i < m->n_tensors; i++)
         ld->where[i] = -1;
@@ -748,7 +733,7 @@ int rlvr_safetensors_load_buffer(struct rlvr_model *m, const void *data, size_t 
     int rc = -1;
     ld.files[0].path = strdup(name);
     if (!ld.files[0].path)
-        fail(err, err_len, "%s: out of memory", name);
+        rlvr_num_fail(err, err_len, "%s: out of memory", name);
     else if (!parse_header(&ld.files[0], data, size, err, err_len) &&
              !match_file(&ld, 0, err, err_len))
         rc = finish_load(&ld, name, err, err_len);
@@ -796,32 +781,32 @@ static int load_sharded(struct rlvr_model *m, const char *dir, const char *index
     struct loader ld;
     int have_loader = 0;
     if (!json_object_is_type(root, json_type_object)) {
-        fail(err, err_len, "%s: not a JSON object", index_path);
+        rlvr_num_fail(err, err_len, "%s: not a JSON object", index_path);
         goto out;
     }
     json_object_object_foreach(root, key, val) {
         if (!strcmp(key, "weight_map") && json_object_is_type(val, json_type_object))
             map = val;
         else if (strcmp(key, "metadata") || !json_object_is_type(val, json_type_object)) {
-            fail(err, err_len, "%s: field '%s' is not supported by rlvr (an index holds an object "
+            rlvr_num_fail(err, err_len, "%s: field '%s' is not supported by rlvr (an index holds an object "
                                "'metadata' and an object 'weight_map')", index_path, key);
             goto out;
         }
     }
     if (!map) {
-        fail(err, err_len, "%s: no weight_map", index_path);
+        rlvr_num_fail(err, err_len, "%s: no weight_map", index_path);
         goto out;
     }
     int n_map = json_object_object_length(map);
     shards = calloc((size_t)(n_map ? n_map : 1), sizeof *shards);
     if (!shards) {
-        fail(err, err_len, "%s: out of memory", index_path);
+        rlvr_num_fail(err, err_len, "%s: out of memory", index_path);
         goto out;
     }
     json_object_object_foreach(map, tname, file) {
         if (!shard_name_ok(file)) {
             char buf[64];
-            fail(err, err_len, "%s: tensor '%s' maps to %s, which is not a file name in %s",
+            rlvr_num_fail(err, err_len, "%s: tensor '%s' maps to %s, which is not a file name in %s",
                  index_path, tname, json_brief(file, buf, sizeof buf), dir);
             goto out;
         }
@@ -839,7 +824,7 @@ static int load_sharded(struct rlvr_model *m, const char *dir, const char *index
     for (int k = 0; k < n_shards; k++) {
         char *path = path_join(dir, shards[k]);
         if (!path) {
-            fail(err, err_len, "%s: out of memory", index_path);
+            rlvr_num_fail(err, err_len, "%s: out of memory", index_path);
             goto out;
         }
         int bad = st_open(&ld.files[k], path, err, err_len);
@@ -850,12 +835,12 @@ static int load_sharded(struct rlvr_model *m, const char *dir, const char *index
         for (int i = 0; i < f->n; i++) {
             json_object *v;
             if (!json_object_object_get_ex(map, f->t[i].name, &v)) {
-                fail(err, err_len, "%s: tensor '%s' is not in the weight_map of %s", f->path,
+                rlvr_num_fail(err, err_len, "%s: tensor '%s' is not in the weight_map of %s", f->path,
                      f->t[i].name, index_path);
                 goto out;
             }
             if (strcmp(json_object_get_string(v), shards[k])) {
-                fail(err, err_len, "%s: tensor '%s' is in this shard but %s maps it to '%s'",
+                rlvr_num_fail(err, err_len, "%s: tensor '%s' is in this shard but %s maps it to '%s'",
                      f->path, f->t[i].name, index_path, json_object_get_string(v));
                 goto out;
             }
@@ -871,7 +856,7 @@ static int load_sharded(struct rlvr_model *m, const char *dir, const char *index
             for (int i = 0; i < ld.files[k].n && !found; i++)
                 found = !strcmp(ld.files[k].t[i].name, mname);
             if (!found) {
-                fail(err, err_len, "%s: tensor '%s' is mapped to '%s', which does not hold it",
+                rlvr_num_fail(err, err_len, "%s: tensor '%s' is mapped to '%s', which does not hold it",
                      index_path, mname, shards[k]);
                 goto out;
             }
@@ -938,7 +923,7 @@ static int refuse_value(const struct cfg_reader *r, const char *key, json_object
                         const char *why)
 {
     char buf[96];
-    return fail(r->err, r->err_len, "%s: field '%s' = %s is not supported by rlvr (%s)", r->name,
+    return rlvr_num_fail(r->err, r->err_len, "%s: field '%s' = %s is not supported by rlvr (%s)", r->name,
                 key, json_brief(v, buf, sizeof buf), why);
 }
 
@@ -949,7 +934,7 @@ static int get_int(const struct cfg_reader *r, const char *key, int dflt, int nu
     json_object *v;
     if (!json_object_object_get_ex(r->root, key, &v)) {
         if (dflt == INT_MIN)
-            return fail(r->err, r->err_len, "%s: field '%s' is missing", r->name, key);
+            return rlvr_num_fail(r->err, r->err_len, "%s: field '%s' is missing", r->name, key);
         *out = dflt;
         return 0;
     }
@@ -959,7 +944,7 @@ static int get_int(const struct cfg_reader *r, const char *key, int dflt, int nu
     }
     int64_t x = json_is_int(v) ? json_object_get_int64(v) : INT64_MIN;
     if (x < INT_MIN + 1 || x > INT_MAX)
-        return fail(r->err, r->err_len, "%s: field '%s' is not an integer%s", r->name, key,
+        return rlvr_num_fail(r->err, r->err_len, "%s: field '%s' is not an integer%s", r->name, key,
                     null_ok ? " or null" : "");
     *out = (int)x;
     return 0;
@@ -973,7 +958,7 @@ static int get_double(const struct cfg_reader *r, const char *key, double dflt, 
         return 0;
     }
     if (!v || !json_is_number(v) || !isfinite(json_object_get_double(v)))
-        return fail(r->err, r->err_len, "%s: field '%s' is not a finite number", r->name, key);
+        return rlvr_num_fail(r->err, r->err_len, "%s: field '%s' is not a finite number", r->name, key);
     *out = json_object_get_double(v);
     return 0;
 }
@@ -986,7 +971,7 @@ static int get_bool(const struct cfg_reader *r, const char *key, int dflt, int *
         return 0;
     }
     if (!json_object_is_type(v, json_type_boolean))
-        return fail(r->err, r->err_len, "%s: field '%s' is not true or false", r->name, key);
+        return rlvr_num_fail(r->err, r->err_len, "%s: field '%s' is not true or false", r->name, key);
     *out = json_object_get_boolean(v);
     return 0;
 }
@@ -1029,17 +1014,17 @@ static int read_rope(const struct cfg_reader *r, double *theta)
                                     "only the default rotary embedding");
         } else if (!strcmp(key, "rope_theta")) {
             if (!json_is_number(v) || !isfinite(json_object_get_double(v)))
-                return fail(r->err, r->err_len,
+                return rlvr_num_fail(r->err, r->err_len,
                             "%s: field 'rope_parameters.rope_theta' is not a finite number",
                             r->name);
             double t = json_object_get_double(v);
             if (has(r, "rope_theta") && t != *theta)
-                return fail(r->err, r->err_len,
+                return rlvr_num_fail(r->err, r->err_len,
                             "%s: fields 'rope_theta' and 'rope_parameters.rope_theta' disagree",
                             r->name);
             *theta = t;
         } else {
-            return fail(r->err, r->err_len, "%s: field 'rope_parameters.%s' is not supported by "
+            return rlvr_num_fail(r->err, r->err_len, "%s: field 'rope_parameters.%s' is not supported by "
                                             "rlvr", r->name, key);
         }
     }
@@ -1057,13 +1042,13 @@ static int read_eos(const struct cfg_reader *r, int dflt, struct rlvr_model_conf
     } else if (json_object_is_type(v, json_type_array)) {
         size_t n = json_object_array_length(v);
         if (n > RLVR_CKPT_MAX_EOS)
-            return fail(r->err, r->err_len, "%s: field 'eos_token_id' lists %zu ids; rlvr keeps "
+            return rlvr_num_fail(r->err, r->err_len, "%s: field 'eos_token_id' lists %zu ids; rlvr keeps "
                                             "at most %d", r->name, n, RLVR_CKPT_MAX_EOS);
         for (size_t i = 0; i < n; i++) {
             json_object *e = json_object_array_get_idx(v, i);
             int64_t x = json_is_int(e) ? json_object_get_int64(e) : -1;
             if (x < 0 || x >= c->vocab_size)
-                return fail(r->err, r->err_len,
+                return rlvr_num_fail(r->err, r->err_len,
                             "%s: field 'eos_token_id' holds an entry that is not a token id of "
                             "the vocabulary (%d)", r->name, c->vocab_size);
             meta->eos_token_ids[meta->n_eos++] = (int)x;
@@ -1071,7 +1056,7 @@ static int read_eos(const struct cfg_reader *r, int dflt, struct rlvr_model_conf
     } else if (v) {
         int64_t x = json_is_int(v) ? json_object_get_int64(v) : -1;
         if (x < 0 || x >= c->vocab_size)
-            return fail(r->err, r->err_len,
+            return rlvr_num_fail(r->err, r->err_len,
                         "%s: field 'eos_token_id' is not a token id of the vocabulary (%d), a "
                         "list of them or null", r->name, c->vocab_size);
         meta->eos_token_ids[meta->n_eos++] = (int)x;
@@ -1143,19 +1128,19 @@ static int parse_config_object(const struct cfg_reader *r, struct rlvr_model_con
                                struct rlvr_checkpoint_meta *meta)
 {
     if (!json_object_is_type(r->root, json_type_object))
-        return fail(r->err, r->err_len, "%s: not a JSON object", r->name);
+        return rlvr_num_fail(r->err, r->err_len, "%s: not a JSON object", r->name);
     json_object_object_foreach(r->root, key, val) {
         (void)val;
         size_t i = 0, n = sizeof config_fields / sizeof config_fields[0];
         while (i < n && strcmp(config_fields[i], key))
             i++;
         if (i == n)
-            return fail(r->err, r->err_len, "%s: field '%s' is not supported by rlvr%s", r->name,
+            return rlvr_num_fail(r->err, r->err_len, "%s: field '%s' is not supported by rlvr%s", r->name,
                         key, unsupported_why(key));
     }
     json_object *mt = field(r, "model_type");
     if (!has(r, "model_type"))
-        return fail(r->err, r->err_len, "%s: field 'model_type' is missing", r->name);
+        return rlvr_num_fail(r->err, r->err_len, "%s: field 'model_type' is missing", r->name);
     int qwen2 = json_object_is_type(mt, json_type_string) &&
                 !strcmp(json_object_get_string(mt), "qwen2");
     int llama = json_object_is_type(mt, json_type_string) &&
@@ -1180,7 +1165,7 @@ static int parse_config_object(const struct cfg_reader *r, struct rlvr_model_con
         get_int(r, "pad_token_id", -1, 1, &meta->pad_token_id))
         return -1;
     if (c->head_dim < 0)
-        return fail(r->err, r->err_len, "%s: field 'head_dim' is negative", r->name);
+        return rlvr_num_fail(r->err, r->err_len, "%s: field 'head_dim' is negative", r->name);
     if (read_eos(r, qwen2 ? -1 : 2, c, meta) || check_values(r, qwen2, c->num_hidden_layers))
         return -1;
     const char *dk = has(r, "torch_dtype") ? "torch_dtype" : has(r, "dtype") ? "dtype" : NULL;
@@ -1193,9 +1178,9 @@ static int parse_config_object(const struct cfg_reader *r, struct rlvr_model_con
     }
     char msg[256];
     if (rlvr_model_config_check(c, msg, sizeof msg))
-        return fail(r->err, r->err_len, "%s: %s", r->name, msg);
+        return rlvr_num_fail(r->err, r->err_len, "%s: %s", r->name, msg);
     if (meta->pad_token_id >= c->vocab_size || meta->pad_token_id < -1)
-        return fail(r->err, r->err_len, "%s: field 'pad_token_id' is outside the vocabulary",
+        return rlvr_num_fail(r->err, r->err_len, "%s: field 'pad_token_id' is outside the vocabulary",
                     r->name);
     return 0;
 }
@@ -1245,7 +1230,7 @@ static int out_open(struct out_file *o, const char *final, char *err, size_t err
     size_t cap = strlen(final) + 64;
     o->tmp = malloc(cap);
     if (!o->tmp)
-        return fail(err, err_len, "%s: out of memory", final);
+        return rlvr_num_fail(err, err_len, "%s: out of memory", final);
     for (int tries = 0; tries < 100; tries++) {
         snprintf(o->tmp, cap, "%.*s.%s.tmp-%ld-%u", (int)dlen, final, final + dlen, (long)getpid(),
                  __atomic_fetch_add(&counter, 1, __ATOMIC_RELAXED));
@@ -1254,7 +1239,7 @@ static int out_open(struct out_file *o, const char *final, char *err, size_t err
             break;
     }
     if (o->fd < 0) {
-        fail(err, err_len, "%s: cannot create %s: %s", final, o->tmp, strerror(errno));
+        rlvr_num_fail(err, err_len, "%s: cannot create %s: %s", final, o->tmp, strerror(errno));
         free(o->tmp);
         o->tmp = NULL;
         return -1;
@@ -1270,7 +1255,7 @@ static int out_write(struct out_file *o, const void *p, size_t n, char *err, siz
         if (w < 0 && errno == EINTR)
             continue;
         if (w <= 0)
-            return fail(err, err_len, "%s: write failed: %s", o->final,
+            return rlvr_num_fail(err, err_len, "%s: write failed: %s", o->final,
                         w < 0 ? strerror(errno) : "no progress");
         s += w;
         n -= (size_t)w;
@@ -1316,7 +1301,7 @@ static int staged_commit(struct staged *st, char *err, size_t err_len)
     int rc = 0;
     for (int i = 0; i < st->n && !rc; i++) {
         if (rename(st->tmp[i], st->final[i]))
-            rc = fail(err, err_len, "%s: cannot rename into place: %s", st->final[i],
+            rc = rlvr_num_fail(err, err_len, "%s: cannot rename into place: %s", st->final[i],
                       strerror(errno));
         else {
             free(st->tmp[i]);
@@ -1371,7 +1356,7 @@ static int out_commit(struct out_file *o, struct staged *st, char *err, size_t e
         }
     }
     if (bad) {
-        fail(err, err_len, "%s: could not be written: %s", o->final, strerror(e));
+        rlvr_num_fail(err, err_len, "%s: could not be written: %s", o->final, strerror(e));
         out_abort(o);
         return -1;
     }
@@ -1499,7 +1484,7 @@ static int config_write(const char *path, const struct rlvr_model_config *cfg,
     for (int i = 0; i < n; i++)
         rlvr_buf_printf(&b, "  \"%s\": %s%s\n", f[i].key, f[i].value, i + 1 < n ? "," : "");
     rlvr_buf_adds(&b, "}\n");
-    int rc = b.oom ? fail(err, err_len, "%s: out of memory", path)
+    int rc = b.oom ? rlvr_num_fail(err, err_len, "%s: out of memory", path)
                    : write_text_file(path, b.ptr, b.len, st, err, err_len);
     rlvr_buf_free(&b);
     return rc;
@@ -1562,14 +1547,14 @@ static int write_safetensors(const struct rlvr_model *m, const int *idx, int n,
         rlvr_buf_addc(&h, ' ');
     if (h.oom) {
         rlvr_buf_free(&h);
-        return fail(err, err_len, "%s: out of memory", path);
+        return rlvr_num_fail(err, err_len, "%s: out of memory", path);
     }
     enum { CHUNK = 1 << 16 };
     unsigned char *buf = malloc(CHUNK * 4);
     struct out_file o;
     if (!buf) {
         rlvr_buf_free(&h);
-        return fail(err, err_len, "%s: out of memory", path);
+        return rlvr_num_fail(err, err_len, "%s: out of memory", path);
     }
     if (out_open(&o, path, err, err_len)) {
         free(buf);
@@ -1613,11 +1598,11 @@ int rlvr_safetensors_save(const struct rlvr_model *m, const char *path, enum rlv
                           char *err, size_t err_len)
 {
     if (dtype != RLVR_DTYPE_F32 && dtype != RLVR_DTYPE_BF16 && dtype != RLVR_DTYPE_F16)
-        return fail(err, err_len, "%s: unknown dtype %d", path, (int)dtype);
+        return rlvr_num_fail(err, err_len, "%s: unknown dtype %d", path, (int)dtype);
     int n;
     int *idx = present_tensors(m, &n);
     if (!idx)
-        return fail(err, err_len, "%s: out of memory", path);
+        return rlvr_num_fail(err, err_len, "%s: out of memory", path);
     int rc = write_safetensors(m, idx, n, dtype, path, NULL, err, err_len);
     free(idx);
     return rc;
@@ -1636,19 +1621,19 @@ int rlvr_checkpoint_load_meta(const char *dir, struct rlvr_model *m,
     int rc = -1;
     struct rlvr_model_config cfg;
     if (!cfg_path || !single || !index || !bin) {
-        fail(err, err_len, "%s: out of memory", dir);
+        rlvr_num_fail(err, err_len, "%s: out of memory", dir);
         goto out;
     }
     if (rlvr_config_read(cfg_path, &cfg, meta, err, err_len))
         goto out;
     int has_single = file_exists(single), has_index = file_exists(index);
     if (has_single && has_index) {
-        fail(err, err_len, "%s: both %s and %s are present; which one holds the weights is "
+        rlvr_num_fail(err, err_len, "%s: both %s and %s are present; which one holds the weights is "
                            "ambiguous", dir, SINGLE_NAME, INDEX_NAME);
         goto out;
     }
     if (!has_single && !has_index) {
-        fail(err, err_len, "%s: no %s or %s%s", dir, SINGLE_NAME, INDEX_NAME,
+        rlvr_num_fail(err, err_len, "%s: no %s or %s%s", dir, SINGLE_NAME, INDEX_NAME,
              file_exists(bin) ? " (pytorch_model.bin is a pickle, which rlvr does not read)" : "");
         goto out;
     }
@@ -1678,7 +1663,7 @@ static int make_dirs(const char *path, char *err, size_t err_len)
 {
     char *p = strdup(path);
     if (!p)
-        return fail(err, err_len, "%s: out of memory", path);
+        return rlvr_num_fail(err, err_len, "%s: out of memory", path);
     for (char *s = p + 1;; s++) {
         if (*s && *s != '/')
             continue;
@@ -1687,12 +1672,12 @@ static int make_dirs(const char *path, char *err, size_t err_len)
         struct stat st;
         if (mkdir(p, 0777) && errno != EEXIST) {
             int e = errno;
-            fail(err, err_len, "%s: cannot create: %s", p, strerror(e));
+            rlvr_num_fail(err, err_len, "%s: cannot create: %s", p, strerror(e));
             free(p);
             return -1;
         }
         if (stat(p, &st) || !S_ISDIR(st.st_mode)) {
-            fail(err, err_len, "%s: not a directory", p);
+            rlvr_num_fail(err, err_len, "%s: not a directory", p);
             free(p);
             return -1;
         }
@@ -1723,9 +1708,9 @@ static int remove_stale(const char *dir, int n_shards, char *err, size_t err_len
 {
     char *path = path_join(dir, n_shards > 1 ? SINGLE_NAME : INDEX_NAME);
     if (!path)
-        return fail(err, err_len, "%s: out of memory", dir);
+        return rlvr_num_fail(err, err_len, "%s: out of memory", dir);
     if (unlink(path) && errno != ENOENT) {
-        fail(err, err_len, "%s: saved, but the stale %s could not be removed: %s", dir, path,
+        rlvr_num_fail(err, err_len, "%s: saved, but the stale %s could not be removed: %s", dir, path,
              strerror(errno));
         free(path);
         return -1;
@@ -1733,7 +1718,7 @@ static int remove_stale(const char *dir, int n_shards, char *err, size_t err_len
     free(path);
     DIR *d = opendir(dir);
     if (!d)
-        return fail(err, err_len, "%s: cannot list: %s", dir, strerror(errno));
+        return rlvr_num_fail(err, err_len, "%s: cannot list: %s", dir, strerror(errno));
     struct dirent *e;
     int rc = 0;
     while ((e = readdir(d)) && !rc) {
@@ -1743,7 +1728,7 @@ static int remove_stale(const char *dir, int n_shards, char *err, size_t err_len
             continue;
         path = path_join(dir, e->d_name);
         if (!path || (unlink(path) && errno != ENOENT))
-            rc = fail(err, err_len, "%s: saved, but the stale %s could not be removed", dir,
+            rc = rlvr_num_fail(err, err_len, "%s: saved, but the stale %s could not be removed", dir,
                       e->d_name);
         free(path);
     }
@@ -1779,7 +1764,7 @@ static int write_index(const struct rlvr_model *m, const int *idx, const int *sh
      * after the name's terminating NUL so that one sort carries both. */
     char (*rows)[RLVR_TENSOR_NAME_MAX + 16] = malloc((size_t)(n ? n : 1) * sizeof *rows);
     if (!rows)
-        return fail(err, err_len, "%s: out of memory", path);
+        return rlvr_num_fail(err, err_len, "%s: out of memory", path);
     for (int i = 0; i < n; i++) {
         const char *nm = m->tensors[idx[i]].name;
         size_t l = strlen(nm);
@@ -1799,7 +1784,7 @@ static int write_index(const struct rlvr_model *m, const int *idx, const int *sh
                         i + 1 < n ? "," : "");
     }
     rlvr_buf_adds(&b, "  }\n}\n");
-    int rc = b.oom ? fail(err, err_len, "%s: out of memory", path)
+    int rc = b.oom ? rlvr_num_fail(err, err_len, "%s: out of memory", path)
                    : write_text_file(path, b.ptr, b.len, st, err, err_len);
     rlvr_buf_free(&b);
     free(rows);
@@ -1820,7 +1805,7 @@ static int write_checkpoint(const struct rlvr_model *m, const struct rlvr_checkp
     struct staged st = {0};
     int rc = -1, n_shards = 1;
     if (!idx || !shard_of || !sub) {
-        fail(err, err_len, "%s: out of memory", target);
+        rlvr_num_fail(err, err_len, "%s: out of memory", target);
         goto out;
     }
     uint64_t cur = 0, total = 0;
@@ -1835,7 +1820,7 @@ static int write_checkpoint(const struct rlvr_model *m, const struct rlvr_checkp
         total += bytes;
     }
     if (n_shards > 99999) {
-        fail(err, err_len, "%s: %d shards are more than HF's names allow", target, n_shards);
+        rlvr_num_fail(err, err_len, "%s: %d shards are more than HF's names allow", target, n_shards);
         goto out;
     }
     if (n_shards == 1) {
@@ -1881,21 +1866,21 @@ int rlvr_checkpoint_save_meta(const struct rlvr_model *m, const struct rlvr_chec
                               char *err, size_t err_len)
 {
     if (dtype != RLVR_DTYPE_F32 && dtype != RLVR_DTYPE_BF16 && dtype != RLVR_DTYPE_F16)
-        return fail(err, err_len, "%s: unknown dtype %d", dir_in, (int)dtype);
+        return rlvr_num_fail(err, err_len, "%s: unknown dtype %d", dir_in, (int)dtype);
     size_t len = strlen(dir_in);
     while (len > 1 && dir_in[len - 1] == '/')
         len--;
     if (!len)
-        return fail(err, err_len, "checkpoint: empty directory name");
+        return rlvr_num_fail(err, err_len, "checkpoint: empty directory name");
     char *dir = strndup(dir_in, len);
     if (!dir)
-        return fail(err, err_len, "%s: out of memory", dir_in);
+        return rlvr_num_fail(err, err_len, "%s: out of memory", dir_in);
     int rc = -1, n_shards = 0;
     char *staging = NULL;
     struct stat st;
     if (stat(dir, &st) == 0) {
         if (!S_ISDIR(st.st_mode)) {
-            fail(err, err_len, "%s: exists and is not a directory", dir);
+            rlvr_num_fail(err, err_len, "%s: exists and is not a directory", dir);
             goto out;
         }
         /* In place: each file replaces its old self atomically; the other
@@ -1907,7 +1892,7 @@ int rlvr_checkpoint_save_meta(const struct rlvr_model *m, const struct rlvr_chec
         goto out;
     }
     if (errno != ENOENT) {
-        fail(err, err_len, "%s: %s", dir, strerror(errno));
+        rlvr_num_fail(err, err_len, "%s: %s", dir, strerror(errno));
         goto out;
     }
     /* A new directory: built whole under a temporary name, then renamed. */
@@ -1921,7 +1906,7 @@ int rlvr_checkpoint_save_meta(const struct rlvr_model *m, const struct rlvr_chec
     }
     staging = malloc(len + 64);
     if (!staging) {
-        fail(err, err_len, "%s: out of memory", dir);
+        rlvr_num_fail(err, err_len, "%s: out of memory", dir);
         goto out;
     }
     static unsigned counter;
@@ -1934,7 +1919,7 @@ int rlvr_checkpoint_save_meta(const struct rlvr_model *m, const struct rlvr_chec
             break;
     }
     if (!made) {
-        fail(err, err_len, "%s: cannot create %s: %s", dir, staging, strerror(errno));
+        rlvr_num_fail(err, err_len, "%s: cannot create %s: %s", dir, staging, strerror(errno));
         goto out;
     }
     if (write_checkpoint(m, meta, staging, dtype, max_shard_bytes, &n_shards, err, err_len)) {
@@ -1943,7 +1928,7 @@ int rlvr_checkpoint_save_meta(const struct rlvr_model *m, const struct rlvr_chec
     }
     sync_dir(staging);
     if (rename(staging, dir)) {
-        fail(err, err_len, "%s: cannot rename %s into place: %s", dir, staging, strerror(errno));
+        rlvr_num_fail(err, err_len, "%s: cannot rename %s into place: %s", dir, staging, strerror(errno));
         remove_tree_files(staging);
         goto out;
     }

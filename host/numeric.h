@@ -1,7 +1,8 @@
 /*
  * numeric.h -- what the CPU numeric core's files share (advantage.c,
- * logprob.c, grpo_loss.c): their one way of failing. Header-only and libc
- * only, so those files still build alone with a C compiler (tests,
+ * logprob.c, grpo_loss.c, model.c, optim.c, generate.c; checkpoint.c uses
+ * it too): their one way of failing. Header-only and libc only, so those
+ * files still build alone with a C compiler (tests,
  * gpu/Makefile.standalone). gpu/advantage_check.c keeps its own copy: gpu/
  * may include nothing of host/.
  */

@@ -46,6 +46,17 @@ def skip_all(reason):
     sys.exit(77)
 
 
+def python_with(module):
+    """A Python that can import `module`: the one running this script, else
+    Debian's /usr/bin/python3 (where python3-torch and python3-numpy
+    install); None when neither can."""
+    for exe in (sys.executable, "/usr/bin/python3"):
+        if exe and os.path.exists(exe) and subprocess.run(
+                [exe, "-c", "import " + module], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode == 0:
+            return exe
+    return None
+
+
 def plugin(name):
     return os.path.join(PLUGINS, name + ".so")
 

@@ -15,20 +15,12 @@ import subprocess
 import sys
 import tempfile
 
-from taplib import ok, done, skip_all, SRCDIR
+from taplib import ok, done, skip_all, python_with, SRCDIR
 
 VOCAB = 151936
 
 
-def python_with_torch():
-    for exe in (sys.executable, "/usr/bin/python3"):
-        if exe and os.path.exists(exe) and subprocess.run(
-                [exe, "-c", "import torch"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode == 0:
-            return exe
-    return None
-
-
-exe = python_with_torch()
+exe = python_with("torch")
 if not exe:
     skip_all("torch is not installed (pip install torch, or apt install python3-torch)")
 binary = os.path.join(os.getcwd(), "test_grpo")

@@ -28,23 +28,10 @@
 #include <string.h>
 
 #include "model.h"
+#include "fixture_words.h"
 #include "tap.h"
 
 static char err[512];
-
-static uint64_t mix(uint64_t x)
-{
-    uint64_t z = x + 0x9E3779B97F4A7C15ull;
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
-/* (2u - 1) with u = the top 24 bits of the hash: exact in float. */
-static float hash_value(uint64_t seed, uint64_t t, uint64_t j)
-{
-    return (float)(mix(seed ^ (t << 32 | j)) >> 40) / (float)(1 << 24) * 2.0f - 1.0f;
-}
 
 static void fill_weights(struct rlvr_model *m, uint64_t seed)
 {
@@ -52,54 +39,15 @@ static void fill_weights(struct rlvr_model *m, uint64_t seed)
         const struct rlvr_tensor *x = &m->tensors[t];
         int norm = strstr(x->name, "norm") != NULL;
         for (size_t j = 0; j < x->numel; j++)
-            m->params[x->offset + j] = hash_value(seed, (uint64_t)t, j) * 0.25f + (norm ? 1.0f : 0.0f);
+            m->params[x->offset + j] = fixture_hash_value(seed, (uint64_t)t, j) * 0.25f + (norm ? 1.0f : 0.0f);
     }
 }
 
 /* ---- the fixture reader ---------------------------------------------------------- */
 
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = malloc((size_t)n + 1);
-    if (b && fread(b, 1, (size_t)n, f) != (size_t)n) {
-        free(b);
-        b = NULL;
-    }
-    if (b)
-        b[n] = 0;
-    fclose(f);
-    return b;
-}
-
 static char *cursor;
-
-static char *word(void)
-{
-    for (;;) {
-        while (*cursor == ' ' || *cursor == '\n' || *cursor == '\t')
-            cursor++;
-        if (*cursor == '#') {
-            while (*cursor && *cursor != '\n')
-                cursor++;
-            continue;
-        }
-        break;
-    }
-    if (!*cursor)
-        return NULL;
-    char *w = cursor;
-    while (*cursor && *cursor != ' ' && *cursor != '\n')
-        cursor++;
-    if (*cursor)
-        *cursor++ = 0;
-    return w;
-}
+static char *word(void) { return fixture_word(&cursor); }
+static double num(void) { return fixture_num(&cursor); }
 
 static int expect(const char *want)
 {
@@ -109,12 +57,6 @@ static int expect(const char *want)
         return 0;
     }
     return 1;
-}
-
-static double num(void)
-{
-    char *w = word();
-    return w ? strtod(w, NULL) : NAN;
 }
 
 /* Compares n values with the stated tolerance; returns the worst error
@@ -198,7 +140,7 @@ static int run_case(void)
        name, B, T, V, mae, worst);
     /* L = sum(logits * R): dlogits = R */
     for (size_t i = 0; i < N * V; i++)
-        logits[i] = hash_value(seed, 999, i);
+        logits[i] = fixture_hash_value(seed, 999, i);
     rlvr_model_zero_grads(&m);
     ok(rlvr_model_backward(&m, logits, err, sizeof err) == 0, "%s: backward runs", name);
     int grads = 0, present = 0;
@@ -235,7 +177,7 @@ static int run_case(void)
 
 static int run_fixture(const char *path)
 {
-    char *buf = slurp(path);
+    char *buf = fixture_slurp(path);
     if (!ok(buf != NULL, "fixture %s opens", path))
         return 0;
     cursor = buf;
@@ -269,12 +211,12 @@ static void test_cache_matches_forward(void)
     for (int t = 0; t < m.n_tensors; t++)
         if (strstr(m.tensors[t].name, "bias"))
             for (size_t j = 0; j < m.tensors[t].numel; j++)
-                m.params[m.tensors[t].offset + j] = hash_value(3, (uint64_t)t, j) * 0.1f;
+                m.params[m.tensors[t].offset + j] = fixture_hash_value(3, (uint64_t)t, j) * 0.1f;
     enum { B = 3, T = 9 };
     int V = c.vocab_size;
     int32_t tokens[B * T];
     for (int i = 0; i < B * T; i++)
-        tokens[i] = (int32_t)(mix((uint64_t)i) % (uint64_t)V);
+        tokens[i] = (int32_t)(fixture_mix((uint64_t)i) % (uint64_t)V);
     float *full = malloc((size_t)B * T * V * sizeof(float));
     float *step = malloc((size_t)B * T * V * sizeof(float));
     ok(rlvr_model_forward(&m, tokens, B, T, full, err, sizeof err) == 0, "forward of %d x %d", B, T);
@@ -351,7 +293,7 @@ static void test_cache_matches_forward(void)
 
     /* Gradients accumulate: two backwards of the same loss give twice one. */
     for (size_t i = 0; i < (size_t)B * T * V; i++)
-        step[i] = hash_value(5, 1, i);
+        step[i] = fixture_hash_value(5, 1, i);
     rlvr_model_forward(&m, tokens, B, T, full, err, sizeof err);
     rlvr_model_zero_grads(&m);
     ok(rlvr_model_backward(&m, step, err, sizeof err) == 0, "backward");

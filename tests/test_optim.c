@@ -18,22 +18,11 @@
 #include <unistd.h>
 
 #include "optim.h"
+#include "fixture_words.h"
 #include "tap.h"
 
 static char err[512];
 
-static uint64_t mix(uint64_t x)
-{
-    uint64_t z = x + 0x9E3779B97F4A7C15ull;
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
-static float hash_value(uint64_t seed, uint64_t t, uint64_t j)
-{
-    return (float)(mix(seed ^ (t << 32 | j)) >> 40) / (float)(1 << 24) * 2.0f - 1.0f;
-}
 
 /* The fixture's model: V 11, D 8, F 12, one layer, 2/1 heads of 4, biases,
  * untied head; weights from the hash (as tests/fixtures/model). */
@@ -50,7 +39,7 @@ static int small_model(struct rlvr_model *m, uint64_t seed)
         const struct rlvr_tensor *x = &m->tensors[t];
         int norm = strstr(x->name, "norm") != NULL;
         for (size_t j = 0; j < x->numel; j++)
-            m->params[x->offset + j] = hash_value(seed, (uint64_t)t, j) * 0.25f + (norm ? 1.0f : 0.0f);
+            m->params[x->offset + j] = fixture_hash_value(seed, (uint64_t)t, j) * 0.25f + (norm ? 1.0f : 0.0f);
     }
     return 0;
 }
@@ -60,58 +49,18 @@ static void set_grads(struct rlvr_model *m, uint64_t seed, float scale)
     for (int t = 0; t < m->n_tensors; t++) {
         const struct rlvr_tensor *x = &m->tensors[t];
         for (size_t j = 0; j < x->numel; j++)
-            m->grads[x->offset + j] = hash_value(seed, (uint64_t)t, j) * scale;
+            m->grads[x->offset + j] = fixture_hash_value(seed, (uint64_t)t, j) * scale;
     }
 }
 
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = malloc((size_t)n + 1);
-    if (b && fread(b, 1, (size_t)n, f) != (size_t)n) {
-        free(b);
-        b = NULL;
-    }
-    if (b)
-        b[n] = 0;
-    fclose(f);
-    return b;
-}
 
 static char *cur;
-static char *word(void)
-{
-    for (;;) {
-        while (*cur == ' ' || *cur == '\n')
-            cur++;
-        if (*cur != '#')
-            break;
-        while (*cur && *cur != '\n')
-            cur++;
-    }
-    if (!*cur)
-        return NULL;
-    char *w = cur;
-    while (*cur && *cur != ' ' && *cur != '\n')
-        cur++;
-    if (*cur)
-        *cur++ = 0;
-    return w;
-}
-static double num(void)
-{
-    char *w = word();
-    return w ? strtod(w, NULL) : NAN;
-}
+static char *word(void) { return fixture_word(&cur); }
+static double num(void) { return fixture_num(&cur); }
 
 static void run_fixture(const char *path)
 {
-    char *buf = slurp(path);
+    char *buf = fixture_slurp(path);
     if (!ok(buf != NULL, "fixture %s opens", path))
         return;
     cur = buf;

@@ -17,18 +17,10 @@ import sys
 import tempfile
 import time
 
-from taplib import ok, done, skip_all, SRCDIR
+from taplib import ok, done, skip_all, python_with, SRCDIR
 
 
-def python_with_numpy():
-    for exe in (sys.executable, "/usr/bin/python3"):
-        if exe and os.path.exists(exe) and subprocess.run(
-                [exe, "-c", "import numpy"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode == 0:
-            return exe
-    return None
-
-
-exe = python_with_numpy()
+exe = python_with("numpy")
 if not exe:
     skip_all("numpy is not installed (apt install python3-numpy): the test checkpoint cannot be written")
 helper = os.path.join(os.getcwd(), "model_logits")
