@@ -96,11 +96,12 @@ int rlvr_generate(struct rlvr_model *m, const struct rlvr_sampling *s, const int
     struct rlvr_rng *rng = calloc((size_t)n, sizeof *rng);
     struct rlvr_stop_matcher **sm = calloc((size_t)n, sizeof *sm);
     int *slot = malloc((size_t)n * sizeof(int)), *pos = malloc((size_t)n * sizeof(int));
+    int *kpos = malloc((size_t)n * sizeof(int));
     int32_t *tok = malloc((size_t)n * sizeof(int32_t));
     int *active = malloc((size_t)n * sizeof(int));
     struct rlvr_sample_scratch *scratch = rlvr_sample_scratch_create(V);
     int rc = 0;
-    if (!logits || !rng || !sm || !slot || !pos || !tok || !active || !scratch) {
+    if (!logits || !rng || !sm || !slot || !pos || !kpos || !tok || !active || !scratch) {
         rc = rlvr_num_fail(err, err_len, "generate: out of memory for %d sequences", n);
         goto done;
     }
@@ -168,15 +169,9 @@ int rlvr_generate(struct rlvr_model *m, const struct rlvr_sampling *s, const int
                 tok[k] = out[i].tokens[out[i].n_tokens - 1];
                 k++;
             }
-        int *kpos = malloc((size_t)k * sizeof(int));
-        if (!kpos) {
-            rc = rlvr_num_fail(err, err_len, "generate: out of memory");
-            break;
-        }
         for (int r = 0; r < k; r++)
             kpos[r] = pos[slot[r]];
         rc = rlvr_model_step(m, &kv, k, tok, slot, kpos, NULL, logits, err, err_len);
-        free(kpos);
         for (int r = 0; r < k && !rc; r++) {
             int i = slot[r], d = 0;
             int32_t t;
@@ -209,6 +204,7 @@ done:
     rlvr_sample_scratch_free(scratch);
     free(active);
     free(tok);
+    free(kpos);
     free(pos);
     free(slot);
     free(rng);

@@ -305,6 +305,14 @@ static struct prompt *read_prompts(const struct options *o, const struct rlvr_po
     return ps;
 }
 
+static void add_stats(struct rlvr_gen_stats *total, const struct rlvr_gen_stats *st)
+{
+    total->prompt_tokens += st->prompt_tokens;
+    total->generated_tokens += st->generated_tokens;
+    total->prefill_seconds += st->prefill_seconds;
+    total->decode_seconds += st->decode_seconds;
+}
+
 int rlvr_cmd_generate(int argc, char **argv)
 {
     struct options o;
@@ -367,8 +375,7 @@ int rlvr_cmd_generate(int argc, char **argv)
                 }
                 write_samples(out, &p, &ps[first + i], seq, o.n);
                 rlvr_gen_sequences_free(seq, o.n);
-                total.prompt_tokens += st.prompt_tokens, total.generated_tokens += st.generated_tokens;
-                total.prefill_seconds += st.prefill_seconds, total.decode_seconds += st.decode_seconds;
+                add_stats(&total, &st);
             }
             continue;
         }
@@ -376,8 +383,7 @@ int rlvr_cmd_generate(int argc, char **argv)
             write_samples(out, &p, &ps[first + i], seq + (size_t)i * o.n, o.n);
         fflush(out);
         rlvr_gen_sequences_free(seq, k * o.n);
-        total.prompt_tokens += st.prompt_tokens, total.generated_tokens += st.generated_tokens;
-        total.prefill_seconds += st.prefill_seconds, total.decode_seconds += st.decode_seconds;
+        add_stats(&total, &st);
     }
     free(seq);
     free(ids);

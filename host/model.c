@@ -402,13 +402,8 @@ static void rmsnorm_bwd(float *dx, int dx_add, float *dw, const float *dy, const
         for (int i = 0; i < D; i++) {
             float g = dyr[i] * w[i] * r - xr[i] * c;
             dxr[i] = dx_add ? dxr[i] + g : g;
-        }
-    }
-    for (int n = 0; n < N; n++) {
-        const float *xr = x + (size_t)n * D, *dyr = dy + (size_t)n * D;
-        float r = rstd[n];
-        for (int i = 0; i < D; i++)
             dw[i] += dyr[i] * xr[i] * r;
+        }
     }
 }
 
@@ -483,7 +478,6 @@ struct rlvr_model_acts {
     int cur_B, cur_T;            /* shape of the last forward */
     int32_t *tokens;             /* [B*T] */
     float *block;                /* the one allocation below */
-    size_t floats;
     /* per layer, [L, ...] */
     float *x;                    /* [L, N, D]  layer input (residual stream) */
     float *xn1, *rstd1;          /* [L, N, D], [L, N] */
@@ -543,7 +537,6 @@ int rlvr_model_reserve(struct rlvr_model *m, int B, int T, char *err, size_t err
     a->T = T;
     a->block = block;
     a->tokens = tokens;
-    a->floats = total;
     float *p = block;
 #define TAKE(field, count) (a->field = p, p += (count))
     TAKE(x, L * N * D);

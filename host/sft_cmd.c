@@ -67,6 +67,7 @@ static void defaults(struct sft_config *c)
     c->progress = 1;
 }
 
+enum { N_KEYS = 28 }; /* the keys below; the table ends with a NULL entry */
 static void keys_of(struct sft_config *c, struct rlvr_key *k)
 {
     const struct rlvr_key all[] = {
@@ -101,9 +102,9 @@ static void keys_of(struct sft_config *c, struct rlvr_key *k)
         {"resume_from_checkpoint", RLVR_KEY_BOOL, &c->resume_from_checkpoint, "continue from the newest checkpoint"},
         {"progress", RLVR_KEY_BOOL, &c->progress, "a progress bar on a terminal (true)"},
         {NULL, 0, NULL, NULL}};
+    _Static_assert(sizeof all / sizeof all[0] == N_KEYS + 1, "N_KEYS counts the keys");
     memcpy(k, all, sizeof all);
 }
-enum { N_KEYS = 29 };
 
 struct example {
     int32_t *ids;
@@ -487,7 +488,7 @@ int rlvr_cmd_sft(int argc, char **argv)
     tokens = malloc(NT * sizeof *tokens);
     targets = malloc(NT * sizeof *targets);
     rows = malloc(NT);
-    mb = malloc((size_t)B * sizeof *mb);
+    mb = malloc((size_t)(A * B) * sizeof *mb);
     logits = malloc(NT * V * sizeof(float));
     logp = malloc(NT * sizeof(float));
     lse = malloc(NT * sizeof(float));
@@ -509,42 +510,34 @@ int rlvr_cmd_sft(int argc, char **argv)
     rc = 0;
     long step;
     for (step = start_step; step < total && !interrupted; step++) {
-        /* the step's micro-batches: examples k .. k + A*B - 1 of the order */
-        long k0 = step * A * B;
+        /* the step's examples: positions step*A*B .. +A*B-1 of the data
+         * order, in A micro-batches of B */
         long n_tok = 0;
         for (long i = 0; i < A * B; i++) {
-            long k = k0 + i;
-            long e = k / (long)n_ex;
+            long k = step * A * B + i, e = k / (long)n_ex;
             if (e != epoch_of_perm) {
                 epoch_order(perm, n_ex, (uint64_t)c.seed, e);
                 epoch_of_perm = e;
             }
-            const struct example *x = &ex[perm[k % (long)n_ex]];
-            n_tok += x->len - x->prompt_len;
+            mb[i] = &ex[perm[k % (long)n_ex]];
+            n_tok += mb[i]->len - mb[i]->prompt_len;
         }
         double step_loss = 0;
         for (long a = 0; a < A && !rc; a++) {
+            const struct example **x = mb + a * B;
             int Tm = 1;
             long nb = B;
-            for (long b = 0; b < nb; b++) {
-                long k = k0 + a * B + b;
-                long e = k / (long)n_ex;
-                if (e != epoch_of_perm) {
-                    epoch_order(perm, n_ex, (uint64_t)c.seed, e);
-                    epoch_of_perm = e;
-                }
-                mb[b] = &ex[perm[k % (long)n_ex]];
-                if (mb[b]->len > Tm)
-                    Tm = mb[b]->len;
-            }
+            for (long b = 0; b < nb; b++)
+                if (x[b]->len > Tm)
+                    Tm = x[b]->len;
             size_t N = (size_t)nb * Tm;
             for (long b = 0; b < nb; b++)
                 for (int t = 0; t < Tm; t++) {
                     size_t r = (size_t)b * Tm + t;
-                    tokens[r] = t < mb[b]->len ? mb[b]->ids[t] : 0;
+                    tokens[r] = t < x[b]->len ? x[b]->ids[t] : 0;
                     int next = t + 1;
-                    rows[r] = next < mb[b]->len && next >= mb[b]->prompt_len;
-                    targets[r] = rows[r] ? mb[b]->ids[next] : 0;
+                    rows[r] = next < x[b]->len && next >= x[b]->prompt_len;
+                    targets[r] = rows[r] ? x[b]->ids[next] : 0;
                 }
             if (rlvr_model_forward(&p.model, tokens, (int)nb, Tm, logits, err, sizeof err) ||
                 rlvr_logprobs(logits, targets, rows, N, (size_t)V, 1.0f, logp, lse, NULL, err, sizeof err)) {
