@@ -1,0 +1,424 @@
+/*
+ * shaping.c -- the scanners and formulas behind rlvr's shaping rewards (see
+ * shaping.h for each function's contract).
+ *
+ * Invariants: every loop advances by at least one byte and never reads past
+ * s + n (a truncated or invalid UTF-8 sequence counts as one character of one
+ * byte); the repetition count's memory is O(words) (16 bytes a word plus a
+ * hash table of 16 bytes per slot, at most four slots per n-gram), allocated
+ * and freed within the call; n-grams are compared exactly (the hash only
+ * finds candidates), so a hash collision can cost time but never a wrong
+ * count; case is compared through utf8proc's simple lower-case mapping.
+ */
+#include "shaping.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <utf8proc.h>
+
+/* libm's cosine, declared here rather than through <math.h> (C11 7.1.4p2
+ * allows it): this folder's math.h, the math verifier's header, is found
+ * first on the include path and hides the system one. */
+double cos(double x);
+
+/* Finite: neither NaN nor infinite (x - x is NaN for both). */
+static int finite_number(double x) { return x - x == 0.0; }
+
+/* Decode one code point at s[i] (i < n); returns its length in bytes (>= 1).
+ * A bad sequence decodes as U+FFFD of length 1. */
+static size_t decode(const char *s, size_t n, size_t i, uint32_t *cp)
+{
+    unsigned char c = (unsigned char)s[i];
+    if (c < 0x80) {
+        *cp = c;
+        return 1;
+    }
+    utf8proc_int32_t v;
+    utf8proc_ssize_t k = utf8proc_iterate((const utf8proc_uint8_t *)s + i, (utf8proc_ssize_t)(n - i), &v);
+    if (k < 1) {
+        *cp = 0xFFFD;
+        return 1;
+    }
+    *cp = (uint32_t)v;
+    return (size_t)k;
+}
+
+size_t rlvr_shaping_chars(const char *s, size_t n)
+{
+    size_t c = 0;
+    for (size_t i = 0; i < n; i++)
+        if (((unsigned char)s[i] & 0xC0) != 0x80) c++;
+    return c;
+}
+
+int rlvr_shaping_length(const char *s, size_t n, int64_t tokens, rlvr_shaping_unit unit, double *len)
+{
+    switch (unit) {
+    case RLVR_SHAPING_UNIT_TOKENS:
+        if (tokens < 0) return -1;
+        *len = (double)tokens;
+        return 0;
+    case RLVR_SHAPING_UNIT_BYTES:
+        *len = (double)n;
+        return 0;
+    default:
+        *len = (double)rlvr_shaping_chars(s, n);
+        return 0;
+    }
+}
+
+static const char *const unit_names[] = {"chars", "tokens", "bytes"};
+
+const char *rlvr_shaping_unit_name(rlvr_shaping_unit unit)
+{
+    return (unsigned)unit < 3 ? unit_names[unit] : "chars";
+}
+
+int rlvr_shaping_unit_parse(const char *name, size_t len)
+{
+    for (int u = 0; u < 3; u++)
+        if (name && strlen(unit_names[u]) == len && memcmp(unit_names[u], name, len) == 0) return u;
+    return -1;
+}
+
+int rlvr_shaping_is_cjk(uint32_t cp)
+{
+    if (cp < 0x1100) return 0;
+    return (cp >= 0x1100 && cp <= 0x11FF)      /* Hangul jamo */
+           || (cp >= 0x2E80 && cp <= 0x2FDF)   /* CJK and Kangxi radicals */
+           || cp == 0x3005 || cp == 0x3007     /* 々 〇 */
+           || (cp >= 0x3021 && cp <= 0x3029)   /* Hangzhou numerals */
+           || (cp >= 0x3038 && cp <= 0x303B)   /* more Hangzhou numerals, 〻 */
+           || (cp >= 0x3041 && cp <= 0x309F)   /* hiragana */
+           || (cp >= 0x30A0 && cp <= 0x30FF)   /* katakana */
+           || (cp >= 0x3131 && cp <= 0x318E)   /* Hangul compatibility jamo */
+           || (cp >= 0x31F0 && cp <= 0x31FF)   /* katakana phonetic extensions */
+           || (cp >= 0x3400 && cp <= 0x4DBF)   /* CJK extension A */
+           || (cp >= 0x4E00 && cp <= 0x9FFF)   /* CJK unified ideographs */
+           || (cp >= 0xA960 && cp <= 0xA97F)   /* Hangul jamo extended A */
+           || (cp >= 0xAC00 && cp <= 0xD7AF)   /* Hangul syllables */
+           || (cp >= 0xD7B0 && cp <= 0xD7FF)   /* Hangul jamo extended B */
+           || (cp >= 0xF900 && cp <= 0xFAFF)   /* CJK compatibility ideographs */
+           || (cp >= 0xFF66 && cp <= 0xFF9F)   /* half-width katakana */
+           || (cp >= 0xFFA0 && cp <= 0xFFDC)   /* half-width Hangul */
+           || (cp >= 0x1B000 && cp <= 0x1B16F) /* kana supplement and extensions */
+           || (cp >= 0x20000 && cp <= 0x2FA1F) /* extensions B to F, compatibility supplement */
+           || (cp >= 0x30000 && cp <= 0x323AF); /* extensions G and H */
+}
+
+/* White space as Python's str.isspace() and str.split() see it. */
+static int is_space(uint32_t cp)
+{
+    if (cp < 0x80) return cp == ' ' || (cp >= 0x09 && cp <= 0x0D) || (cp >= 0x1C && cp <= 0x1F);
+    return cp == 0x85 || cp == 0xA0 || cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200A) || cp == 0x2028
+           || cp == 0x2029 || cp == 0x202F || cp == 0x205F || cp == 0x3000;
+}
+
+size_t rlvr_shaping_approx_tokens(const char *s, size_t n, size_t *cjk)
+{
+    size_t han = 0, other = 0;
+    for (size_t i = 0; i < n;) {
+        if ((unsigned char)s[i] < 0x80) {
+            other++;
+            i++;
+            continue;
+        }
+        uint32_t cp;
+        size_t k = decode(s, n, i, &cp);
+        if (rlvr_shaping_is_cjk(cp)) han++;
+        else other += k;
+        i += k;
+    }
+    if (cjk) *cjk = han;
+    return han + other / 4 + (other % 4 != 0);
+}
+
+/* -- repetition ------------------------------------------------------------ */
+
+typedef struct word {
+    uint64_t hash;
+    uint32_t off, len;
+} word;
+
+typedef struct slot {
+    uint64_t hash;
+    uint32_t idx; /* n-gram start + 1; 0 for an empty slot */
+} slot;
+
+static uint32_t lower(uint32_t cp)
+{
+    if (cp < 0x80) return cp >= 'A' && cp <= 'Z' ? cp + 32 : cp;
+    return (uint32_t)utf8proc_tolower((utf8proc_int32_t)cp);
+}
+
+static uint64_t mix64(uint64_t x)
+{
+    x ^= x >> 30;
+    x *= 0xbf58476d1ce4e5b9ULL;
+    x ^= x >> 27;
+    x *= 0x94d049bb133111ebULL;
+    x ^= x >> 31;
+    return x;
+}
+
+#define FNV_OFFSET 0xcbf29ce484222325ULL
+#define FNV_PRIME 0x100000001b3ULL
+
+static int push_word(word **w, size_t *nw, size_t *cap, size_t off, size_t len, uint64_t h)
+{
+    if (*nw == *cap) {
+        size_t nc = *cap ? *cap * 2 : 64;
+        word *p = realloc(*w, nc * sizeof *p);
+        if (!p) return -1;
+        *w = p;
+        *cap = nc;
+    }
+    (*w)[*nw].hash = mix64(h);
+    (*w)[*nw].off = (uint32_t)off;
+    (*w)[*nw].len = (uint32_t)len;
+    (*nw)++;
+    return 0;
+}
+
+/* Whether two words are equal once lower-cased. */
+static int same_word(const char *s, size_t n, const word *a, const word *b)
+{
+    if (a->hash != b->hash) return 0;
+    if (a->len == b->len && memcmp(s + a->off, s + b->off, a->len) == 0) return 1;
+    size_t i = a->off, ie = a->off + a->len, j = b->off, je = b->off + b->len;
+    while (i < ie && j < je) {
+        uint32_t x, y;
+        i += decode(s, n < ie ? n : ie, i, &x);
+        j += decode(s, n < je ? n : je, j, &y);
+        if (lower(x) != lower(y)) return 0;
+    }
+    return i == ie && j == je;
+}
+
+static int same_ngram(const char *s, size_t n, const word *w, size_t a, size_t b, int ngram)
+{
+    for (int k = 0; k < ngram; k++)
+        if (!same_word(s, n, &w[a + (size_t)k], &w[b + (size_t)k])) return 0;
+    return 1;
+}
+
+int rlvr_shaping_repetition(const char *s, size_t n, int ngram, rlvr_shaping_split split,
+                            rlvr_shaping_ngrams *out)
+{
+    memset(out, 0, sizeof *out);
+    if (ngram < 1) ngram = 1;
+    if (ngram > 1024) ngram = 1024;
+    if (n >= UINT32_MAX) return RLVR_SHAPING_ETOOBIG;
+
+    word *w = NULL;
+    size_t nw = 0, cap = 0;
+    size_t start = 0;
+    int in_word = 0;
+    uint64_t h = FNV_OFFSET;
+    for (size_t i = 0; i < n;) {
+        uint32_t cp;
+        size_t k = decode(s, n, i, &cp);
+        int sp = is_space(cp);
+        int single = !sp && split == RLVR_SHAPING_SPLIT_CJK && cp >= 0x1100 && rlvr_shaping_is_cjk(cp);
+        if ((sp || single) && in_word) {
+            if (push_word(&w, &nw, &cap, start, i - start, h)) goto oom;
+            in_word = 0;
+        }
+        if (single) {
+            uint64_t g = (FNV_OFFSET ^ lower(cp)) * FNV_PRIME;
+            if (push_word(&w, &nw, &cap, i, k, g)) goto oom;
+        } else if (!sp) {
+            if (!in_word) {
+                in_word = 1;
+                start = i;
+                h = FNV_OFFSET;
+            }
+            h = (h ^ lower(cp)) * FNV_PRIME;
+        }
+        i += k;
+    }
+    if (in_word && push_word(&w, &nw, &cap, start, n - start, h)) goto oom;
+
+    out->words = nw;
+    if (nw < (size_t)ngram) {
+        free(w);
+        return RLVR_SHAPING_OK;
+    }
+    size_t total = nw - (size_t)ngram + 1;
+    size_t tsize = 16;
+    while (tsize < 2 * total) tsize *= 2;
+    slot *t = calloc(tsize, sizeof *t);
+    if (!t) goto oom;
+    const uint64_t B = 0x9E3779B97F4A7C15ULL; /* odd: a unit modulo 2^64 */
+    uint64_t top = 1;                         /* B^(ngram-1) */
+    for (int k = 1; k < ngram; k++) top *= B;
+    uint64_t rh = 0;
+    for (int k = 0; k < ngram; k++) rh = rh * B + w[k].hash;
+    size_t distinct = 0;
+    for (size_t i = 0; i < total; i++) {
+        if (i > 0) rh = (rh - w[i - 1].hash * top) * B + w[i + (size_t)ngram - 1].hash;
+        uint64_t key = mix64(rh);
+        size_t p = (size_t)key & (tsize - 1);
+        for (;;) {
+            if (t[p].idx == 0) {
+                t[p].hash = rh;
+                t[p].idx = (uint32_t)(i + 1);
+                distinct++;
+                break;
+            }
+            if (t[p].hash == rh && same_ngram(s, n, w, t[p].idx - 1, i, ngram)) break;
+            p = (p + 1) & (tsize - 1);
+        }
+    }
+    free(t);
+    free(w);
+    out->total = total;
+    out->distinct = distinct;
+    return RLVR_SHAPING_OK;
+oom:
+    free(w);
+    memset(out, 0, sizeof *out);
+    return RLVR_SHAPING_ENOMEM;
+}
+
+double rlvr_shaping_repetition_score(const rlvr_shaping_ngrams *g, double max_penalty)
+{
+    if (g->total == 0) return 0.0;
+    double scaling = 1.0 - (double)g->distinct / (double)g->total;
+    double v = scaling * max_penalty;
+    return v == 0 ? 0.0 : v; /* never -0 */
+}
+
+/* -- reasoning steps ------------------------------------------------------- */
+
+/* A Unicode decimal digit (Python's \d) at s[i]: its length, or 0. */
+static size_t digit_at(const char *s, size_t n, size_t i)
+{
+    unsigned char c = (unsigned char)s[i];
+    if (c >= '0' && c <= '9') return 1;
+    if (c < 0x80) return 0;
+    uint32_t cp;
+    size_t k = decode(s, n, i, &cp);
+    if (cp == 0xFFFD) return 0;
+    return utf8proc_category((utf8proc_int32_t)cp) == UTF8PROC_CATEGORY_ND ? k : 0;
+}
+
+/* One or more digits from s[i]: the end, or i when there is none. */
+static size_t digits(const char *s, size_t n, size_t i)
+{
+    size_t j = i, k;
+    while (j < n && (k = digit_at(s, n, j)) > 0) j += k;
+    return j;
+}
+
+static int lit(const char *s, size_t n, size_t i, const char *w, size_t wl)
+{
+    return n - i >= wl && memcmp(s + i, w, wl) == 0;
+}
+
+/* The length of the match of the pattern at s[i], or 0. */
+static size_t step_at(const char *s, size_t n, size_t i, int multiline, const rlvr_shaping_marker *extra,
+                      size_t n_extra)
+{
+    unsigned char c = (unsigned char)s[i];
+    if (c == 'S' && lit(s, n, i, "Step ", 5)) {
+        size_t j = digits(s, n, i + 5);
+        if (j > i + 5 && j < n && s[j] == ':') return j + 1 - i;
+    }
+    if (i == 0 || (multiline && s[i - 1] == '\n')) {
+        size_t j = digits(s, n, i);
+        if (j > i && j < n && s[j] == '.') return j + 1 - i;
+    }
+    if (c == '\n' && i + 1 < n && (s[i + 1] == '-' || s[i + 1] == '*')) return 2;
+    if (c == 'F' && lit(s, n, i, "First,", 6)) return 6;
+    if (c == 'S' && lit(s, n, i, "Second,", 7)) return 7;
+    if (c == 'N' && lit(s, n, i, "Next,", 5)) return 5;
+    if (c == 'F' && lit(s, n, i, "Finally,", 8)) return 8;
+    for (size_t e = 0; e < n_extra; e++)
+        if (extra[e].len && lit(s, n, i, extra[e].ptr, extra[e].len)) return extra[e].len;
+    return 0;
+}
+
+size_t rlvr_shaping_steps(const char *s, size_t n, int multiline, const rlvr_shaping_marker *extra,
+                          size_t n_extra)
+{
+    size_t count = 0;
+    for (size_t i = 0; i < n;) {
+        size_t m = step_at(s, n, i, multiline, extra, n_extra);
+        if (m) {
+            count++;
+            i += m;
+        } else {
+            /* Python's findall moves on by one character; an ASCII pattern
+             * cannot start inside a multi-byte character, nor can a valid
+             * UTF-8 marker, so moving on by one byte finds the same matches. */
+            i++;
+        }
+    }
+    return count;
+}
+
+/* -- formulas -------------------------------------------------------------- */
+
+double rlvr_shaping_kimi(double len, double min_len, double max_len, int correct)
+{
+    if (!(max_len > min_len)) return 0.0;
+    double lambda = 0.5 - (len - min_len) / (max_len - min_len);
+    return correct ? lambda : (lambda < 0 ? lambda : 0.0);
+}
+
+double rlvr_shaping_cosine(const rlvr_shaping_cosine_params *p, double len, int correct)
+{
+    double lo, hi;
+    if (correct) {
+        lo = p->min_value_correct;
+        hi = p->max_value_correct;
+    } else {
+        lo = p->max_value_wrong;
+        hi = p->min_value_wrong;
+    }
+    double progress = p->max_len > 0 ? len / p->max_len : 1.0;
+    if (len > p->max_len) {
+        if (p->over == RLVR_SHAPING_OVER_PENALTY) return p->exceed_length;
+        if (p->over == RLVR_SHAPING_OVER_CLAMP) progress = 1.0;
+    }
+    double c = cos(progress * 3.14159265358979323846);
+    return lo + 0.5 * (hi - lo) * (1.0 + c);
+}
+
+double rlvr_shaping_overlong(double len, double max_len, double cache)
+{
+    if (len <= max_len - cache) return 0.0;
+    if (len <= max_len) return (max_len - cache - len) / cache;
+    return -1.0;
+}
+
+rlvr_shaping_verdict rlvr_shaping_judge(int status, double value, double threshold)
+{
+    if (status < 0) return RLVR_SHAPING_ABSENT;
+    if (status == 1) return RLVR_SHAPING_ABSTAINED;
+    if (status != 0) return RLVR_SHAPING_ERRORED;
+    if (!finite_number(value)) return RLVR_SHAPING_NONFINITE;
+    return value >= threshold ? RLVR_SHAPING_CORRECT : RLVR_SHAPING_WRONG;
+}
+
+const char *rlvr_shaping_verdict_reason(rlvr_shaping_verdict v)
+{
+    switch (v) {
+    case RLVR_SHAPING_CORRECT: return "correct";
+    case RLVR_SHAPING_WRONG: return "wrong";
+    case RLVR_SHAPING_ABSENT: return "accuracy_missing";
+    case RLVR_SHAPING_ABSTAINED: return "accuracy_abstained";
+    default: return "accuracy_error";
+    }
+}
+
+const char *rlvr_shaping_strerror(int code)
+{
+    switch (code) {
+    case RLVR_SHAPING_OK: return "ok";
+    case RLVR_SHAPING_ENOMEM: return "out of memory counting n-grams";
+    case RLVR_SHAPING_ETOOBIG: return "text of 4 GiB or more";
+    default: return "unknown error";
+    }
+}
