@@ -151,7 +151,7 @@ static void failed(const fmt *f, rlvr_result *r, const rlvr_format_result *fr, c
 static void common_details(const fmt *f, rlvr_result *r, const rlvr_format_result *fr)
 {
     const rlvr_host *h = f->host;
-    if (fr->view.prefilled && f->opts.prefill != RLVR_FORMAT_PREFILL_NO) h->detail_json(r, "prefilled", "true", 4);
+    if (fr->view.prefilled && f->opts.prefill != RLVR_FORMAT_PREFILL_NO) h->detail_string(r, "prefilled", "yes", 3);
     if (fr->view.stop_tokens_stripped) h->detail_number(r, "stop_tokens", (double)fr->view.stop_tokens_stripped);
 }
 

@@ -108,7 +108,7 @@ static int tc_score(void *inst, const rlvr_call *call, const rlvr_sample *s, rlv
     char json[128];
     int k = snprintf(json, sizeof json, "[%zu,%zu,%zu,%zu]", counts[0], counts[1], counts[2], counts[3]);
     h->detail_json(r, "counts", json, (size_t)k);
-    if (prefilled && t->opts.prefill != RLVR_FORMAT_PREFILL_NO) h->detail_json(r, "prefilled", "true", 4);
+    if (prefilled && t->opts.prefill != RLVR_FORMAT_PREFILL_NO) h->detail_string(r, "prefilled", "yes", 3);
     h->set_status(r, RLVR_OK, 0.25 * once);
     h->set_reason(r, "%s", once == RLVR_TAG_COUNT_N ? "ok" : once ? "tags_partial" : "no_tags");
     return 0;
