@@ -183,7 +183,8 @@ static int fmt_score(void *inst, const rlvr_call *call, const rlvr_sample *s, rl
     const rlvr_host *h = f->host;
     rlvr_format_result fr;
     const char *text = s->completion.ptr ? s->completion.ptr : "";
-    rlvr_format_check(text, s->completion.ptr ? s->completion.len : 0, &f->opts, &fr);
+    size_t len = s->completion.ptr ? s->completion.len : 0;
+    rlvr_format_check(text, len, &f->opts, &fr);
     common_details(f, r, &fr);
     if (fr.reason != RLVR_FMT_OK) {
         if (fr.tag) h->detail_string(r, "tag", fr.tag, strlen(fr.tag));
@@ -191,7 +192,7 @@ static int fmt_score(void *inst, const rlvr_call *call, const rlvr_sample *s, rl
         if (fr.policy) h->detail_string(r, "policy", fr.policy, strlen(fr.policy));
         if (fr.reason == RLVR_FMT_NO_THINK_OPEN || fr.reason == RLVR_FMT_NO_THINK_CLOSE
             || fr.reason == RLVR_FMT_NO_ANSWER_OPEN || fr.reason == RLVR_FMT_NO_ANSWER_CLOSE) {
-            size_t n = 0, at = rlvr_format_lookalike(text, s->completion.len, &n);
+            size_t n = 0, at = rlvr_format_lookalike(text, len, &n);
             if (at != SIZE_MAX) h->detail_string(r, "lookalike", text + at, n);
         }
         failed(f, r, &fr, rlvr_format_reason_name(fr.reason));
