@@ -317,6 +317,23 @@ size_t rlvr_lang_strip(const char *s, size_t n, char *out)
             i += 2;
             continue;
         }
+        if (c == '<') {
+            /* a tag without attributes: <think>, </answer>, <br/> */
+            size_t p = i + 1;
+            if (p < n && s[p] == '/') p++;
+            size_t name = p;
+            while (p < n && p - name < 32
+                   && (is_alnum_ascii((unsigned char)s[p]) || s[p] == '_' || s[p] == '-' || s[p] == '|'))
+                p++;
+            if (p > name && (is_ascii_letter((unsigned char)s[name]) || s[name] == '|')) {
+                if (p < n && s[p] == '/') p++;
+                if (p < n && s[p] == '>') {
+                    EMIT(' ');
+                    i = p + 1;
+                    continue;
+                }
+            }
+        }
         if ((c == 'h' || c == 'f' || c == 'w' || c == 'H' || c == 'W')
             && (i == 0 || !is_alnum_ascii((unsigned char)s[i - 1]))) {
             size_t rest = n - i, skip = 0;

@@ -7,8 +7,9 @@
  *      before </think> when <think> was pre-filled, what follows an unclosed
  *      <think>, else the whole text.
  *   2. rlvr_lang_strip: fenced and inline code, LaTeX math ($...$, $$...$$,
- *      \(...\), \[...\], math environments), other LaTeX commands and URLs
- *      are replaced by a space (a fenced block by a newline).
+ *      \(...\), \[...\], math environments), other LaTeX commands, URLs
+ *      and tags without attributes (<answer>, </think>, <|im_end|>) are
+ *      replaced by a space (a fenced block by a newline).
  *   3. rlvr_lang_count: sentences (ended by . ! ? followed by a non-letter,
  *      by 。！？ and by newlines) and words. A word is a run of letters and
  *      marks (an apostrophe between letters joins); runs with a digit are
@@ -66,7 +67,7 @@ rlvr_lang_cot_kind rlvr_lang_cot(const char *s, size_t n, size_t *start, size_t 
 const char *rlvr_lang_cot_name(rlvr_lang_cot_kind k); /* "think_block", ... */
 
 /* -- 2. stripping ---------------------------------------------------------------- */
-/* Writes s[0..n) with code, math, LaTeX commands and URLs removed into out
+/* Writes s[0..n) with code, math, LaTeX commands, URLs and tags removed into out
  * (capacity n bytes at least; never more are written). Returns the length. */
 size_t rlvr_lang_strip(const char *s, size_t n, char *out);
 

@@ -37,8 +37,11 @@ extern "C" const char *rlvr_lang_cld2_script(int lang)
 extern "C" int rlvr_lang_cld2_detect(const char *text, size_t len, int *reliable)
 {
     bool rel = false;
+    CLD2::Language top3[3];
+    int percent3[3], text_bytes = 0;
     int n = len > (size_t)INT_MAX ? INT_MAX : (int)len;
-    CLD2::Language l = CLD2::DetectLanguage(text, n, true, &rel);
+    /* the Ext form: the plain one answers ENGLISH when it cannot tell */
+    CLD2::Language l = CLD2::ExtDetectLanguageSummary(text, n, true, top3, percent3, &text_bytes, &rel);
     if (reliable) *reliable = rel ? 1 : 0;
     return l == CLD2::UNKNOWN_LANGUAGE ? -1 : (int)l;
 }

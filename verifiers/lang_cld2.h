@@ -29,7 +29,8 @@ const char *rlvr_lang_cld2_code(int lang);
 const char *rlvr_lang_cld2_script(int lang);
 
 /* The most likely language of plain UTF-8 text (CLD2's top language, by
- * scored bytes), or -1 when CLD2 cannot tell. *reliable (may be NULL) is set
+ * scored bytes), or -1 when CLD2 cannot tell (where CLD2's plain
+ * DetectLanguage would answer English by default). *reliable (may be NULL) is set
  * to CLD2's reliability flag. Text longer than INT_MAX bytes is cut there. */
 int rlvr_lang_cld2_detect(const char *text, size_t len, int *reliable);
 
