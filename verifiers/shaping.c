@@ -5,7 +5,7 @@
  * Invariants: every loop advances by at least one byte and never reads past
  * s + n (a truncated or invalid UTF-8 sequence counts as one character of one
  * byte); the repetition count's memory is O(words) (16 bytes a word plus a
- * hash table of 16 bytes per slot, at most four slots per n-gram), allocated
+ * hash table of 8 bytes per slot, at most four slots per n-gram), allocated
  * and freed within the call; n-grams are compared exactly (the hash only
  * finds candidates), so a hash collision can cost time but never a wrong
  * count; case is compared through utf8proc's simple lower-case mapping.
@@ -24,23 +24,37 @@ double cos(double x);
 /* Finite: neither NaN nor infinite (x - x is NaN for both). */
 static int finite_number(double x) { return x - x == 0.0; }
 
+static int cont(unsigned char c) { return (c & 0xC0) == 0x80; }
+
 /* Decode one code point at s[i] (i < n); returns its length in bytes (>= 1).
- * A bad sequence decodes as U+FFFD of length 1. */
-static size_t decode(const char *s, size_t n, size_t i, uint32_t *cp)
+ * A bad sequence (truncated, overlong, a surrogate, past U+10FFFF) decodes
+ * as U+FFFD of length 1, so that scanning goes on from the next byte. */
+static size_t decode(const char *str, size_t n, size_t i, uint32_t *cp)
 {
-    unsigned char c = (unsigned char)s[i];
+    const unsigned char *s = (const unsigned char *)str + i;
+    size_t left = n - i;
+    unsigned char c = s[0];
     if (c < 0x80) {
         *cp = c;
         return 1;
     }
-    utf8proc_int32_t v;
-    utf8proc_ssize_t k = utf8proc_iterate((const utf8proc_uint8_t *)s + i, (utf8proc_ssize_t)(n - i), &v);
-    if (k < 1) {
-        *cp = 0xFFFD;
-        return 1;
+    if (c >= 0xC2 && c <= 0xDF && left >= 2 && cont(s[1])) {
+        *cp = ((uint32_t)(c & 0x1F) << 6) | (s[1] & 0x3F);
+        return 2;
     }
-    *cp = (uint32_t)v;
-    return (size_t)k;
+    if (c >= 0xE0 && c <= 0xEF && left >= 3 && cont(s[1]) && cont(s[2]) && (c != 0xE0 || s[1] >= 0xA0)
+        && (c != 0xED || s[1] < 0xA0)) {
+        *cp = ((uint32_t)(c & 0x0F) << 12) | ((uint32_t)(s[1] & 0x3F) << 6) | (s[2] & 0x3F);
+        return 3;
+    }
+    if (c >= 0xF0 && c <= 0xF4 && left >= 4 && cont(s[1]) && cont(s[2]) && cont(s[3]) && (c != 0xF0 || s[1] >= 0x90)
+        && (c != 0xF4 || s[1] < 0x90)) {
+        *cp = ((uint32_t)(c & 0x07) << 18) | ((uint32_t)(s[1] & 0x3F) << 12) | ((uint32_t)(s[2] & 0x3F) << 6)
+              | (s[3] & 0x3F);
+        return 4;
+    }
+    *cp = 0xFFFD;
+    return 1;
 }
 
 size_t rlvr_shaping_chars(const char *s, size_t n)
@@ -141,17 +155,18 @@ typedef struct word {
 } word;
 
 typedef struct slot {
-    uint64_t hash;
-    uint32_t idx; /* n-gram start + 1; 0 for an empty slot */
+    uint32_t check; /* high bits of the n-gram's hash */
+    uint32_t idx;   /* n-gram start + 1; 0 for an empty slot */
 } slot;
 
 static uint32_t lower(uint32_t cp)
 {
     if (cp < 0x80) return cp >= 'A' && cp <= 'Z' ? cp + 32 : cp;
+    if (cp >= 0x3040 && cp <= 0xD7FF) return cp; /* kana, Han, Hangul: no case */
     return (uint32_t)utf8proc_tolower((utf8proc_int32_t)cp);
 }
 
-static uint64_t mix64(uint64_t x)
+static inline uint64_t mix64(uint64_t x)
 {
     x ^= x >> 30;
     x *= 0xbf58476d1ce4e5b9ULL;
@@ -164,19 +179,23 @@ static uint64_t mix64(uint64_t x)
 #define FNV_OFFSET 0xcbf29ce484222325ULL
 #define FNV_PRIME 0x100000001b3ULL
 
-static int push_word(word **w, size_t *nw, size_t *cap, size_t off, size_t len, uint64_t h)
+static int grow_words(word **w, size_t *cap)
 {
-    if (*nw == *cap) {
-        size_t nc = *cap ? *cap * 2 : 64;
-        word *p = realloc(*w, nc * sizeof *p);
-        if (!p) return -1;
-        *w = p;
-        *cap = nc;
-    }
-    (*w)[*nw].hash = mix64(h);
-    (*w)[*nw].off = (uint32_t)off;
-    (*w)[*nw].len = (uint32_t)len;
-    (*nw)++;
+    size_t nc = *cap ? *cap * 2 : 64;
+    word *p = realloc(*w, nc * sizeof *p);
+    if (!p) return -1;
+    *w = p;
+    *cap = nc;
+    return 0;
+}
+
+static inline int push_word(word **w, size_t *nw, size_t *cap, size_t off, size_t len, uint64_t h)
+{
+    if (*nw == *cap && grow_words(w, cap)) return -1;
+    word *x = &(*w)[(*nw)++];
+    x->hash = mix64(h);
+    x->off = (uint32_t)off;
+    x->len = (uint32_t)len;
     return 0;
 }
 
@@ -210,23 +229,39 @@ int rlvr_shaping_repetition(const char *s, size_t n, int ngram, rlvr_shaping_spl
     if (ngram > 1024) ngram = 1024;
     if (n >= UINT32_MAX) return RLVR_SHAPING_ETOOBIG;
 
-    word *w = NULL;
-    size_t nw = 0, cap = 0;
+    size_t cap = n / 4 + 16, nw = 0;
+    word *w = malloc(cap * sizeof *w);
+    if (!w) return RLVR_SHAPING_ENOMEM;
     size_t start = 0;
     int in_word = 0;
     uint64_t h = FNV_OFFSET;
     for (size_t i = 0; i < n;) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x80) { /* ASCII: the common case, without decoding */
+            if (c == ' ' || (c >= 0x09 && c <= 0x0D) || (c >= 0x1C && c <= 0x1F)) {
+                if (in_word && push_word(&w, &nw, &cap, start, i - start, h)) goto oom;
+                in_word = 0;
+            } else {
+                if (!in_word) {
+                    in_word = 1;
+                    start = i;
+                    h = FNV_OFFSET;
+                }
+                h = (h ^ (c >= 'A' && c <= 'Z' ? c + 32u : c)) * FNV_PRIME;
+            }
+            i++;
+            continue;
+        }
         uint32_t cp;
         size_t k = decode(s, n, i, &cp);
         int sp = is_space(cp);
-        int single = !sp && split == RLVR_SHAPING_SPLIT_CJK && cp >= 0x1100 && rlvr_shaping_is_cjk(cp);
+        int single = !sp && split == RLVR_SHAPING_SPLIT_CJK && rlvr_shaping_is_cjk(cp);
         if ((sp || single) && in_word) {
             if (push_word(&w, &nw, &cap, start, i - start, h)) goto oom;
             in_word = 0;
         }
         if (single) {
-            uint64_t g = (FNV_OFFSET ^ lower(cp)) * FNV_PRIME;
-            if (push_word(&w, &nw, &cap, i, k, g)) goto oom;
+            if (push_word(&w, &nw, &cap, i, k, (FNV_OFFSET ^ lower(cp)) * FNV_PRIME)) goto oom;
         } else if (!sp) {
             if (!in_word) {
                 in_word = 1;
@@ -258,15 +293,16 @@ int rlvr_shaping_repetition(const char *s, size_t n, int ngram, rlvr_shaping_spl
     for (size_t i = 0; i < total; i++) {
         if (i > 0) rh = (rh - w[i - 1].hash * top) * B + w[i + (size_t)ngram - 1].hash;
         uint64_t key = mix64(rh);
+        uint32_t check = (uint32_t)(key >> 32);
         size_t p = (size_t)key & (tsize - 1);
         for (;;) {
             if (t[p].idx == 0) {
-                t[p].hash = rh;
+                t[p].check = check;
                 t[p].idx = (uint32_t)(i + 1);
                 distinct++;
                 break;
             }
-            if (t[p].hash == rh && same_ngram(s, n, w, t[p].idx - 1, i, ngram)) break;
+            if (t[p].check == check && same_ngram(s, n, w, t[p].idx - 1, i, ngram)) break;
             p = (p + 1) & (tsize - 1);
         }
     }
@@ -342,8 +378,20 @@ static size_t step_at(const char *s, size_t n, size_t i, int multiline, const rl
 size_t rlvr_shaping_steps(const char *s, size_t n, int multiline, const rlvr_shaping_marker *extra,
                           size_t n_extra)
 {
+    /* Bytes a match can start with, so that most bytes are passed over with
+     * one table look-up: the pattern's 'S', 'F', 'N', '\n', and the first
+     * byte of each extra marker (a number at a line start is checked by
+     * position). */
+    unsigned char first[256] = {0};
+    first['S'] = first['F'] = first['N'] = first['\n'] = 1;
+    for (size_t e = 0; e < n_extra; e++)
+        if (extra[e].len) first[(unsigned char)extra[e].ptr[0]] = 1;
     size_t count = 0;
     for (size_t i = 0; i < n;) {
+        if (!first[(unsigned char)s[i]] && i != 0 && !(multiline && s[i - 1] == '\n')) {
+            i++;
+            continue;
+        }
         size_t m = step_at(s, n, i, multiline, extra, n_extra);
         if (m) {
             count++;
