@@ -4,11 +4,12 @@
  *
  * Invariants: every loop advances by at least one byte and never reads past
  * s + n (a truncated or invalid UTF-8 sequence counts as one character of one
- * byte); the repetition count's memory is O(words) (16 bytes a word plus a
- * hash table of 8 bytes per slot, at most four slots per n-gram), allocated
- * and freed within the call; n-grams are compared exactly (the hash only
- * finds candidates), so a hash collision can cost time but never a wrong
- * count; case is compared through utf8proc's simple lower-case mapping.
+ * byte); the repetition count's memory is O(words) (20 bytes a word, a
+ * table of 4 bytes and one of 8 bytes per slot, at most four slots per word
+ * or n-gram), allocated and freed within the call; words are compared
+ * exactly once each, to number them (equal words, equal ids), and n-grams
+ * are compared as runs of ids, so a hash only finds candidates and a
+ * collision can cost time but never a wrong count; case is compared through utf8proc's simple lower-case mapping.
  */
 #include "shaping.h"
 
@@ -214,11 +215,32 @@ static int same_word(const char *s, size_t n, const word *a, const word *b)
     return i == ie && j == je;
 }
 
-static int same_ngram(const char *s, size_t n, const word *w, size_t a, size_t b, int ngram)
+/* Number the words so that equal words (once lower-cased) share an id:
+ * ids[i] for each of the nw words. Returns 0, or -1 when out of memory. */
+static int intern(const char *s, size_t n, const word *w, size_t nw, uint32_t *ids)
 {
-    for (int k = 0; k < ngram; k++)
-        if (!same_word(s, n, &w[a + (size_t)k], &w[b + (size_t)k])) return 0;
-    return 1;
+    size_t tsize = 16;
+    while (tsize < 2 * nw) tsize *= 2;
+    uint32_t *t = calloc(tsize, sizeof *t); /* word index + 1; 0: empty */
+    if (!t) return -1;
+    uint32_t next = 0;
+    for (size_t i = 0; i < nw; i++) {
+        size_t p = (size_t)w[i].hash & (tsize - 1);
+        for (;;) {
+            if (t[p] == 0) {
+                t[p] = (uint32_t)(i + 1);
+                ids[i] = next++;
+                break;
+            }
+            if (same_word(s, n, &w[t[p] - 1], &w[i])) {
+                ids[i] = ids[t[p] - 1];
+                break;
+            }
+            p = (p + 1) & (tsize - 1);
+        }
+    }
+    free(t);
+    return 0;
 }
 
 int rlvr_shaping_repetition(const char *s, size_t n, int ngram, rlvr_shaping_split split,
@@ -282,8 +304,13 @@ int rlvr_shaping_repetition(const char *s, size_t n, int ngram, rlvr_shaping_spl
     size_t total = nw - (size_t)ngram + 1;
     size_t tsize = 16;
     while (tsize < 2 * total) tsize *= 2;
+    uint32_t *ids = malloc(nw * sizeof *ids);
     slot *t = calloc(tsize, sizeof *t);
-    if (!t) goto oom;
+    if (!ids || !t || intern(s, n, w, nw, ids)) {
+        free(ids);
+        free(t);
+        goto oom;
+    }
     const uint64_t B = 0x9E3779B97F4A7C15ULL; /* odd: a unit modulo 2^64 */
     uint64_t top = 1;                         /* B^(ngram-1) */
     for (int k = 1; k < ngram; k++) top *= B;
@@ -302,11 +329,14 @@ int rlvr_shaping_repetition(const char *s, size_t n, int ngram, rlvr_shaping_spl
                 distinct++;
                 break;
             }
-            if (t[p].check == check && same_ngram(s, n, w, t[p].idx - 1, i, ngram)) break;
+            if (t[p].check == check
+                && memcmp(ids + (t[p].idx - 1), ids + i, (size_t)ngram * sizeof *ids) == 0)
+                break;
             p = (p + 1) & (tsize - 1);
         }
     }
     free(t);
+    free(ids);
     free(w);
     out->total = total;
     out->distinct = distinct;
