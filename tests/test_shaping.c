@@ -215,6 +215,10 @@ int main(void)
         for (int w = 0; w < 300000; w++) k += (size_t)snprintf(buf + k, cap - k, "%d\n", w);
         rc = rlvr_shaping_repetition(buf, k, 4, RLVR_SHAPING_SPLIT_CJK, &g);
         ok(rc == 0 && g.distinct == g.total && g.total == 299997, "300,000 distinct words: every 4-gram distinct");
+        for (k = 0; k < 2000000; k += 2) memcpy(buf + k, k % 4 ? "A " : "a ", 2);
+        rc = rlvr_shaping_repetition(buf, k, 1024, RLVR_SHAPING_SPLIT_CJK, &g);
+        ok(rc == 0 && g.words == 1000000 && g.total == 1000000 - 1023 && g.distinct == 1,
+           "a million copies of one word (case mixed) at the largest n: one distinct 1024-gram");
         free(buf);
     }
 
