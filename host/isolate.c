@@ -393,6 +393,9 @@ int rlvr_worker_main(int argc, char **argv)
         } else {
             p->desc.score_batch(inst, &call, n, ps, pr);
         }
+        /* A service misuse becomes an error here, before the reply. */
+        for (size_t i = 0; i < n; i++)
+            if (hr[i].fault.len) rlvr_hresult_fail(&hr[i], "%s: %s", p->desc.name, hr[i].fault.ptr);
         rlvr_buf_clear(&out);
         rlvr_buf_adds(&out, "{\"results\":[");
         for (size_t i = 0; i < n; i++) {

@@ -15,6 +15,7 @@ void rlvr_hresult_reset(rlvr_hresult *r)
     r->pub.host_data = r;
     rlvr_buf_clear(&r->details);
     rlvr_buf_clear(&r->reason);
+    rlvr_buf_clear(&r->fault);
     r->ran = 0;
     r->running = 0;
 }
@@ -23,6 +24,7 @@ void rlvr_hresult_free(rlvr_hresult *r)
 {
     rlvr_buf_free(&r->details);
     rlvr_buf_free(&r->reason);
+    rlvr_buf_free(&r->fault);
 }
 
 void rlvr_hresult_fail(rlvr_hresult *r, const char *fmt, ...)
@@ -39,6 +41,10 @@ void rlvr_hresult_fail(rlvr_hresult *r, const char *fmt, ...)
 
 void rlvr_hresult_check(rlvr_hresult *r, const char *plugin)
 {
+    if (r->fault.len) {
+        rlvr_hresult_fail(r, "%s: %s", plugin, r->fault.ptr);
+        return;
+    }
     if (r->pub.status != RLVR_OK && r->pub.status != RLVR_ABSTAIN && r->pub.status != RLVR_ERROR) {
         rlvr_hresult_fail(r, "%s returned an unknown status %d", plugin, (int)r->pub.status);
         return;

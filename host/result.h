@@ -16,6 +16,8 @@ typedef struct rlvr_hresult {
     rlvr_result pub;
     rlvr_buf details;   /* "\"k\":v,\"k2\":v2" */
     rlvr_buf reason;    /* empty: none */
+    rlvr_buf fault;     /* the plugin misused a service (invalid detail JSON):
+                           the result becomes an error when it returns */
     int ran;            /* the plugin was called (or failed to be) */
     int running;        /* guards lazy recursion */
 } rlvr_hresult;

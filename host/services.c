@@ -7,6 +7,7 @@
  * write a result touch only that result, so distinct results may be
  * written from distinct threads at once.
  */
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -166,24 +167,31 @@ static void svc_detail_json(rlvr_result *r, const char *key, const char *json, s
 {
     rlvr_hresult *h = hres(r);
     if (!h) return;
-    json_tokener *tok = json_tokener_new();
-    json_object *o = tok && json ? json_tokener_parse_ex(tok, json, (int)len) : NULL;
-    int good = tok && (o || json_tokener_get_error(tok) == json_tokener_success)
-               && json_tokener_get_parse_end(tok) == len;
+    json_tokener *tok = json && len < INT_MAX ? json_tokener_new() : NULL;
+    json_object *o = tok ? json_tokener_parse_ex(tok, json, (int)len) : NULL;
+    int good = 0;
+    if (tok) {
+        enum json_tokener_error e = json_tokener_get_error(tok);
+        if (e == json_tokener_continue && json_tokener_get_parse_end(tok) == len) {
+            /* A bare literal or number ("true", "12") ends only at the end
+             * of input: say so with a terminating NUL. */
+            o = json_tokener_parse_ex(tok, "", 1);
+            good = json_tokener_get_error(tok) == json_tokener_success;
+        } else {
+            good = e == json_tokener_success && json_tokener_get_parse_end(tok) == len;
+        }
+    }
     char m[120];
     if (good && rlvr_json_text_check(json, len, m, sizeof m)) good = 0;
     if (!good) {
-        if (tok) json_tokener_free(tok);
-        json_object_put(o);
-        r->status = RLVR_ERROR;
-        r->filled = 1;
-        rlvr_buf_clear(&h->reason);
-        rlvr_buf_printf(&h->reason, "detail '%s' is not valid JSON", key ? key : "?");
-        return;
+        /* The result becomes an error when the plugin returns, whatever
+         * status it sets afterwards (rlvr_hresult_check). */
+        if (h->fault.len == 0) rlvr_buf_printf(&h->fault, "detail '%s' is not valid JSON", key ? key : "?");
+    } else if (detail_key(h, key) == 0) {
+        rlvr_json_write(&h->details, o);
     }
-    if (detail_key(h, key) == 0) rlvr_json_write(&h->details, o);
     json_object_put(o);
-    json_tokener_free(tok);
+    if (tok) json_tokener_free(tok);
 }
 
 static int svc_call_plugin(const rlvr_call *call, const char *name, const rlvr_sample *s, double *score,

@@ -124,6 +124,18 @@ is_eq(out[3]["details"]["misbehave"]["reason"], "cannot judge this", "abstain ca
 is_eq([o["reward"] for o in out], [None, None, None, None, None, 1.0], "a required component that fails makes the reward null")
 is_eq(out[0]["components"], {"misbehave": None}, "components are null where a plugin failed")
 
+rc, out, err = run(["--plugin", MB], jsonl([{"completion": "literals"}, {"completion": "badjson"}]))
+d = out[0]["details"]["misbehave"]
+is_eq((d["t"], d["n"], d["z"], d["e"], out[0]["reward"]), (True, 12, None, -1500.0, 1.0),
+      "detail_json takes bare literals and numbers (true, 12, null, -1.5e3)")
+d = out[1]["details"]["misbehave"]
+ok(d["status"] == "error" and "not valid JSON" in d["message"] and out[1]["reward"] is None,
+   "a detail that is not JSON makes an error, even when the plugin sets OK afterwards", out[1])
+iso = tempfile_with('return mix { plugin(%s, { isolate = true }) }\n' % json.dumps(MB))
+rc, out, err = run(["--mix", iso], jsonl([{"completion": "badjson"}, {"completion": "literals"}]))
+os.unlink(iso)
+is_eq([o["details"]["misbehave"]["status"] for o in out], ["error", "ok"],
+      "the same in a worker process: invalid detail JSON is an error, literals are kept")
 p = run_raw(["score", "--plugin", MB], jsonl([{"completion": "print"}, {"completion": "ok"}]))
 lines = p.stdout.decode().splitlines()
 ok(len(lines) == 2 and all(json.loads(l)["id"] in (1, 2) for l in lines), "a plugin's printf cannot corrupt the results", p.stdout)

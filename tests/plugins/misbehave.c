@@ -9,6 +9,8 @@
  *   "nostatus"      returns without setting a status
  *   "abstain"       abstains with a reason
  *   "error"         reports an error with a message
+ *   "literals"      writes details that are bare JSON literals, then scores 1
+ *   "badjson"       writes a detail that is not JSON, then sets status OK
  * anything else scores 1 with a detail. For tests of the host's guards.
  */
 #include <math.h>
@@ -39,6 +41,13 @@ static int mb_score(void *inst, const rlvr_call *call, const rlvr_sample *s, rlv
     if (is(s, "nostatus")) return 0;
     if (is(s, "abstain")) { H->set_status(r, RLVR_ABSTAIN, 0); H->set_reason(r, "cannot judge this"); return 0; }
     if (is(s, "error")) { H->set_status(r, RLVR_ERROR, 0); H->set_reason(r, "deliberate failure"); return 0; }
+    if (is(s, "literals")) {
+        H->detail_json(r, "t", "true", 4);
+        H->detail_json(r, "n", "12", 2);
+        H->detail_json(r, "z", "null", 4);
+        H->detail_json(r, "e", "-1.5e3", 6);
+    }
+    if (is(s, "badjson")) H->detail_json(r, "broken", "{\"a\":", 5);
     H->set_status(r, RLVR_OK, 1.0);
     H->detail_number(r, "length", (double)s->completion.len);
     return 0;
