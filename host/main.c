@@ -27,10 +27,11 @@ static void help(FILE *f)
             "  plugins   list the plugins found, or show one with its configuration\n"
             "  generate  completions from a policy checkpoint, as JSONL samples\n"
             "  sft       supervised fine-tuning of a policy (CONFIG.lua)\n"
+            "  verify    check one answer with a verifier (rlvr verify math --gold G --pred P)\n"
             "  version   versions of rlvr, its plugin ABI and its GPU backend\n"
             "\n"
-            "`rlvr COMMAND --help` describes a command. Training (rlvr train), the reward\n"
-            "server (rlvr serve) and the verifiers' own commands are not built yet.\n",
+            "`rlvr COMMAND --help` describes a command. Training (rlvr train) and the\n"
+            "reward server (rlvr serve) are not built yet.\n",
             PACKAGE_VERSION);
 }
 
@@ -47,6 +48,7 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "plugins") == 0) return rlvr_cmd_plugins(argc - 1, argv + 1);
     if (strcmp(cmd, "generate") == 0) return rlvr_cmd_generate(argc - 1, argv + 1);
     if (strcmp(cmd, "sft") == 0) return rlvr_cmd_sft(argc - 1, argv + 1);
+    if (strcmp(cmd, "verify") == 0) return rlvr_cmd_verify(argc - 1, argv + 1);
     if (strcmp(cmd, "__worker") == 0) return rlvr_worker_main(argc, argv);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         char gpu[256];
@@ -58,7 +60,7 @@ int main(int argc, char **argv)
         help(stdout);
         return 0;
     }
-    static const char *const planned[] = {"train", "serve", "sample", "verify", "exec", "eval", NULL};
+    static const char *const planned[] = {"train", "serve", "sample", "exec", "eval", NULL};
     for (const char *const *p = planned; *p; p++)
         if (strcmp(cmd, *p) == 0) {
             fprintf(stderr, "rlvr: '%s' is not built yet in this version (%s); see README.md for what is\n", cmd,

@@ -1,0 +1,763 @@
+/*
+ * math_extract.c -- the math verifier's extraction: where in a completion
+ * the final answer is, and the cleaning of that answer before parsing.
+ *
+ * Each source (tag, boxed, final_answer, answer, gsm8k, whole, latex,
+ * number) yields candidates, latest first; math.c tries them in the order
+ * of options->extract. Multiple-choice letters have their own reader.
+ *
+ * Invariants: every scan is one forward pass (or a bounded backward walk)
+ * over the text, so extraction is linear in the completion's length; spans
+ * point into the caller's text or into the arena; brace matching stops at
+ * the end of the text; candidate counts are bounded by the caller's array.
+ */
+#include "math_int.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static int is_space(int ch) { return ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r' || ch == '\f' || ch == '\v'; }
+static int is_alpha(int ch) { return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z'); }
+static int is_digit(int ch) { return ch >= '0' && ch <= '9'; }
+static int lower(int ch) { return ch >= 'A' && ch <= 'Z' ? ch + 32 : ch; }
+
+static void trim(const char **s, size_t *n)
+{
+    while (*n && is_space((unsigned char)(*s)[0])) {
+        (*s)++;
+        (*n)--;
+    }
+    while (*n && is_space((unsigned char)(*s)[*n - 1])) (*n)--;
+}
+
+static const char *find_last(const char *hay, size_t n, const char *needle)
+{
+    size_t m = strlen(needle);
+    if (m == 0 || n < m) return NULL;
+    for (size_t i = n - m + 1; i-- > 0;)
+        if (hay[i] == needle[0] && memcmp(hay + i, needle, m) == 0) return hay + i;
+    return NULL;
+}
+
+static const char *find_first(const char *hay, size_t n, const char *needle)
+{
+    size_t m = strlen(needle);
+    if (m == 0 || n < m) return NULL;
+    const char *end = hay + n - m + 1;
+    for (const char *p = hay; p < end; p++) {
+        p = memchr(p, needle[0], (size_t)(end - p));
+        if (!p) return NULL;
+        if (memcmp(p, needle, m) == 0) return p;
+    }
+    return NULL;
+}
+
+/* Case-insensitive: last occurrence of an ASCII needle. */
+static const char *find_last_ci(const char *hay, size_t n, const char *needle)
+{
+    size_t m = strlen(needle);
+    if (m == 0 || n < m) return NULL;
+    for (size_t i = n - m + 1; i-- > 0;) {
+        size_t k = 0;
+        while (k < m && lower((unsigned char)hay[i + k]) == needle[k]) k++;
+        if (k == m) return hay + i;
+    }
+    return NULL;
+}
+
+static const char *const source_names[] = {"", "tag", "boxed", "final_answer", "answer", "gsm8k",
+                                           "whole", "latex", "number", "choice"};
+
+const char *mx_source_name(int src)
+{
+    return src > 0 && src < MX_SRC_N ? source_names[src] : "";
+}
+
+int mx_extract_order(const char *spec, int *order, char *err, size_t err_len)
+{
+    int n = 0;
+    const char *p = spec;
+    while (*p) {
+        while (*p == ' ' || *p == ',') p++;
+        if (!*p) break;
+        const char *s = p;
+        while (*p && *p != ',' && *p != ' ') p++;
+        size_t len = (size_t)(p - s);
+        int found = 0;
+        for (int k = 1; k < MX_SRC_N - 1; k++)
+            if (strlen(source_names[k]) == len && memcmp(source_names[k], s, len) == 0) {
+                found = k;
+                break;
+            }
+        if (!found) {
+            if (err) snprintf(err, err_len, "unknown place '%.*s' in extract (tag, boxed, final_answer, answer, gsm8k, whole, latex, number)", (int)(len > 40 ? 40 : len), s);
+            return -1;
+        }
+        for (int k = 0; k < n; k++)
+            if (order[k] == found) found = 0;
+        if (found && n < MX_SRC_N - 1) order[n++] = found;
+    }
+    order[n] = 0;
+    return n;
+}
+
+void mx_after_think(const rlvr_math_options *o, const char **t, size_t *n, int *missing)
+{
+    *missing = 0;
+    if (!o->think_delimiter[0]) return;
+    const char *d = find_last(*t, *n, o->think_delimiter);
+    if (d) {
+        size_t m = strlen(o->think_delimiter);
+        *n -= (size_t)(d + m - *t);
+        *t = d + m;
+    } else if (o->require_think_end) {
+        *missing = 1;
+    }
+}
+
+/* ---- boxes ---------------------------------------------------------- */
+
+typedef struct span {
+    const char *b, *e; /* the box command's start and the end after it */
+    const char *s;     /* content */
+    size_t n;
+} span;
+
+/* The body after "\boxed" at p: {balanced} or " token". Unclosed braces run
+ * to the end only when allow_open. */
+static int box_body(const char *p, const char *end, int allow_open, span *out)
+{
+    while (p < end && *p == ' ') p++;
+    if (p < end && *p == '{') {
+        int depth = 0;
+        for (const char *q = p; q < end; q++) {
+            if (*q == '\\' && q + 1 < end && (q[1] == '{' || q[1] == '}' || q[1] == '\\')) {
+                q++;
+                continue;
+            }
+            if (*q == '{') depth++;
+            else if (*q == '}' && --depth == 0) {
+                out->s = p + 1;
+                out->n = (size_t)(q - p - 1);
+                out->e = q + 1;
+                return 1;
+            }
+        }
+        if (allow_open) {
+            out->s = p + 1;
+            out->n = (size_t)(end - p - 1);
+            out->e = end;
+            return 1;
+        }
+        return 0;
+    }
+    const char *s = p;
+    while (p < end && !is_space((unsigned char)*p) && *p != '$' && *p != '}' && *p != '\\') p++;
+    if (p == s) return 0;
+    out->s = s;
+    out->n = (size_t)(p - s);
+    out->e = p;
+    return 1;
+}
+
+/* Is the text between two boxes a connector ("and", ",", "\quad", a few
+ * words without a full stop)? */
+static int connector(const char *s, size_t n)
+{
+    int words = 0;
+    size_t i = 0;
+    while (i < n) {
+        unsigned char ch = (unsigned char)s[i];
+        if (ch == '.' && i + 1 < n && is_space((unsigned char)s[i + 1])) return 0;
+        if (ch == '\n' && i + 1 < n && s[i + 1] == '\n') return 0;
+        if (is_alpha(ch)) {
+            size_t j = i;
+            while (j < n && is_alpha((unsigned char)s[j])) j++;
+            /* \quad, \text are markup, not words */
+            if (!(i > 0 && s[i - 1] == '\\')) words++;
+            i = j;
+            continue;
+        }
+        if (ch >= 0x80) words++; /* prose in another script */
+        while (i < n && (unsigned char)s[i] >= 0x80) i++;
+        if (i < n && (unsigned char)s[i] < 0x80) i++;
+    }
+    return words <= 4;
+}
+
+static int find_boxes(mx_ctx *c, const char *t, size_t n, int is_gold, span *boxes, int max)
+{
+    int nb = 0;
+    const char *p = t, *end = t + n;
+    while (p < end) {
+        const char *b = find_first(p, (size_t)(end - p), "box");
+        if (!b) break;
+        const char *after = NULL;
+        if (b > t && b[-1] == 'f' && b - 2 >= t && b[-2] == '\\' && b + 3 <= end) after = b + 3; /* \fbox */
+        else if (b > t && b[-1] == '\\' && b + 5 <= end && memcmp(b, "boxed", 5) == 0) after = b + 5;
+        if (!after) {
+            p = b + 3;
+            continue;
+        }
+        span s;
+        if (box_body(after, end, is_gold, &s)) {
+            s.b = b - 1;
+            if (nb == max) {
+                memmove(boxes, boxes + 1, (size_t)(max - 1) * sizeof *boxes);
+                nb--;
+            }
+            boxes[nb++] = s;
+            /* nested boxes: continue inside so that the outer one is last? no:
+             * the outer box's content holds them; continue after it */
+            p = s.e;
+        } else {
+            p = after;
+        }
+        if (++c->work > c->work_cap) break;
+    }
+    return nb;
+}
+
+/* ---- sentences after an anchor ------------------------------------- */
+
+/* The end of the sentence that starts at s. */
+static size_t sentence(const char *s, size_t n)
+{
+    int depth = 0, dollars = 0;
+    for (size_t i = 0; i < n; i++) {
+        char ch = s[i];
+        if (ch == '{') depth++;
+        else if (ch == '}' && depth) depth--;
+        else if (ch == '$') dollars ^= 1;
+        if (depth || dollars) continue;
+        if (ch == '\n' && i + 1 < n && s[i + 1] == '\n') return i;
+        if (ch == '.' && (i + 1 == n || is_space((unsigned char)s[i + 1]))) return i;
+        if (ch == '\n' && i > 0) {
+            /* a single newline ends it when what follows is prose */
+            size_t j = i + 1;
+            while (j < n && s[j] == ' ') j++;
+            if (j < n && is_alpha((unsigned char)s[j]) && j + 1 < n && is_alpha((unsigned char)s[j + 1])) return i;
+        }
+        if (i + 7 <= n && memcmp(s + i, " I hope", 7) == 0) return i;
+    }
+    return n;
+}
+
+/* The first math span at the start of s: $..$, $$..$$, \(..\), \[..\]. */
+static int lead_math(const char *s, size_t n, const char **out, size_t *out_n)
+{
+    const char *open = NULL, *close = NULL;
+    if (n >= 2 && s[0] == '$' && s[1] == '$') open = "$$", close = "$$";
+    else if (n >= 1 && s[0] == '$') open = "$", close = "$";
+    else if (n >= 2 && s[0] == '\\' && s[1] == '(') open = "\\(", close = "\\)";
+    else if (n >= 2 && s[0] == '\\' && s[1] == '[') open = "\\[", close = "\\]";
+    if (!open) return 0;
+    size_t m = strlen(open);
+    const char *e = find_first(s + m, n - m, close);
+    if (!e) return 0;
+    *out = s + m;
+    *out_n = (size_t)(e - s - m);
+    return 1;
+}
+
+/* Spans of LaTeX math in t, in order of their ends: up to max (the last
+ * ones kept). Inline spans ($..$, \(..\)) do not cross a blank line. */
+static int math_spans(mx_ctx *c, const char *t, size_t n, span *sp, int max)
+{
+    int k = 0;
+    size_t i = 0;
+    while (i < n) {
+        if (++c->work > c->work_cap) break;
+        const char *s = t + i;
+        const char *close = NULL;
+        size_t m = 0;
+        int inl = 0;
+        if (s[0] == '$' && i + 1 < n && s[1] == '$') {
+            close = "$$";
+            m = 2;
+        } else if (s[0] == '$' && !(i > 0 && t[i - 1] == '\\')) {
+            close = "$";
+            m = 1;
+            inl = 1;
+        } else if (s[0] == '\\' && i + 1 < n && s[1] == '(') {
+            close = "\\)";
+            m = 2;
+            inl = 1;
+        } else if (s[0] == '\\' && i + 1 < n && s[1] == '[') {
+            close = "\\]";
+            m = 2;
+        } else if (s[0] == '\\' && i + 1 < n && s[1] == '\\') {
+            i += 2;
+            continue;
+        }
+        if (!close) {
+            i++;
+            continue;
+        }
+        const char *e = find_first(s + m, n - i - m, close);
+        if (!e) {
+            i += m;
+            continue;
+        }
+        size_t len = (size_t)(e - s - m);
+        int ok = 1;
+        if (inl) {
+            const char *nl = memchr(s + m, '\n', len);
+            if (nl) ok = 0;
+        }
+        if (ok) {
+            if (k == max) {
+                memmove(sp, sp + 1, (size_t)(max - 1) * sizeof *sp);
+                k--;
+            }
+            sp[k].s = s + m;
+            sp[k].n = len;
+            sp[k].b = s;
+            sp[k].e = e + strlen(close);
+            k++;
+            i = (size_t)(e - t) + strlen(close);
+        } else {
+            i += m;
+        }
+    }
+    return k;
+}
+
+/* Numbers in t (with thousands separators and a/b), in order: the last max. */
+static int numbers(mx_ctx *c, const char *t, size_t n, span *sp, int max)
+{
+    int k = 0;
+    size_t i = 0;
+    while (i < n) {
+        if (++c->work > c->work_cap) break;
+        unsigned char ch = (unsigned char)t[i];
+        int starts = is_digit(ch) || (ch == '.' && i + 1 < n && is_digit((unsigned char)t[i + 1]));
+        if (!starts || (i > 0 && (is_alpha((unsigned char)t[i - 1]) || t[i - 1] == '_' || t[i - 1] == '^'))) {
+            if (starts) {
+                while (i < n && is_digit((unsigned char)t[i])) i++;
+            } else {
+                i++;
+            }
+            continue;
+        }
+        size_t b = i;
+        if (b > 0 && t[b - 1] == '-') b--;
+        while (i < n && (is_digit((unsigned char)t[i])
+                         || ((t[i] == ',' || t[i] == '.') && i + 1 < n && is_digit((unsigned char)t[i + 1]))))
+            i++;
+        /* a/b */
+        if (i + 1 < n && t[i] == '/' && is_digit((unsigned char)t[i + 1])) {
+            i++;
+            while (i < n && is_digit((unsigned char)t[i])) i++;
+        }
+        if (k == max) {
+            memmove(sp, sp + 1, (size_t)(max - 1) * sizeof *sp);
+            k--;
+        }
+        sp[k].s = t + b;
+        sp[k].n = i - b;
+        k++;
+    }
+    return k;
+}
+
+static int add(mx_cand *out, int k, int max, const char *s, size_t n, int src)
+{
+    trim(&s, &n);
+    if (!n || k >= max) return k;
+    for (int j = 0; j < k; j++)
+        if (out[j].n == n && memcmp(out[j].s, s, n) == 0) return k;
+    out[k].s = s;
+    out[k].n = n;
+    out[k].src = src;
+    return k + 1;
+}
+
+/* Candidates from the text after an anchor. */
+static int anchored(mx_ctx *c, const char *s, size_t n, int src, mx_cand *out, int k, int max)
+{
+    while (n && (is_space((unsigned char)*s) || *s == ':' || *s == '"' || *s == '*' || *s == '=')) {
+        s++;
+        n--;
+    }
+    if (n >= 2 && s[0] == '\\' && s[1] == '"') {
+        s += 2;
+        n -= 2;
+    }
+    if (n >= 3 && lower((unsigned char)s[0]) == 'i' && lower((unsigned char)s[1]) == 's' && s[2] == ' ') {
+        s += 3;
+        n -= 3;
+    }
+    trim(&s, &n);
+    const char *m;
+    size_t mn;
+    if (lead_math(s, n, &m, &mn)) {
+        k = add(out, k, max, m, mn, src);
+        /* "$12 $ and $13 $": the spans of the sentence */
+        size_t e = sentence(s, n);
+        k = add(out, k, max, s, e, src);
+        return k;
+    }
+    size_t e = sentence(s, n);
+    const char *seg = s;
+    size_t segn = e;
+    /* "The volume of $X$ is 120": after the last " is " / " are " / " = " */
+    const char *is = NULL;
+    const char *words[] = {" is ", " are ", " was ", " be ", " equals ", " = "};
+    for (size_t w = 0; w < sizeof words / sizeof words[0]; w++) {
+        const char *f = find_last(seg, segn, words[w]);
+        if (f && (!is || f > is)) is = f + strlen(words[w]);
+    }
+    if (is) {
+        size_t rest = (size_t)(seg + segn - is);
+        const char *r = is;
+        trim(&r, &rest);
+        if (lead_math(r, rest, &m, &mn)) k = add(out, k, max, m, mn, src);
+        k = add(out, k, max, r, rest, src);
+    }
+    k = add(out, k, max, seg, segn, src);
+    span sp[4];
+    int ns = math_spans(c, seg, segn, sp, 4);
+    if (ns) k = add(out, k, max, sp[ns - 1].s, sp[ns - 1].n, src);
+    int nn = numbers(c, seg, segn, sp, 4);
+    if (nn) k = add(out, k, max, sp[nn - 1].s, sp[nn - 1].n, src);
+    return k;
+}
+
+int mx_extract(mx_ctx *c, int src, const char *t, size_t n, mx_cand *out, int max)
+{
+    int k = 0;
+    switch (src) {
+    case MX_SRC_TAG: {
+        const char *open = find_last(t, n, "<answer>");
+        if (!open) break;
+        const char *body = open + 8;
+        const char *close = find_first(body, (size_t)(t + n - body), "</answer>");
+        if (!close) break;
+        size_t bn = (size_t)(close - body);
+        span boxes[8];
+        int nb = find_boxes(c, body, bn, 0, boxes, 8);
+        if (nb) {
+            k = add(out, k, max, boxes[nb - 1].s, boxes[nb - 1].n, src);
+            break;
+        }
+        k = add(out, k, max, body, bn, src);
+        /* "<answer>The answer is 5</answer>" */
+        const char *a = find_last_ci(body, bn, "answer is");
+        if (a) k = anchored(c, a + 9, (size_t)(body + bn - a - 9), src, out, k, max);
+        break;
+    }
+    case MX_SRC_BOXED: {
+        span boxes[64];
+        int nb = find_boxes(c, t, n, 0, boxes, 64);
+        if (!nb) break;
+        /* join the last box with the ones before it that only a connector
+         * separates: \boxed{1}, \boxed{2} and \boxed{3} */
+        int first = nb - 1;
+        while (first > 0 && connector(boxes[first - 1].e, (size_t)(boxes[first].b - boxes[first - 1].e)))
+            first--;
+        if (first == nb - 1) {
+            k = add(out, k, max, boxes[nb - 1].s, boxes[nb - 1].n, src);
+            break;
+        }
+        size_t total = 0;
+        for (int b = first; b < nb; b++) total += boxes[b].n + 4;
+        char *buf = mx_alloc(&c->arena, total + 1);
+        if (!buf) {
+            c->costly = 1;
+            break;
+        }
+        size_t w = 0;
+        for (int b = first; b < nb; b++) {
+            if (b > first) {
+                buf[w++] = ',';
+                buf[w++] = ' ';
+            }
+            buf[w++] = '{';
+            memcpy(buf + w, boxes[b].s, boxes[b].n);
+            w += boxes[b].n;
+            buf[w++] = '}';
+        }
+        buf[w] = 0;
+        k = add(out, k, max, buf, w, src);
+        break;
+    }
+    case MX_SRC_FINAL: {
+        const char *a = find_last_ci(t, n, "final answer");
+        if (!a) break;
+        const char *s = a + 12;
+        size_t rest = (size_t)(t + n - s);
+        /* "Final Answer: The final answer is X" */
+        const char *again = find_last_ci(s, rest, "final answer is");
+        if (again) {
+            s = again + 15;
+            rest = (size_t)(t + n - s);
+        }
+        k = anchored(c, s, rest, src, out, k, max);
+        break;
+    }
+    case MX_SRC_ANSWER: {
+        static const char *const anchors[] = {"answer is", "answer:", "answer would be", "answer should be",
+                                              "réponse est", "réponse :", "réponse:", "respuesta es",
+                                              "antwort ist", "答案是", "答案：", "答案:", "答案为",
+                                              "answer", NULL};
+        const char *best = NULL;
+        size_t best_len = 0;
+        for (int q = 0; anchors[q]; q++) {
+            const char *a = find_last_ci(t, n, anchors[q]);
+            if (a && (!best || a > best)) {
+                best = a;
+                best_len = strlen(anchors[q]);
+            }
+        }
+        if (!best) break;
+        k = anchored(c, best + best_len, (size_t)(t + n - best - best_len), src, out, k, max);
+        break;
+    }
+    case MX_SRC_GSM8K: {
+        const char *a = find_last(t, n, "####");
+        if (!a) break;
+        const char *s = a + 4;
+        const char *e = memchr(s, '\n', (size_t)(t + n - s));
+        size_t len = e ? (size_t)(e - s) : (size_t)(t + n - s);
+        k = add(out, k, max, s, len, src);
+        break;
+    }
+    case MX_SRC_WHOLE: k = add(out, k, max, t, n, src); break;
+    case MX_SRC_LATEX: {
+        span sp[8];
+        int ns = math_spans(c, t, n, sp, 8);
+        for (int q = ns - 1; q >= 0; q--) k = add(out, k, max, sp[q].s, sp[q].n, src);
+        break;
+    }
+    case MX_SRC_NUMBER: {
+        span sp[4];
+        int nn = numbers(c, t, n, sp, 4);
+        if (nn) k = add(out, k, max, sp[nn - 1].s, sp[nn - 1].n, src);
+        break;
+    }
+    default: break;
+    }
+    return k;
+}
+
+/* ---- multiple choice ---------------------------------------------- */
+
+static int letter_at(const char *letters, const char *t, size_t n, size_t i)
+{
+    unsigned char ch = (unsigned char)t[i];
+    if (!strchr(letters, ch) || ch == 0) return 0;
+    int before = i == 0 || !is_alpha((unsigned char)t[i - 1]);
+    int after = i + 1 >= n || !is_alpha((unsigned char)t[i + 1]);
+    return before && after ? ch : 0;
+}
+
+int mx_extract_choice(const char *letters, const char *t, size_t n, int is_gold)
+{
+    /* 1. after an anchor: the first letter */
+    static const char *const anchors[] = {"answer is", "answer:", "answer", "réponse est", "réponse",
+                                          "答案是", "答案", "option", "choice", NULL};
+    const char *best = NULL;
+    size_t blen = 0;
+    for (int q = 0; anchors[q]; q++) {
+        const char *a = find_last_ci(t, n, anchors[q]);
+        if (a && (!best || a > best)) {
+            best = a;
+            blen = strlen(anchors[q]);
+        }
+    }
+    if (best) {
+        size_t i = (size_t)(best - t) + blen;
+        size_t lim = i + 40 < n ? i + 40 : n;
+        for (; i < lim; i++) {
+            int ch = letter_at(letters, t, n, i);
+            if (ch) return ch;
+            if (is_alpha((unsigned char)t[i]) && !(i + 1 < n && is_alpha((unsigned char)t[i + 1]))) {
+                /* a word ended: keep looking only past short words (is, be) */
+            }
+        }
+    }
+    /* 2. a letter that opens the text: "D. it can't be A", "(D) Alina", "B。" */
+    size_t i = 0;
+    while (i < n && (is_space((unsigned char)t[i]) || t[i] == '(' || t[i] == '*' || t[i] == '$' || t[i] == '{'))
+        i++;
+    if (i < n && strchr(letters, t[i]) && t[i]) {
+        int after = i + 1 >= n || !is_alpha((unsigned char)t[i + 1]);
+        if (after) return (unsigned char)t[i];
+    }
+    /* 3. a line "(C) Cecile" in a gold, else the last standalone letter */
+    int last = 0;
+    for (size_t j = 0; j < n; j++) {
+        int ch = letter_at(letters, t, n, j);
+        if (ch) {
+            if (is_gold && j > 0 && t[j - 1] == '(') return ch;
+            last = ch;
+        }
+    }
+    return last;
+}
+
+/* ---- cleaning ------------------------------------------------------ */
+
+static const struct { const char *from, *to; } utf8_map[] = {
+    {"\xe2\x88\x92", "-"}, {"\xe2\x80\x93", "-"}, {"\xe2\x80\x94", "-"}, {"\xc3\x97", "*"},
+    {"\xc2\xb7", "*"}, {"\xe2\x8b\x85", "*"}, {"\xc3\xb7", "/"}, {"\xcf\x80", "\\pi "},
+    {"\xe2\x88\x9a", "\\sqrt"}, {"\xe2\x88\x9e", "\\infty "}, {"\xe2\x89\xa4", "\\le "},
+    {"\xe2\x89\xa5", "\\ge "}, {"\xe2\x89\xa0", "\\ne "}, {"\xc2\xb1", "\\pm "},
+    {"\xe2\x88\xaa", "\\cup "}, {"\xc2\xb2", "^2"}, {"\xc2\xb3", "^3"}, {"\xe2\x88\x88", "\\in "},
+    {"\xef\xbc\x8c", ","}, {"\xe3\x80\x82", "."}, {"\xef\xbc\x9a", ":"}, {"\xef\xbc\x9b", ";"},
+    {"\xef\xbc\x88", "("}, {"\xef\xbc\x89", ")"}, {"\xc2\xa0", " "}, {"\xc2\xb0", ""},
+    {"\xe2\x82\xac", ""}, {"\xc2\xa3", ""}, {"\xc2\xa5", ""}, {"\xe2\x80\xb2", "'"},
+    {"\xe2\x88\xa9", "\\cap "}, {"\xe2\x89\x88", "\\approx "},
+};
+
+char *mx_clean(mx_ctx *c, const char *s, size_t n, size_t *out_n)
+{
+    /* the output is never more than 3x the input (the UTF-8 map's widest
+     * replacement, "\\infty ", is 7 bytes for 3) */
+    char *d = mx_alloc(&c->arena, 3 * n + 8);
+    if (!d) {
+        c->costly = 1;
+        return NULL;
+    }
+    size_t k = 0, i = 0;
+    while (i < n) {
+        unsigned char ch = (unsigned char)s[i];
+        if (ch >= 0x80) {
+            int done = 0;
+            for (size_t m = 0; m < sizeof utf8_map / sizeof utf8_map[0]; m++) {
+                size_t fl = strlen(utf8_map[m].from);
+                if (i + fl <= n && memcmp(s + i, utf8_map[m].from, fl) == 0) {
+                    size_t tl = strlen(utf8_map[m].to);
+                    memcpy(d + k, utf8_map[m].to, tl);
+                    k += tl;
+                    i += fl;
+                    done = 1;
+                    break;
+                }
+            }
+            if (!done) d[k++] = s[i++];
+            continue;
+        }
+        if (ch == '$') {
+            i++;
+            continue;
+        }
+        if (ch == '{' && i + 2 < n && s[i + 1] == ',' && s[i + 2] == '}') {
+            i += 3; /* 14{,}916 */
+            continue;
+        }
+        if (ch == ',' && i + 2 < n && s[i + 1] == '\\' && s[i + 2] == '!') {
+            /* 11,\! 111: a thousands separator */
+            size_t j = i + 3;
+            while (j < n && s[j] == ' ') j++;
+            if (k && is_digit((unsigned char)d[k - 1]) && j < n && is_digit((unsigned char)s[j])) {
+                i = j;
+                continue;
+            }
+        }
+        if (ch == '~') {
+            d[k++] = ' ';
+            i++;
+            continue;
+        }
+        if (ch == '^' && i + 1 < n) {
+            /* degrees: ^\circ, ^{\circ}, ^{\circ}C */
+            static const char *const deg[] = {"^\\circ", "^{\\circ}", "^ \\circ", "^{ \\circ }", NULL};
+            int done = 0;
+            for (int q = 0; deg[q]; q++) {
+                size_t dl = strlen(deg[q]);
+                if (i + dl <= n && memcmp(s + i, deg[q], dl) == 0) {
+                    i += dl;
+                    done = 1;
+                    break;
+                }
+            }
+            if (done) continue;
+        }
+        if (ch == '\\' && i + 1 < n) {
+            unsigned char nx = (unsigned char)s[i + 1];
+            /* "\\frac" (a doubled backslash before a command) is "\frac" */
+            if (nx == '\\' && i + 3 < n && is_alpha((unsigned char)s[i + 2]) && is_alpha((unsigned char)s[i + 3])) {
+                i++;
+                continue;
+            }
+            if (nx == '$') {
+                i += 2;
+                continue;
+            }
+            if (nx == '!') {
+                i += 2;
+                continue;
+            }
+            if (nx == ',' || nx == ';' || nx == ':' || nx == ' ') {
+                /* 1\,000: digits joined; else a space */
+                if (nx == ',' && k && is_digit((unsigned char)d[k - 1]) && i + 2 < n && is_digit((unsigned char)s[i + 2])) {
+                    size_t j = i + 2, dg = 0;
+                    while (j < n && is_digit((unsigned char)s[j])) {
+                        j++;
+                        dg++;
+                    }
+                    if (dg == 3) {
+                        i += 2;
+                        continue;
+                    }
+                }
+                d[k++] = ' ';
+                i += 2;
+                continue;
+            }
+            if (is_alpha(nx)) {
+                size_t j = i + 1;
+                while (j < n && is_alpha((unsigned char)s[j])) j++;
+                size_t len = j - i - 1;
+                const char *w = s + i + 1;
+#define W(lit) (len == sizeof(lit) - 1 && memcmp(w, lit, len) == 0)
+                if (W("left") || W("right") || W("bigl") || W("bigr") || W("Bigl") || W("Bigr") || W("big")
+                    || W("Big") || W("biggl") || W("biggr")) {
+                    i = j;
+                    if (i < n && s[i] == '.') i++; /* \left. */
+                    continue;
+                }
+                if (W("quad") || W("qquad") || W("displaystyle") || W("textstyle") || W("hfill")) {
+                    d[k++] = ' ';
+                    i = j;
+                    continue;
+                }
+                if (W("circ") || W("degree") || W("dollar") || W("euro")) {
+                    i = j;
+                    continue;
+                }
+                /* \quadx: a spacing command glued to a letter */
+                if (len > 4 && memcmp(w, "quad", 4) == 0 && !(len == 4)) {
+                    if (len > 5 && w[0] == 'q' && memcmp(w, "qquad", 5) == 0) {
+                        d[k++] = ' ';
+                        i += 6;
+                        continue;
+                    }
+                    d[k++] = ' ';
+                    i += 5;
+                    continue;
+                }
+#undef W
+                memcpy(d + k, s + i, j - i);
+                k += j - i;
+                i = j;
+                continue;
+            }
+            d[k++] = s[i++];
+            d[k++] = s[i++];
+            continue;
+        }
+        d[k++] = s[i++];
+    }
+    /* trailing punctuation and backslashes */
+    while (k && (is_space((unsigned char)d[k - 1]) || d[k - 1] == '.' || d[k - 1] == ',' || d[k - 1] == ';'
+                 || (d[k - 1] == '\\' && !(k >= 2 && d[k - 2] == '\\'))))
+        k--;
+    size_t st = 0;
+    while (st < k && is_space((unsigned char)d[st])) st++;
+    d[k] = 0;
+    *out_n = k - st;
+    return d + st;
+}
