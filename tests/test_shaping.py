@@ -14,6 +14,7 @@ import sys
 
 from taplib import ok, is_eq, done, run, run_raw, jsonl, tempfile_with, SRCDIR
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.join(SRCDIR, "bench"))
 import shaping_openr1 as ref  # noqa: E402
 
