@@ -137,7 +137,7 @@ static int cos_score(void *inst, const rlvr_call *call, const rlvr_sample *s, rl
     }
     int correct = v == RLVR_SHAPING_CORRECT;
     h->detail_number(r, "accuracy", acc);
-    h->detail_number(r, "correct", correct ? 1.0 : 0.0); /* 1 or 0: detail_json refuses a bare true */
+    h->detail_json(r, "correct", correct ? "true" : "false", correct ? 4 : 5);
     h->detail_number(r, "max_len", e->p.max_len);
     int over = len > e->p.max_len;
     h->set_status(r, RLVR_OK, rlvr_shaping_cosine(&e->p, len, correct));

@@ -142,7 +142,7 @@ static int len_batch(void *inst, const rlvr_call *call, size_t n, const rlvr_sam
         h->detail_number(ri, "min_length", lo);
         h->detail_number(ri, "max_length", hi);
         h->detail_number(ri, "accuracy", acc);
-        h->detail_number(ri, "correct", correct ? 1.0 : 0.0); /* 1 or 0: detail_json refuses a bare true */
+        h->detail_json(ri, "correct", correct ? "true" : "false", correct ? 4 : 5);
         if (hi == lo) {
             h->set_status(ri, RLVR_OK, 0.0);
             h->set_reason(ri, "all_lengths_equal");
