@@ -241,7 +241,7 @@ for label, text, gold, cfg, correct in cos_cases:
     d = det(o, "cosine")
     n = len(text)
     want = cos_ref(n, correct, **cfg)
-    ok(rc == 0 and close(comp(o, "cosine"), want) and d.get("correct") == (1 if correct else 0) and d.get("length") == n
+    ok(rc == 0 and close(comp(o, "cosine"), want) and d.get("correct") is correct and d.get("length") == n
        and d.get("unit") == "chars" and d.get("reason") == ("correct" if correct else "wrong"),
        "cosine: %s (%.4f)" % (label, want), o)
 
