@@ -220,6 +220,8 @@ static void test_counts(void)
          RLVR_LANG_UNIT_WORD, 15, 7, 2, 15, 0, 0},
         {"decimal points and abbreviations do not end sentences",
          "The value 3.14 is close to pi. It is also irrational.", "en", RLVR_LANG_UNIT_WORD, 10, 10, 2, 10, 0, 0},
+        {"a full stop before a Chinese character ends the sentence",
+         "We check the answer.我们检查答案。", "zh", RLVR_LANG_UNIT_WORD, 7, 3, 2, 4, 3, 0},
         {"newlines end sentences", "Let us first compute the sum\nThen we divide by two", "en", RLVR_LANG_UNIT_WORD,
          11, 11, 2, 11, 0, 0},
         {"korean hangul", "이 문제를 풀기 위해 방정식을 세웁니다.", "ko", RLVR_LANG_UNIT_WORD, 6, 6, 1, 0, 0, 0},

@@ -585,16 +585,25 @@ static int is_mark(uint32_t cp)
     return t == U_NON_SPACING_MARK || t == U_ENCLOSING_MARK || t == U_COMBINING_SPACING_MARK;
 }
 
-/* Function names and differentials of mathematics written without $...$. */
+/* Function names and differentials of mathematics written without $...$,
+ * sorted (strcmp order) for the binary search. */
+static const char *const math_names[] = {
+    "arccos", "arcsin", "arctan", "arg", "cos", "cosh", "cot", "csc", "det", "dim",
+    "dp", "dq", "dr", "ds", "dt", "du", "dv", "dx", "dy", "dz", "exp", "frac", "gcd",
+    "inf", "ker", "lcm", "lg", "lim", "ln", "log", "max", "min", "mod", "sec", "sin",
+    "sinh", "sqrt", "sup", "tan", "tanh",
+};
+
 static int math_name(const char *w, size_t n)
 {
-    static const char *const names[] = {
-        "sin", "cos", "tan", "cot", "sec", "csc", "arcsin", "arccos", "arctan",
-        "sinh", "cosh", "tanh", "log", "ln", "lg", "exp", "lim", "max", "min",
-        "sup", "inf", "det", "gcd", "lcm", "mod", "arg", "dim", "ker", "sqrt",
-        "frac", "dx", "dy", "dz", "dt", "du", "dv", "dr", "ds", "dp", "dq",
-    };
+    /* the first letters of the names above: most words stop here */
+    static const uint32_t first =
+        1u << ('a' - 'a') | 1u << ('c' - 'a') | 1u << ('d' - 'a') | 1u << ('e' - 'a') | 1u << ('f' - 'a')
+        | 1u << ('g' - 'a') | 1u << ('i' - 'a') | 1u << ('k' - 'a') | 1u << ('l' - 'a') | 1u << ('m' - 'a')
+        | 1u << ('s' - 'a') | 1u << ('t' - 'a');
     if (n < 2 || n > 6) return 0;
+    unsigned char c0 = (unsigned char)(w[0] | 0x20);
+    if (c0 < 'a' || c0 > 'z' || !(first >> (c0 - 'a') & 1)) return 0;
     char low[8];
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)w[i];
@@ -602,8 +611,14 @@ static int math_name(const char *w, size_t n)
         low[i] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
     }
     low[n] = 0;
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-        if (strcmp(low, names[i]) == 0) return 1;
+    size_t lo = 0, hi = sizeof math_names / sizeof math_names[0];
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        int d = strcmp(low, math_names[mid]);
+        if (d == 0) return 1;
+        if (d < 0) hi = mid;
+        else lo = mid + 1;
+    }
     return 0;
 }
 
@@ -818,6 +833,12 @@ static void scan(counter *c, const char *s, size_t n)
             int digit = cl == C_DIGIT;
             rlvr_lang_script ws = sp;
             while (b < n) {
+                if (is_ascii_letter(u[b]) && ws != RLVR_SCRIPT_OTHER) {
+                    /* the common case, without decoding */
+                    letters++;
+                    b++;
+                    continue;
+                }
                 size_t l2;
                 uint32_t c2 = utf8_next(u, n, b, &l2);
                 int k2 = classify(c2);
@@ -855,14 +876,9 @@ static void scan(counter *c, const char *s, size_t n)
         if (cl == C_NEWLINE || cl == C_END) {
             end_sentence(c);
         } else if (cl == C_DOT) {
-            /* a full stop ends a sentence unless a letter or digit follows */
-            int next_word = 0;
-            if (i + 1 < n) {
-                size_t l2;
-                int k2 = classify(utf8_next(u, n, i + 1, &l2));
-                next_word = k2 == C_LETTER || k2 == C_DIGIT;
-            }
-            if (!next_word) end_sentence(c);
+            /* a full stop ends a sentence unless an ASCII letter or digit
+             * follows it (3.14, e.g, file.txt) */
+            if (i + 1 >= n || !is_alnum_ascii(u[i + 1])) end_sentence(c);
         }
         i += len;
     }
