@@ -25,9 +25,10 @@ typedef struct mp {
 } mp;
 
 static const rlvr_option mp_options[] = {
-    {"extract", RLVR_OPT_STRING, "tag,boxed,final_answer,answer,gsm8k,whole,latex,number", 0, 0, NULL,
-     "where the prediction's answer is looked for, in order (tag, boxed, final_answer, answer, gsm8k, "
-     "whole, latex, number); the gold uses the anchored ones, else is taken whole"},
+    {"extract", RLVR_OPT_STRING, "tag,boxed+final_answer,answer,gsm8k,whole,latex+number", 0, 0, NULL,
+     "where the prediction's answer is looked for: places (tag, boxed, final_answer, answer, gsm8k, whole, "
+     "latex, number) tried in turn (a,b) or together, latest in the text first (a+b); the gold uses the "
+     "anchored ones, else is taken whole"},
     {"think_delimiter", RLVR_OPT_STRING, "</think>", 0, 0, NULL,
      "only the text after the last one is read when present (\"\": read everything)"},
     {"require_think_end", RLVR_OPT_BOOL, "false", 0, 0, NULL,

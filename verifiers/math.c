@@ -28,7 +28,7 @@
 void rlvr_math_options_init(rlvr_math_options *o)
 {
     memset(o, 0, sizeof *o);
-    snprintf(o->extract, sizeof o->extract, "%s", "tag,boxed,final_answer,answer,gsm8k,whole,latex,number");
+    snprintf(o->extract, sizeof o->extract, "%s", "tag,boxed+final_answer,answer,gsm8k,whole,latex+number");
     snprintf(o->think_delimiter, sizeof o->think_delimiter, "%s", "</think>");
     o->require_think_end = 0;
     o->choices[0] = 0;
@@ -177,35 +177,50 @@ static int try_cand(mx_ctx *c, side *sd, const mx_cand *cd)
 /* Read one side. Returns 1 found and parsed, 0 nothing parsed, -1 costly. */
 static int read_side(mx_ctx *c, side *sd, const char *t, size_t n, const int *order, int is_gold)
 {
-    mx_cand cands[8];
-    for (int k = 0; order[k]; k++) {
-        int src = order[k];
-        if (is_gold && (src == MX_SRC_WHOLE || src == MX_SRC_LATEX || src == MX_SRC_NUMBER)) continue;
-        int nc = mx_extract(c, src, t, n, cands, 8);
-        if (c->costly) {
-            sd->costly = 1;
-            return -1;
+    mx_cand cands[32];
+    for (int k = 0; order[k];) {
+        /* a group: sources tied by '+', their candidates latest first */
+        int nc = 0;
+        for (;;) {
+            int src = order[k] & 0xff, tied = order[k] & MX_TIED;
+            k++;
+            if (!(is_gold && (src == MX_SRC_WHOLE || src == MX_SRC_LATEX || src == MX_SRC_NUMBER))) {
+                nc += mx_extract(c, src, t, n, is_gold, cands + nc, 8);
+                if (c->costly) {
+                    sd->costly = 1;
+                    return -1;
+                }
+            }
+            if (!tied || !order[k] || nc > 24) break;
         }
-        int any = 0;
+        /* stable: latest first, a source's own order kept */
+        for (int i = 1; i < nc; i++) {
+            mx_cand x = cands[i];
+            int j = i;
+            while (j > 0 && cands[j - 1].at < x.at) {
+                cands[j] = cands[j - 1];
+                j--;
+            }
+            cands[j] = x;
+        }
         for (int j = 0; j < nc; j++) {
             int r = try_cand(c, sd, &cands[j]);
             if (r < 0) return -1;
             if (r > 0) return 1;
-            any = 1;
+            /* a box or tag that does not parse is the model's answer all the same */
+            if (!is_gold && (cands[j].src == MX_SRC_TAG || cands[j].src == MX_SRC_BOXED)
+                && (j + 1 == nc || cands[j + 1].src != cands[j].src))
+                return 0;
         }
-        /* a box or tag that does not parse is the model's answer all the same */
-        if (any && !is_gold && (src == MX_SRC_TAG || src == MX_SRC_BOXED)) return 0;
     }
     if (is_gold) {
-        mx_cand whole = {t, n, MX_SRC_WHOLE};
         const char *s = t;
         size_t m = n;
         while (m && (*s == ' ' || *s == '\n' || *s == '\t' || *s == '\r')) {
             s++;
             m--;
         }
-        whole.s = s;
-        whole.n = m;
+        mx_cand whole = {s, m, MX_SRC_WHOLE, m};
         if (m) {
             if (m > c->o->max_answer_bytes) {
                 sd->found = 1;
@@ -217,6 +232,19 @@ static int read_side(mx_ctx *c, side *sd, const char *t, size_t n, const int *or
         }
     }
     return 0;
+}
+
+/* A choice letter against the same letter with its option: "C" and
+ * "C. x = 42", "(C)" and "C) 42". */
+static int choice_prefix(const char *a, size_t an, const char *b, size_t bn)
+{
+    if (an == 3 && a[0] == '(' && a[2] == ')') {
+        a++;
+        an = 1;
+    }
+    if (an != 1 || a[0] < 'A' || a[0] > 'Z') return 0;
+    if (bn >= 3 && b[0] == '(' && b[1] == a[0] && b[2] == ')') return 1;
+    return bn >= 3 && b[0] == a[0] && (b[1] == '.' || b[1] == ')' || b[1] == ':') && b[2] == ' ';
 }
 
 /* Does the prompt contain the prediction's answer verbatim (spaces and $
@@ -384,6 +412,10 @@ int rlvr_math_verify_prompt(const char *gold, size_t gold_len, const char *pred,
     if (gs.clean_n == ps.clean_n && memcmp(gs.clean, ps.clean, gs.clean_n) == 0) {
         x = MX_CMP_EQ;
         rule = "string";
+    } else if (choice_prefix(gs.clean, gs.clean_n, ps.clean, ps.clean_n)
+               || choice_prefix(ps.clean, ps.clean_n, gs.clean, gs.clean_n)) {
+        x = MX_CMP_EQ;
+        rule = "choice";
     } else {
         c.work = 0;
         c.costly = 0;

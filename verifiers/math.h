@@ -67,7 +67,8 @@ typedef enum rlvr_math_percent {
  * `math` plugin exposes each field as a configuration key of the same name. */
 typedef struct rlvr_math_options {
     /* Extraction. `extract` is the order in which places are tried for the
-     * prediction's answer, comma-separated, from:
+     * prediction's answer, separated by ',' (tried in turn) or '+' (tried
+     * together, the one latest in the text first), from:
      *   tag           the last <answer>...</answer> (a box inside wins)
      *   boxed         the last \boxed{} / \fbox{} (boxes joined by "and" or
      *                 commas count as one list answer)
@@ -78,7 +79,7 @@ typedef struct rlvr_math_options {
      *   latex         the last LaTeX span ($..$, $$..$$, \(..\), \[..\])
      *                 that parses (earlier spans are tried next)
      *   number        the last number in the text
-     * ["tag,boxed,final_answer,answer,gsm8k,whole,latex,number"]. The gold
+     * ["tag,boxed+final_answer,answer,gsm8k,whole,latex+number"]. The gold
      * answer goes through the same anchors (tag, boxed, final_answer,
      * answer, gsm8k) and is otherwise taken whole. */
     char extract[RLVR_MATH_EXTRACT_CAP];

@@ -191,6 +191,31 @@ static int ex(mx_ctx *c, const mx_node *e, mx_q *r, int depth)
             if (mx_q_sqrt(c, r, &a)) return c->costly ? EV_COSTLY : EV_STRUCT;
             return EV_OK;
         }
+        if (e->op == MX_F_ROOT) {
+            int64_t k;
+            if ((s = ex(c, e->kid[1], &b, depth + 1))) return s;
+            if (!mx_q_is_int(&b, &k) || k < 2 || k > 64) return EV_STRUCT;
+            if ((s = ex(c, e->kid[0], &a, depth + 1))) return s;
+            int neg = mx_q_sign(&a) < 0;
+            if (neg && k % 2 == 0) return EV_STRUCT;
+            mx_q x;
+            mx_q_abs(c, &x, &a);
+            double approx = pow(mx_q_to_double(&x), 1.0 / (double)k);
+            if (!(approx < 1e15)) return EV_STRUCT;
+            /* a rational root r = p/q: test the nearest candidates exactly */
+            if (x.big) return EV_STRUCT;
+            double dn = pow((double)x.n, 1.0 / (double)k), dd = pow((double)x.d, 1.0 / (double)k);
+            int64_t rn = (int64_t)llround(dn), rd = (int64_t)llround(dd);
+            if (rd <= 0) return EV_STRUCT;
+            mx_q cand, pw, nq, dq;
+            mx_q_from_int(c, &nq, rn);
+            mx_q_from_int(c, &dq, rd);
+            if (mx_q_div(c, &cand, &nq, &dq) || mx_q_pow(c, &pw, &cand, k)) return c->costly ? EV_COSTLY : EV_STRUCT;
+            if (mx_q_cmp(&pw, &x) != 0) return EV_STRUCT;
+            if (neg) mx_q_neg(c, &cand, &cand);
+            *r = cand;
+            return EV_OK;
+        }
         if (e->op == MX_F_ABS) {
             if ((s = ex(c, e->kid[0], &a, depth + 1))) return s;
             mx_q_abs(c, r, &a);
@@ -347,9 +372,9 @@ static int nv(mx_ctx *c, const mx_node *e, const env *v, double complex *r, int 
         case MX_F_ROOT: {
             b = args[1];
             if (cabs(b) == 0) return EV_UNDEF;
-            /* an odd root of a negative real is real (\sqrt[3]{-8} = -2) */
-            if (cimag(a) == 0 && creal(a) < 0 && cimag(b) == 0 && fmod(creal(b), 2) == 1) *r = -pow(-creal(a), 1.0 / creal(b));
-            else *r = cpow(a, 1.0 / b);
+            /* the principal root, as a^(1/n) is read (the exact path gives
+             * \sqrt[3]{-8} = -2) */
+            *r = cpow(a, 1.0 / b);
             break;
         }
         case MX_F_SIN: *r = csin(a); break;
@@ -584,7 +609,20 @@ static const mx_node *reduce_rel(mx_ctx *c, const mx_node *e)
             n = k + 1;
             break;
         }
-    if (n == 1) return e->kid[0];
+    if (n == 1) {
+        /* x \approx 11 is x = 11; \frac{\sqrt3}{3} \approx 0.577 is the exact side */
+        if (is_label(e->kid[0], 0)) {
+            mx_node *r = mk(c, MX_REL, 2);
+            uint8_t *ops = mx_alloc(&c->arena, 1);
+            if (!r || !ops) return e;
+            ops[0] = MX_R_EQ;
+            r->kid[0] = e->kid[0];
+            r->kid[1] = e->kid[1];
+            r->ops = ops;
+            return r;
+        }
+        return e->kid[0];
+    }
     int all_eq = 1;
     for (int k = 0; k < n - 1; k++)
         if (e->ops[k] != MX_R_EQ) all_eq = 0;
@@ -1040,6 +1078,7 @@ static int cmp(mx_ctx *c, const mx_node *g, const mx_node *p, const char **rule,
     }
     if (p->kind == MX_REL && g->kind != MX_REL) {
         const mx_node *v = value_of(c, p);
+        if (!v && c->o->equation_rhs && p->n == 2 && p->ops[0] == MX_R_EQ) v = p->kid[1]; /* 2 + 3 = 5: the result */
         if (v) return cmp(c, g, v, rule, depth + 1);
         if (c->o->allow_set_relation_comp) {
             mx_node *iv = as_interval(c, p);

@@ -59,7 +59,7 @@ static const char *find_last_ci(const char *hay, size_t n, const char *needle)
     if (m == 0 || n < m) return NULL;
     for (size_t i = n - m + 1; i-- > 0;) {
         size_t k = 0;
-        while (k < m && lower((unsigned char)hay[i + k]) == needle[k]) k++;
+        while (k < m && lower((unsigned char)hay[i + k]) == (unsigned char)needle[k]) k++;
         if (k == m) return hay + i;
     }
     return NULL;
@@ -81,8 +81,10 @@ int mx_extract_order(const char *spec, int *order, char *err, size_t err_len)
         while (*p == ' ' || *p == ',') p++;
         if (!*p) break;
         const char *s = p;
-        while (*p && *p != ',' && *p != ' ') p++;
+        while (*p && *p != ',' && *p != ' ' && *p != '+') p++;
         size_t len = (size_t)(p - s);
+        int tied = *p == '+';
+        if (tied) p++;
         int found = 0;
         for (int k = 1; k < MX_SRC_N - 1; k++)
             if (strlen(source_names[k]) == len && memcmp(source_names[k], s, len) == 0) {
@@ -94,9 +96,10 @@ int mx_extract_order(const char *spec, int *order, char *err, size_t err_len)
             return -1;
         }
         for (int k = 0; k < n; k++)
-            if (order[k] == found) found = 0;
-        if (found && n < MX_SRC_N - 1) order[n++] = found;
+            if ((order[k] & 0xff) == found) found = 0;
+        if (found && n < MX_SRC_N - 1) order[n++] = found | (tied ? MX_TIED : 0);
     }
+    if (n) order[n - 1] &= ~MX_TIED;
     order[n] = 0;
     return n;
 }
@@ -243,6 +246,17 @@ static size_t sentence(const char *s, size_t n)
     return n;
 }
 
+/* The closing delimiter of a math span: an escaped \$ does not close. */
+static const char *find_close(const char *s, size_t n, const char *close)
+{
+    for (;;) {
+        const char *e = find_first(s, n, close);
+        if (!e || close[0] != '$' || e == s || e[-1] != '\\') return e;
+        n -= (size_t)(e + 1 - s);
+        s = e + 1;
+    }
+}
+
 /* The first math span at the start of s: $..$, $$..$$, \(..\), \[..\]. */
 static int lead_math(const char *s, size_t n, const char **out, size_t *out_n)
 {
@@ -253,8 +267,12 @@ static int lead_math(const char *s, size_t n, const char **out, size_t *out_n)
     else if (n >= 2 && s[0] == '\\' && s[1] == '[') open = "\\[", close = "\\]";
     if (!open) return 0;
     size_t m = strlen(open);
-    const char *e = find_first(s + m, n - m, close);
+    const char *e = find_close(s + m, n - m, close);
     if (!e) return 0;
+    if (m == 1 || open[1] == '(') {
+        /* an inline span does not cross a line */
+        if (memchr(s + m, '\n', (size_t)(e - s - m))) return 0;
+    }
     *out = s + m;
     *out_n = (size_t)(e - s - m);
     return 1;
@@ -294,7 +312,7 @@ static int math_spans(mx_ctx *c, const char *t, size_t n, span *sp, int max)
             i++;
             continue;
         }
-        const char *e = find_first(s + m, n - i - m, close);
+        const char *e = find_close(s + m, n - i - m, close);
         if (!e) {
             i += m;
             continue;
@@ -323,8 +341,9 @@ static int math_spans(mx_ctx *c, const char *t, size_t n, span *sp, int max)
     return k;
 }
 
-/* Numbers in t (with thousands separators and a/b), in order: the last max. */
-static int numbers(mx_ctx *c, const char *t, size_t n, span *sp, int max)
+/* Numbers in t (with thousands separators and a/b), in order: the last
+ * max, or with first, only the first one. */
+static int numbers(mx_ctx *c, const char *t, size_t n, span *sp, int max, int first)
 {
     int k = 0;
     size_t i = 0;
@@ -356,12 +375,14 @@ static int numbers(mx_ctx *c, const char *t, size_t n, span *sp, int max)
         }
         sp[k].s = t + b;
         sp[k].n = i - b;
+        sp[k].e = t + i;
         k++;
+        if (first) break;
     }
     return k;
 }
 
-static int add(mx_cand *out, int k, int max, const char *s, size_t n, int src)
+static int add_at(mx_cand *out, int k, int max, const char *s, size_t n, int src, size_t at)
 {
     trim(&s, &n);
     if (!n || k >= max) return k;
@@ -370,32 +391,52 @@ static int add(mx_cand *out, int k, int max, const char *s, size_t n, int src)
     out[k].s = s;
     out[k].n = n;
     out[k].src = src;
+    out[k].at = at;
     return k + 1;
 }
+#define add(out, k, max, s, n, src) add_at(out, k, max, s, n, src, pos)
 
 /* Candidates from the text after an anchor. */
-static int anchored(mx_ctx *c, const char *s, size_t n, int src, mx_cand *out, int k, int max)
+static int anchored(mx_ctx *c, const char *s, size_t n, int src, mx_cand *out, int k, int max, size_t pos)
 {
-    while (n && (is_space((unsigned char)*s) || *s == ':' || *s == '"' || *s == '*' || *s == '=')) {
-        s++;
-        n--;
+    for (int again = 1; again;) {
+        again = 0;
+        while (n && (is_space((unsigned char)*s) || *s == ':' || *s == '"' || *s == '*' || *s == '=')) {
+            s++;
+            n--;
+            again = 1;
+        }
+        if (n >= 2 && s[0] == '\\' && s[1] == '"') {
+            s += 2;
+            n -= 2;
+            again = 1;
+        }
+        if (n >= 3 && lower((unsigned char)s[0]) == 'i' && lower((unsigned char)s[1]) == 's' && s[2] == ' ') {
+            s += 3;
+            n -= 3;
+            again = 1;
+        }
     }
-    if (n >= 2 && s[0] == '\\' && s[1] == '"') {
-        s += 2;
-        n -= 2;
-    }
-    if (n >= 3 && lower((unsigned char)s[0]) == 'i' && lower((unsigned char)s[1]) == 's' && s[2] == ' ') {
-        s += 3;
-        n -= 3;
-    }
-    trim(&s, &n);
     const char *m;
     size_t mn;
     if (lead_math(s, n, &m, &mn)) {
+        /* "$12$ and $13$": spans joined by list words are one answer */
+        const char *end = m + mn + 1, *last_end = end;
+        int spans = 1;
+        for (;;) {
+            const char *q = end;
+            while (q < s + n && (is_space((unsigned char)*q) || *q == ',' || *q == '"' || *q == '\\')) q++;
+            if (q + 3 <= s + n && (memcmp(q, "and", 3) == 0 || memcmp(q, "or ", 3) == 0)) q += q[0] == 'a' ? 3 : 2;
+            while (q < s + n && (is_space((unsigned char)*q) || *q == '"')) q++;
+            const char *m2;
+            size_t mn2;
+            if (q == end || !lead_math(q, (size_t)(s + n - q), &m2, &mn2)) break;
+            end = m2 + mn2 + 1;
+            last_end = end;
+            spans++;
+        }
+        if (spans > 1) k = add(out, k, max, s, (size_t)(last_end - s), src);
         k = add(out, k, max, m, mn, src);
-        /* "$12 $ and $13 $": the spans of the sentence */
-        size_t e = sentence(s, n);
-        k = add(out, k, max, s, e, src);
         return k;
     }
     size_t e = sentence(s, n);
@@ -419,14 +460,31 @@ static int anchored(mx_ctx *c, const char *s, size_t n, int src, mx_cand *out, i
     span sp[4];
     int ns = math_spans(c, seg, segn, sp, 4);
     if (ns) k = add(out, k, max, sp[ns - 1].s, sp[ns - 1].n, src);
-    int nn = numbers(c, seg, segn, sp, 4);
-    if (nn) k = add(out, k, max, sp[nn - 1].s, sp[nn - 1].n, src);
+    /* the last run of ASCII math in a sentence of another script:
+     * "每份应该是 (\\frac{2}{5}) 吨" */
+    size_t e2 = segn;
+    while (e2 > 0) {
+        while (e2 > 0 && (unsigned char)seg[e2 - 1] >= 0x80) e2--;
+        size_t b2 = e2;
+        while (b2 > 0 && (unsigned char)seg[b2 - 1] < 0x80) b2--;
+        if (b2 == 0 && e2 == segn) break; /* all ASCII: nothing new */
+        int digit = 0;
+        for (size_t q = b2; q < e2; q++) digit |= is_digit((unsigned char)seg[q]);
+        if (digit) {
+            k = add(out, k, max, seg + b2, e2 - b2, src);
+            break;
+        }
+        e2 = b2;
+    }
+    /* the first number after the anchor: "Answer: 220 $ within 12 months" */
+    if (numbers(c, seg, segn, sp, 1, 1)) k = add(out, k, max, sp[0].s, sp[0].n, src);
     return k;
 }
 
-int mx_extract(mx_ctx *c, int src, const char *t, size_t n, mx_cand *out, int max)
+int mx_extract(mx_ctx *c, int src, const char *t, size_t n, int is_gold, mx_cand *out, int max)
 {
     int k = 0;
+    size_t pos = 0;
     switch (src) {
     case MX_SRC_TAG: {
         const char *open = find_last(t, n, "<answer>");
@@ -434,6 +492,7 @@ int mx_extract(mx_ctx *c, int src, const char *t, size_t n, mx_cand *out, int ma
         const char *body = open + 8;
         const char *close = find_first(body, (size_t)(t + n - body), "</answer>");
         if (!close) break;
+        pos = (size_t)(close - t);
         size_t bn = (size_t)(close - body);
         span boxes[8];
         int nb = find_boxes(c, body, bn, 0, boxes, 8);
@@ -441,16 +500,17 @@ int mx_extract(mx_ctx *c, int src, const char *t, size_t n, mx_cand *out, int ma
             k = add(out, k, max, boxes[nb - 1].s, boxes[nb - 1].n, src);
             break;
         }
-        k = add(out, k, max, body, bn, src);
         /* "<answer>The answer is 5</answer>" */
         const char *a = find_last_ci(body, bn, "answer is");
-        if (a) k = anchored(c, a + 9, (size_t)(body + bn - a - 9), src, out, k, max);
+        if (a) k = anchored(c, a + 9, (size_t)(body + bn - a - 9), src, out, k, max, pos);
+        k = add(out, k, max, body, bn, src);
         break;
     }
     case MX_SRC_BOXED: {
         span boxes[64];
-        int nb = find_boxes(c, t, n, 0, boxes, 64);
+        int nb = find_boxes(c, t, n, is_gold, boxes, 64);
         if (!nb) break;
+        pos = (size_t)(boxes[nb - 1].e - t);
         /* join the last box with the ones before it that only a connector
          * separates: \boxed{1}, \boxed{2} and \boxed{3} */
         int first = nb - 1;
@@ -485,6 +545,7 @@ int mx_extract(mx_ctx *c, int src, const char *t, size_t n, mx_cand *out, int ma
     case MX_SRC_FINAL: {
         const char *a = find_last_ci(t, n, "final answer");
         if (!a) break;
+        pos = (size_t)(a - t);
         const char *s = a + 12;
         size_t rest = (size_t)(t + n - s);
         /* "Final Answer: The final answer is X" */
@@ -493,7 +554,7 @@ int mx_extract(mx_ctx *c, int src, const char *t, size_t n, mx_cand *out, int ma
             s = again + 15;
             rest = (size_t)(t + n - s);
         }
-        k = anchored(c, s, rest, src, out, k, max);
+        k = anchored(c, s, rest, src, out, k, max, pos);
         break;
     }
     case MX_SRC_ANSWER: {
@@ -505,35 +566,46 @@ int mx_extract(mx_ctx *c, int src, const char *t, size_t n, mx_cand *out, int ma
         size_t best_len = 0;
         for (int q = 0; anchors[q]; q++) {
             const char *a = find_last_ci(t, n, anchors[q]);
-            if (a && (!best || a > best)) {
+            if (a && (!best || a > best || (a == best && strlen(anchors[q]) > best_len))) {
                 best = a;
                 best_len = strlen(anchors[q]);
             }
         }
         if (!best) break;
-        k = anchored(c, best + best_len, (size_t)(t + n - best - best_len), src, out, k, max);
+        pos = (size_t)(best - t);
+        k = anchored(c, best + best_len, (size_t)(t + n - best - best_len), src, out, k, max, pos);
         break;
     }
     case MX_SRC_GSM8K: {
         const char *a = find_last(t, n, "####");
         if (!a) break;
+        pos = (size_t)(a - t);
         const char *s = a + 4;
         const char *e = memchr(s, '\n', (size_t)(t + n - s));
         size_t len = e ? (size_t)(e - s) : (size_t)(t + n - s);
         k = add(out, k, max, s, len, src);
         break;
     }
-    case MX_SRC_WHOLE: k = add(out, k, max, t, n, src); break;
+    case MX_SRC_WHOLE:
+        pos = n;
+        k = add(out, k, max, t, n, src);
+        break;
     case MX_SRC_LATEX: {
         span sp[8];
         int ns = math_spans(c, t, n, sp, 8);
-        for (int q = ns - 1; q >= 0; q--) k = add(out, k, max, sp[q].s, sp[q].n, src);
+        for (int q = ns - 1; q >= 0; q--) {
+            pos = (size_t)(sp[q].e - t);
+            k = add(out, k, max, sp[q].s, sp[q].n, src);
+        }
         break;
     }
     case MX_SRC_NUMBER: {
         span sp[4];
-        int nn = numbers(c, t, n, sp, 4);
-        if (nn) k = add(out, k, max, sp[nn - 1].s, sp[nn - 1].n, src);
+        int nn = numbers(c, t, n, sp, 4, 0);
+        if (nn) {
+            pos = (size_t)(sp[nn - 1].e - t);
+            k = add(out, k, max, sp[nn - 1].s, sp[nn - 1].n, src);
+        }
         break;
     }
     default: break;
@@ -643,8 +715,26 @@ char *mx_clean(mx_ctx *c, const char *s, size_t n, size_t *out_n)
             i++;
             continue;
         }
-        if (ch == '{' && i + 2 < n && s[i + 1] == ',' && s[i + 2] == '}') {
-            i += 3; /* 14{,}916 */
+        if (ch == '{') {
+            /* 14{,}916 and 14 {, }916: a thousands separator */
+            size_t j = i + 1;
+            while (j < n && s[j] == ' ') j++;
+            if (j < n && s[j] == ',') {
+                j++;
+                while (j < n && s[j] == ' ') j++;
+                if (j < n && s[j] == '}') {
+                    while (k && d[k - 1] == ' ') k--;
+                    i = j + 1;
+                    while (i < n && s[i] == ' ') i++;
+                    continue;
+                }
+            }
+        }
+        if (ch == '\f' && i + 3 < n && memcmp(s + i + 1, "rac", 3) == 0) {
+            /* "\frac" written through a string escape: a form feed and "rac" */
+            memcpy(d + k, "\\frac", 5);
+            k += 5;
+            i += 4;
             continue;
         }
         if (ch == ',' && i + 2 < n && s[i + 1] == '\\' && s[i + 2] == '!') {
@@ -682,8 +772,12 @@ char *mx_clean(mx_ctx *c, const char *s, size_t n, size_t *out_n)
                 i++;
                 continue;
             }
-            if (nx == '$') {
+            if (nx == '$' || nx == '"') {
                 i += 2;
+                continue;
+            }
+            if (nx == '\f') {
+                i++; /* "\\\frac" mangled: the form feed rule below reads it */
                 continue;
             }
             if (nx == '!') {

@@ -153,8 +153,11 @@ enum {
     MX_SRC_WHOLE, MX_SRC_LATEX, MX_SRC_NUMBER, MX_SRC_CHOICE, MX_SRC_N
 };
 const char *mx_source_name(int src);
-/* Parse o->extract into up to MX_SRC_N sources (0-terminated). Returns the
- * count, or -1 with the unknown name in err. */
+/* Parse o->extract into up to MX_SRC_N sources (0-terminated): places are
+ * separated by ',' (tried in turn) or '+' (tried together, the latest in
+ * the text first); a source tied with the next one has MX_TIED set.
+ * Returns the count, or -1 with the unknown name in err. */
+#define MX_TIED 0x100
 int mx_extract_order(const char *spec, int *order, char *err, size_t err_len);
 
 /* One candidate answer: text (in the arena), where it came from. */
@@ -162,6 +165,7 @@ typedef struct mx_cand {
     const char *s;
     size_t n;
     int src;
+    size_t at;     /* where it ends in the text read (latest first within a group) */
 } mx_cand;
 
 /* The text to read: after the last think delimiter. Sets *missing when the
@@ -169,7 +173,7 @@ typedef struct mx_cand {
 void mx_after_think(const rlvr_math_options *o, const char **t, size_t *n, int *missing);
 
 /* Candidates from one source, latest first, at most max. */
-int mx_extract(mx_ctx *c, int src, const char *t, size_t n, mx_cand *out, int max);
+int mx_extract(mx_ctx *c, int src, const char *t, size_t n, int is_gold, mx_cand *out, int max);
 
 /* Multiple choice: the letter chosen in t, or 0. */
 int mx_extract_choice(const char *letters, const char *t, size_t n, int is_gold);

@@ -560,6 +560,26 @@ static int lex(parser *p, const char *s, int n)
                 L.i = k;
                 continue;
             }
+            if (p->bracket == 0 && intlen >= 1 && intlen <= 3 && j + 3 < n && s[j] == ' ' && is_digit(s[j + 1])
+                && is_digit(s[j + 2]) && is_digit(s[j + 3]) && (j + 4 >= n || (!is_digit(s[j + 4]) && s[j + 4] != '/'))
+                && (p->n == 0 || p->t[p->n - 1].type != T_NUM)) {
+                /* 1 000 and 14 916: groups of three after a space */
+                char *buf = mx_alloc(&p->c->arena, (size_t)(n - i) + 1);
+                if (!buf) return -1;
+                int k = 0;
+                for (int q = i; q < j; q++) buf[k++] = s[q];
+                while (j + 3 < n && s[j] == ' ' && is_digit(s[j + 1]) && is_digit(s[j + 2]) && is_digit(s[j + 3])
+                       && (j + 4 >= n || !is_digit(s[j + 4]))) {
+                    buf[k++] = s[j + 1];
+                    buf[k++] = s[j + 2];
+                    buf[k++] = s[j + 3];
+                    j += 4;
+                }
+                buf[k] = 0;
+                push(&L, T_NUM, buf, k, space);
+                L.i = j;
+                continue;
+            }
             if (j < n && s[j] == '.' && j + 1 < n && is_digit(s[j + 1])) {
                 j++;
                 while (j < n && is_digit(s[j])) j++;
@@ -632,8 +652,16 @@ static int lex(parser *p, const char *s, int n)
         }
         L.i = i + 1;
         switch (ch) {
+        case '!':
+            if (i + 1 < n && s[i + 1] == '=') {
+                tok *t = push(&L, T_REL, s + i, 2, space);
+                if (t) t->op = MX_R_NE;
+                L.i = i + 2;
+                break;
+            }
+            /* fall through */
         case '+': case '-': case '*': case '/': case '^': case '(': case ')': case '[': case ']':
-        case '{': case '}': case ',': case ';': case ':': case '!': case '|': case '_': case '\'': {
+        case '{': case '}': case ',': case ';': case ':': case '|': case '_': case '\'': {
             if (ch == '(' || ch == '[' || ch == '{') p->bracket++;
             if ((ch == ')' || ch == ']' || ch == '}') && p->bracket > 0) p->bracket--;
             tok *t = push(&L, T_OP, s + i, 1, space);
@@ -1023,6 +1051,7 @@ static int starts_primary(parser *p, const tok *t)
         return 1;
     case T_OP:
         if (t->op == '(' || t->op == '[') return t->op == '(' || !t->space;
+        if (t->op == '{') return 1;
         if (t->op == '|') return p->abs_depth == 0;
         return 0;
     default: return 0;
@@ -1634,25 +1663,42 @@ static mx_node *parse_seq(parser *p, int top)
     return from_list(p, MX_LIST, &groups);
 }
 
-/* Prose: two plain words (not units, list words or functions) side by
- * side, outside \text{}. */
+/* A word of prose: four letters or more, not all capitals (ABCD names
+ * points), with a vowel (xyzw is a product of variables). */
+static int prose_word(const tok *t)
+{
+    if (t->type != T_WORD || t->len < 4) return 0;
+    int upper = 1, vowel = 0;
+    for (int k = 0; k < t->len; k++) {
+        char ch = t->s[k];
+        if (!is_alpha(ch)) return 0;
+        if (ch >= 'a' && ch <= 'z') upper = 0;
+        if (strchr("aeiouyAEIOUY", ch)) vowel = 1;
+    }
+    return !upper && vowel;
+}
+
+/* 2: prose (two words side by side, or a prose word beside math); 1: a
+ * single word (a text answer: odd, Evelyn); 0: math. */
 static int is_prose(parser *p)
 {
-    int words = 0, others = 0, run = 0;
+    int words = 0, others = 0, run = 0, prose = 0;
     for (int k = 0; k < p->n; k++) {
         tok *t = &p->t[k];
         if (t->type == T_WORD && t->len >= 2) {
             words++;
             run++;
+            prose |= prose_word(t);
             if (run >= 2) return 2;
         } else if (t->type == T_SEP || t->type == T_UNIT) {
-            if (run && t->type == T_SEP) run = run;
-        } else if (t->type != T_END) {
+            /* "odd or even": list words keep a run of words going */
+        } else if (t->type != T_END && !is_op(t, '.') && !is_op(t, ',') && !is_op(t, ':')) {
             run = 0;
             others++;
         }
     }
     if (words == 1 && others == 0) return 1;
+    if (prose) return 2;
     return 0;
 }
 
