@@ -25,7 +25,7 @@ typedef struct mp {
 } mp;
 
 static const rlvr_option mp_options[] = {
-    {"extract", RLVR_OPT_STRING, "tag,boxed+final_answer,answer,gsm8k,whole,latex+number", 0, 0, NULL,
+    {"extract", RLVR_OPT_STRING, "tag,boxed+final_answer+gsm8k,answer,whole,latex+number", 0, 0, NULL,
      "where the prediction's answer is looked for: places (tag, boxed, final_answer, answer, gsm8k, whole, "
      "latex, number) tried in turn (a,b) or together, latest in the text first (a+b); the gold uses the "
      "anchored ones, else is taken whole"},

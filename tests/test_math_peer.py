@@ -30,7 +30,7 @@ CASES = os.path.join(DATA, "math", "peer_cases.jsonl") if DATA else ""
 if not CASES or not os.path.exists(CASES):
     skip_all("RLVR_SHARED_DATA/math/peer_cases.jsonl not available")
 
-DEFAULT_ORDER = [["tag"], ["boxed", "final_answer"], ["answer"], ["gsm8k"], ["whole"], ["latex", "number"]]
+DEFAULT_ORDER = [["tag"], ["boxed", "final_answer", "gsm8k"], ["answer"], ["whole"], ["latex", "number"]]
 
 
 def options_for(cfg):
@@ -74,9 +74,13 @@ def options_for(cfg):
     elif ex == ["indices_letters"]:
         o["choices"] = "ABCDEFGHIJ"
     prio = cfg.get("boxed_match_priority", 0)
-    if prio != 0 and ["boxed", "final_answer"] in order:
-        i = order.index(["boxed", "final_answer"])
-        order[i:i + 1] = [["final_answer"], ["boxed"]] if prio > 0 else [["final_answer"]]
+    for i, g in enumerate(order):
+        if prio != 0 and "boxed" in g and "final_answer" in g:
+            rest = [x for x in g if x != "final_answer"]
+            if prio < 0:
+                rest.remove("boxed")
+            order[i:i + 1] = [["final_answer"]] + ([rest] if rest else [])
+            break
     if order != DEFAULT_ORDER:
         o["extract"] = ",".join("+".join(g) for g in order)
     if "float_rounding" in cfg:

@@ -28,7 +28,7 @@
 void rlvr_math_options_init(rlvr_math_options *o)
 {
     memset(o, 0, sizeof *o);
-    snprintf(o->extract, sizeof o->extract, "%s", "tag,boxed+final_answer,answer,gsm8k,whole,latex+number");
+    snprintf(o->extract, sizeof o->extract, "%s", "tag,boxed+final_answer+gsm8k,answer,whole,latex+number");
     snprintf(o->think_delimiter, sizeof o->think_delimiter, "%s", "</think>");
     o->require_think_end = 0;
     o->choices[0] = 0;

@@ -79,7 +79,7 @@ typedef struct rlvr_math_options {
      *   latex         the last LaTeX span ($..$, $$..$$, \(..\), \[..\])
      *                 that parses (earlier spans are tried next)
      *   number        the last number in the text
-     * ["tag,boxed+final_answer,answer,gsm8k,whole,latex+number"]. The gold
+     * ["tag,boxed+final_answer+gsm8k,answer,whole,latex+number"]. The gold
      * answer goes through the same anchors (tag, boxed, final_answer,
      * answer, gsm8k) and is otherwise taken whole. */
     char extract[RLVR_MATH_EXTRACT_CAP];

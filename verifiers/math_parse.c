@@ -822,26 +822,36 @@ static mx_node *int_node(parser *p, int64_t v)
 
 static mx_node *based_node(parser *p, const tok *t)
 {
-    /* digits in base t->base: exact via repeated multiply-add */
+    /* digits in base t->base, exact: 204_5 = 54, 0.0011_2 = 3/16 */
     mx_node *e = int_node(p, 0);
     if (!e) return NULL;
-    mx_q acc, b;
+    mx_q acc, b, scale;
     mx_q_from_int(p->c, &acc, 0);
     mx_q_from_int(p->c, &b, t->base);
+    mx_q_from_int(p->c, &scale, 1);
+    int frac = 0;
     for (int k = 0; k < t->len; k++) {
+        if (t->s[k] == '.' && !frac) {
+            frac = 1;
+            continue;
+        }
         int d = t->s[k] - '0';
-        if (t->s[k] == '.' || d < 0 || d >= t->base) {
+        if (d < 0 || d >= t->base) {
             fail(p, "digit %c is not in base %d", t->s[k], t->base);
             return NULL;
         }
         mx_q dq;
         mx_q_from_int(p->c, &dq, d);
-        if (mx_q_mul(p->c, &acc, &acc, &b) || mx_q_add(p->c, &acc, &acc, &dq)) {
+        if (mx_q_mul(p->c, &acc, &acc, &b) || mx_q_add(p->c, &acc, &acc, &dq)
+            || (frac && mx_q_mul(p->c, &scale, &scale, &b))) {
             fail(p, "number too large");
             return NULL;
         }
     }
-    e->q = acc;
+    if (mx_q_div(p->c, &e->q, &acc, &scale)) {
+        fail(p, "number too large");
+        return NULL;
+    }
     return e;
 }
 
