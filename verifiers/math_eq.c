@@ -519,8 +519,11 @@ static int cmp_scalar_once(mx_ctx *c, const mx_node *g, const mx_node *p, const 
         int rp = nv(c, p, &v, &b, 0);
         if (rp == EV_COSTLY) return MX_CMP_COSTLY;
         if (rg || rp) {
+            /* a value against something undefined (1/0, 0^{-1}) differs; only a
+             * gold that is itself undefined leaves the question open */
             *rule = "numeric";
-            return (rg == EV_STRUCT || rp == EV_STRUCT) ? MX_CMP_NE : MX_CMP_UNDECIDED;
+            if (rg == EV_STRUCT || rp == EV_STRUCT) return MX_CMP_NE;
+            return rg == EV_OK ? MX_CMP_NE : MX_CMP_UNDECIDED;
         }
         *rule = "numeric";
         if (close_enough(a, b, c->o->rel_tol)) return MX_CMP_EQ;

@@ -188,35 +188,99 @@ static int connector(const char *s, size_t n)
     return words <= 4;
 }
 
-static int find_boxes(mx_ctx *c, const char *t, size_t n, int is_gold, span *boxes, int max)
+/* The boxes of t, in order, the last max of them; a box inside another is
+ * part of the outer one. One pass: a brace depth and a stack of the boxes
+ * still open (linear in n whatever the nesting). With allow_open (gold
+ * answers), the first box left open runs to the end of the text. */
+#define BOX_STACK 256
+static int find_boxes(mx_ctx *c, const char *t, size_t n, int allow_open, span *boxes, int max)
 {
     int nb = 0;
-    const char *p = t, *end = t + n;
-    while (p < end) {
-        const char *b = find_first(p, (size_t)(end - p), "box");
-        if (!b) break;
-        const char *after = NULL;
-        if (b > t && b[-1] == 'f' && b - 2 >= t && b[-2] == '\\' && b + 3 <= end) after = b + 3; /* \fbox */
-        else if (b > t && b[-1] == '\\' && b + 5 <= end && memcmp(b, "boxed", 5) == 0) after = b + 5;
-        if (!after) {
-            p = b + 3;
+    struct open_box { const char *b, *body; long depth; } st[BOX_STACK];
+    int ns = 0;
+    const char *unclosed = NULL, *unclosed_body = NULL;
+    long depth = 0;
+    const char *end = t + n;
+    for (const char *p = t; p < end; p++) {
+        char ch = *p;
+        if (ch == '\\') {
+            if (p + 1 < end && p[1] == '\\' && ((p + 7 <= end && memcmp(p + 2, "boxed", 5) == 0)
+                                               || (p + 6 <= end && memcmp(p + 2, "fbox", 4) == 0)))
+                continue; /* "\\\\boxed" (an escaped string): the box at the next backslash */
+            if (p + 1 < end && (p[1] == '{' || p[1] == '}' || p[1] == '\\')) {
+                p++;
+                continue;
+            }
+            const char *after = NULL;
+            if (p + 6 <= end && memcmp(p + 1, "boxed", 5) == 0) after = p + 6;
+            else if (p + 5 <= end && memcmp(p + 1, "fbox", 4) == 0) after = p + 5;
+            if (!after) continue;
+            const char *q = after;
+            while (q < end && *q == ' ') q++;
+            if (q < end && *q == '{') {
+                if (ns == BOX_STACK) {
+                    /* boxes nested 256 deep: not an answer anyone reads */
+                    c->costly = 1;
+                    return 0;
+                }
+                st[ns].b = p;
+                st[ns].body = q + 1;
+                st[ns].depth = depth;
+                ns++;
+                depth++;
+                p = q;
+                continue;
+            }
+            /* \boxed 5: one token */
+            span sp;
+            if (ns == 0 && box_body(after, end, 0, &sp)) {
+                sp.b = p;
+                if (nb == max) {
+                    memmove(boxes, boxes + 1, (size_t)(max - 1) * sizeof *boxes);
+                    nb--;
+                }
+                boxes[nb++] = sp;
+                p = sp.e - 1;
+            }
             continue;
         }
-        span s;
-        if (box_body(after, end, is_gold, &s)) {
-            s.b = b - 1;
-            if (nb == max) {
-                memmove(boxes, boxes + 1, (size_t)(max - 1) * sizeof *boxes);
-                nb--;
+        if (ch == '{') {
+            depth++;
+        } else if (ch == '}' && depth > 0) {
+            depth--;
+            if (ns > 0 && st[ns - 1].depth == depth) {
+                ns--;
+                if (ns == 0) {
+                    /* an outermost box closed: record it */
+                    span sp;
+                    sp.b = st[0].b;
+                    sp.s = st[0].body;
+                    sp.n = (size_t)(p - st[0].body);
+                    sp.e = p + 1;
+                    if (nb == max) {
+                        memmove(boxes, boxes + 1, (size_t)(max - 1) * sizeof *boxes);
+                        nb--;
+                    }
+                    boxes[nb++] = sp;
+                }
             }
-            boxes[nb++] = s;
-            /* nested boxes: continue inside so that the outer one is last? no:
-             * the outer box's content holds them; continue after it */
-            p = s.e;
-        } else {
-            p = after;
         }
-        if (++c->work > c->work_cap) break;
+    }
+    if (ns > 0) {
+        unclosed = st[0].b;
+        unclosed_body = st[0].body;
+    }
+    if (allow_open && unclosed && (nb == 0 || boxes[nb - 1].e <= unclosed)) {
+        span sp;
+        sp.b = unclosed;
+        sp.s = unclosed_body;
+        sp.n = (size_t)(end - unclosed_body);
+        sp.e = end;
+        if (nb == max) {
+            memmove(boxes, boxes + 1, (size_t)(max - 1) * sizeof *boxes);
+            nb--;
+        }
+        boxes[nb++] = sp;
     }
     return nb;
 }
@@ -284,26 +348,32 @@ static int math_spans(mx_ctx *c, const char *t, size_t n, span *sp, int max)
 {
     int k = 0;
     size_t i = 0;
+    int never[4] = {0, 0, 0, 0}; /* $$, $, \), \]: no closing one after here */
+    (void)c;
     while (i < n) {
-        if (++c->work > c->work_cap) break;
         const char *s = t + i;
         const char *close = NULL;
+        int kind = -1;
         size_t m = 0;
         int inl = 0;
         if (s[0] == '$' && i + 1 < n && s[1] == '$') {
             close = "$$";
             m = 2;
+            kind = 0;
         } else if (s[0] == '$' && !(i > 0 && t[i - 1] == '\\')) {
             close = "$";
             m = 1;
             inl = 1;
+            kind = 1;
         } else if (s[0] == '\\' && i + 1 < n && s[1] == '(') {
             close = "\\)";
             m = 2;
             inl = 1;
+            kind = 2;
         } else if (s[0] == '\\' && i + 1 < n && s[1] == '[') {
             close = "\\]";
             m = 2;
+            kind = 3;
         } else if (s[0] == '\\' && i + 1 < n && s[1] == '\\') {
             i += 2;
             continue;
@@ -312,8 +382,9 @@ static int math_spans(mx_ctx *c, const char *t, size_t n, span *sp, int max)
             i++;
             continue;
         }
-        const char *e = find_close(s + m, n - i - m, close);
+        const char *e = never[kind] ? NULL : find_close(s + m, n - i - m, close);
         if (!e) {
+            never[kind] = 1;
             i += m;
             continue;
         }
@@ -347,8 +418,8 @@ static int numbers(mx_ctx *c, const char *t, size_t n, span *sp, int max, int fi
 {
     int k = 0;
     size_t i = 0;
+    (void)c;
     while (i < n) {
-        if (++c->work > c->work_cap) break;
         unsigned char ch = (unsigned char)t[i];
         int starts = is_digit(ch) || (ch == '.' && i + 1 < n && is_digit((unsigned char)t[i + 1]));
         if (!starts || (i > 0 && (is_alpha((unsigned char)t[i - 1]) || t[i - 1] == '_' || t[i - 1] == '^'))) {
