@@ -135,10 +135,13 @@ typedef struct side {
 
 static int try_cand(mx_ctx *c, side *sd, const mx_cand *cd)
 {
-    if (!sd->found) {
+    /* an anchor (box, tag, "answer is") found is an answer given, parsed or
+     * not; the fallbacks (whole text, spans, numbers) only guess */
+    int anchored = cd->src != MX_SRC_WHOLE && cd->src != MX_SRC_LATEX && cd->src != MX_SRC_NUMBER;
+    if (!sd->found && (anchored || !sd->first_s)) {
         sd->first_s = cd->s;
         sd->first_n = cd->n;
-        sd->found = 1;
+        sd->found = anchored;
     }
     if (cd->n > c->o->max_answer_bytes) {
         if (cd->src == MX_SRC_WHOLE || cd->src == MX_SRC_LATEX || cd->src == MX_SRC_NUMBER) return 0;
@@ -400,7 +403,7 @@ int rlvr_math_verify_prompt(const char *gold, size_t gold_len, const char *pred,
         goto out;
     }
     if (r == 0) {
-        if (!ps.found) finish(v, RLVR_MATH_NO_ANSWER, "no answer found in the prediction");
+        if (!ps.found) finish(v, RLVR_MATH_NO_ANSWER, "no answer found in the prediction%s%s", ps.err[0] ? ": " : "", ps.err);
         else finish(v, RLVR_MATH_PRED_INVALID, "prediction unparseable: %s", ps.err);
         goto out;
     }
@@ -434,7 +437,18 @@ int rlvr_math_verify_prompt(const char *gold, size_t gold_len, const char *pred,
     case MX_CMP_NE: finish(v, RLVR_MATH_NOT_EQUAL, "not equal (%s)", rule[0] ? rule : "kinds differ"); break;
     case MX_CMP_HEDGE: finish(v, RLVR_MATH_HEDGE, "several answers offered, one of them the gold"); break;
     case MX_CMP_UNDECIDED: finish(v, RLVR_MATH_UNDECIDED, "too few valid points to decide (%s)", rule); break;
-    default: finish(v, RLVR_MATH_PRED_TOO_COSTLY, "comparison over the cost bound"); break;
+    default: {
+        /* over the bound: the gold's fault when it cannot even be compared
+         * with itself */
+        const char *r2;
+        c.work = 0;
+        c.costly = 0;
+        if (mx_compare(&c, gs.e, gs.e, &r2) == MX_CMP_COSTLY)
+            finish(v, RLVR_MATH_GOLD_TOO_COSTLY, "the gold answer is over the cost bound");
+        else
+            finish(v, RLVR_MATH_PRED_TOO_COSTLY, "comparison over the cost bound");
+        break;
+    }
     }
 out:
     for (int k = 0; k < c.n_bigs; k++) mpq_clear(c.bigs[k]);

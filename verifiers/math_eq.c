@@ -1157,7 +1157,9 @@ static int cmp(mx_ctx *c, const mx_node *g, const mx_node *p, const char **rule,
         if (cmp(c, g->kid[0], p->kid[0], &r, depth + 1) == MX_CMP_EQ
             && cmp(c, g->kid[1], p->kid[1], &r, depth + 1) == MX_CMP_EQ)
             return MX_CMP_EQ;
-        return cmp_scalar(c, g, p, rule);
+        int x = cmp_scalar(c, g, p, rule);
+        /* 12:00 against 1:00: not proportions, and not the same */
+        return x == MX_CMP_UNDECIDED ? MX_CMP_NE : x;
     }
     int gc = is_collection(g) || g->kind == MX_PM, pc = is_collection(p) || p->kind == MX_PM;
     if (gc || pc) {

@@ -547,6 +547,33 @@ static int anchored(mx_ctx *c, const char *s, size_t n, int src, mx_cand *out, i
         }
         e2 = b2;
     }
+    /* the math that opens the sentence: "\\frac{63}{400} but ..." */
+    {
+        size_t q = 0, last_good = 0;
+        int depth = 0;
+        while (q < segn) {
+            unsigned char ch = (unsigned char)seg[q];
+            if (ch == '{') depth++;
+            else if (ch == '}' && depth) depth--;
+            if (depth == 0 && ch == ' ') {
+                size_t w = q + 1;
+                while (w < segn && is_alpha((unsigned char)seg[w])) w++;
+                if (w - q - 1 >= 2) break; /* a word: the math ended */
+            }
+            if (ch >= 0x80 && depth == 0) break;
+            if (ch == '\\') {
+                q++;
+                while (q < segn && is_alpha((unsigned char)seg[q])) q++;
+                last_good = q;
+                continue;
+            }
+            q++;
+            if (!is_space(ch)) last_good = q;
+        }
+        int mathy = 0;
+        for (size_t r = 0; r < last_good; r++) mathy |= is_digit((unsigned char)seg[r]) || seg[r] == '\\';
+        if (mathy && last_good < segn) k = add(out, k, max, seg, last_good, src);
+    }
     /* the first number after the anchor: "Answer: 220 $ within 12 months" */
     if (numbers(c, seg, segn, sp, 1, 1)) k = add(out, k, max, sp[0].s, sp[0].n, src);
     return k;
@@ -637,6 +664,12 @@ int mx_extract(mx_ctx *c, int src, const char *t, size_t n, int is_gold, mx_cand
         size_t best_len = 0;
         for (int q = 0; anchors[q]; q++) {
             const char *a = find_last_ci(t, n, anchors[q]);
+            if (a && !anchors[q + 1]) {
+                /* the bare word "Answer" counts only before math: Answer $9$ */
+                const char *f = a + 6;
+                while (f < t + n && (*f == ' ' || *f == ':')) f++;
+                if (!(f < t + n && (*f == '$' || *f == '\\' || is_digit((unsigned char)*f)))) a = NULL;
+            }
             if (a && (!best || a > best || (a == best && strlen(anchors[q]) > best_len))) {
                 best = a;
                 best_len = strlen(anchors[q]);
