@@ -327,6 +327,7 @@ static void bounds(void)
         {"final answer ", "", "", 100000, "1", -1, "100k anchors"},
         {"<answer>", "", "", 100000, "1", -1, "100k open tags"},
         {"\\boxed{1}", "", "", 100000, "1", EQ, "100k equal boxes"},
+        {"$\x9a fra$$c{\\sqr.5qrt{1}}", "", "", 1, "1", -2, "a point glued to a name (sqr.5: once a loop)"},
     };
     for (size_t i = 0; i < sizeof h / sizeof h[0]; i++) {
         char *p = repeat(h[i].a, h[i].times, h[i].mid, h[i].b);

@@ -423,11 +423,10 @@ static int numbers(mx_ctx *c, const char *t, size_t n, span *sp, int max, int fi
         unsigned char ch = (unsigned char)t[i];
         int starts = is_digit(ch) || (ch == '.' && i + 1 < n && is_digit((unsigned char)t[i + 1]));
         if (!starts || (i > 0 && (is_alpha((unsigned char)t[i - 1]) || t[i - 1] == '_' || t[i - 1] == '^'))) {
-            if (starts) {
-                while (i < n && is_digit((unsigned char)t[i])) i++;
-            } else {
-                i++;
-            }
+            /* not a number's start (or glued to a name: x2, a_1): step over
+             * it, always at least one byte */
+            i++;
+            while (starts && i < n && is_digit((unsigned char)t[i])) i++;
             continue;
         }
         size_t b = i;
