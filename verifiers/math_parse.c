@@ -600,7 +600,10 @@ static int lex(parser *p, const char *s, int n)
                 for (int q = b0; q < b1; q++) {
                     if (!is_digit(s[q])) okb = 0;
                     else base = base * 10 + (s[q] - '0');
-                    if (base > 36) okb = 0;
+                    if (base > 36) {
+                        okb = 0;
+                        break;
+                    }
                 }
                 if (okb && base >= 2) {
                     t->base = base;
