@@ -513,7 +513,7 @@ def generic(a):
     if "\\left" in a:
         out.append(("left_right_dropped", boxed(re.sub(r"\\(left|right)\s*", "", a))))
     if "\\!" in a or "\\," in a:
-        out.append(("thin_spaces_dropped", boxed(a.replace("\\!", "").replace("\\,", ""))))
+        out.append(("thin_spaces_dropped", boxed(re.sub(r"\\[!,]\s*", "", a))))
     return out
 
 

@@ -14,6 +14,9 @@ printed, every failure is listed (gold, what was extracted, the reason) and
 the targets are asserted. Abstentions count as failures here: every gold in
 these files is a well-formed answer.
 """
+import sys
+sys.dont_write_bytecode = True  # no __pycache__ beside the sources
+
 import os
 import time
 
@@ -24,7 +27,7 @@ from math_data_lib import shared_math_dir, read_jsonl, score, diag, short
 # figure the engine reached when this test was last calibrated (never below
 # math-verify's 4992/5000 as the goal).
 SELFCHECK_TARGET = 1000
-MATH_TEST_FLOOR = 4992
+MATH_TEST_FLOOR = 4993
 GSM8K_FLOOR = 1319
 
 d = shared_math_dir()

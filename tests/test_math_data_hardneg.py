@@ -7,9 +7,11 @@ one may verify (zero false positives: a false positive rewards wrong
 reasoning in RL). Every gold is well formed, so none may abstain either.
 Results are reported per category; every false positive is listed.
 """
+import sys
+sys.dont_write_bytecode = True  # no __pycache__ beside the sources
+
 import os
 import subprocess
-import sys
 
 from taplib import ok, done, SRCDIR
 from math_data_lib import read_jsonl, score, diag, short

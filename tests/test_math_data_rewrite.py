@@ -7,6 +7,9 @@ interval ends, a hedge, a wrong final box, ...) must not. One TAP line per
 rewrite kind; every failure is listed. Reads $RLVR_SHARED_DATA/math/
 math500.jsonl and skips without it.
 """
+import sys
+sys.dont_write_bytecode = True  # no __pycache__ beside the sources
+
 import os
 
 from taplib import ok, done, skip_all

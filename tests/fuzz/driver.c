@@ -6,9 +6,11 @@
  *
  *   test_math_fuzz [CORPUS_DIR [DICT]]
  *       default: $srcdir/fuzz/math_corpus and $srcdir/fuzz/math.dict
- *   RLVR_FUZZ_ITERATIONS  mutations to try (default 3000)
+ *   RLVR_FUZZ_ITERATIONS  mutations to try (default 30000)
  *   RLVR_FUZZ_SECONDS     time budget for the mutations (default 15)
  *   RLVR_FUZZ_SEED        seed of the mutations (default 1)
+ *   RLVR_FUZZ_HANG_S      one input running longer than this ends the run
+ *                         as a hang, its input saved (default 10)
  *
  * The hostile inputs: 100k nested braces, \frac and \sqrt and parentheses,
  * exponent towers (10^{10^{10}}, 2^{2^{...}}), 1000000! and (10^9)!,
@@ -22,7 +24,8 @@
  * input kept the invariants and each check took under RLVR_FUZZ_MAX_MS
  * (default 2000 ms: a hang detector, far above the cost bound); the slowest
  * input of each group is printed. A crash is caught by a signal handler
- * that saves the input to math_fuzz_crash.bin and prints "Bail out!". The
+ * that saves the input to math_fuzz_crash.bin and prints "Bail out!"; so
+ * is a hang (SIGALRM after RLVR_FUZZ_HANG_S seconds on one input). The
  * run is reproducible from the seed; the time budget only cuts it short.
  */
 #ifndef _GNU_SOURCE
@@ -41,6 +44,7 @@
 int math_fuzz_one(const uint8_t *data, size_t size, char *why, size_t why_cap);
 
 static int tap_n;
+static unsigned hang_s = 10; /* RLVR_FUZZ_HANG_S */
 
 static double now(void)
 {
@@ -56,6 +60,8 @@ static volatile size_t cur_size;
 static void on_crash(int sig)
 {
     static const char msg[] = "Bail out! math_fuzz: crashed on an input; saved to math_fuzz_crash.bin\n";
+    static const char hang[] = "Bail out! math_fuzz: an input ran past the hang limit (RLVR_FUZZ_HANG_S); "
+                               "saved to math_fuzz_crash.bin\n";
     int fd = open("math_fuzz_crash.bin", O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (fd >= 0) {
         size_t off = 0;
@@ -67,8 +73,10 @@ static void on_crash(int sig)
         }
         close(fd);
     }
-    ssize_t ignored = write(1, msg, sizeof msg - 1);
+    ssize_t ignored = sig == SIGALRM ? write(1, hang, sizeof hang - 1) : write(1, msg, sizeof msg - 1);
     (void)ignored;
+    if (sig == SIGALRM)
+        _exit(1);
     signal(sig, SIG_DFL);
     raise(sig);
 }
@@ -120,9 +128,11 @@ static void run_one(group *g, const uint8_t *d, size_t n, const char *what)
 {
     char why[512];
     cur_data = d, cur_size = n;
+    alarm(hang_s); /* a hang ends the run with the input saved */
     double t0 = now();
     int broke = math_fuzz_one(d, n, why, sizeof why);
     double dt = now() - t0;
+    alarm(0);
     g->runs++;
     if (dt > g->slowest) {
         g->slowest = dt;
@@ -217,11 +227,15 @@ static long load_corpus(const char *dir, list *l)
     closedir(d);
     qsort(names, k, sizeof *names, by_name); /* a reproducible order */
     for (size_t i = 0; i < k; i++) {
-        char path[4096];
-        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+        size_t len = strlen(dir) + strlen(names[i]) + 2;
+        char *path = malloc(len);
+        if (!path)
+            die("out of memory");
+        snprintf(path, len, "%s/%s", dir, names[i]);
         buf *b = add(l);
         if (read_file(path, b) != 0)
             l->n--;
+        free(path);
         free(names[i]);
     }
     return (long)l->n;
@@ -481,17 +495,21 @@ int main(int argc, char **argv)
     snprintf(dpath, sizeof dpath, "%s/fuzz/math.dict", srcdir ? srcdir : ".");
     const char *corpus_dir = argc > 1 ? argv[1] : cdir;
     const char *dict_path = argc > 2 ? argv[2] : dpath;
-    long iterations = getenv("RLVR_FUZZ_ITERATIONS") ? atol(getenv("RLVR_FUZZ_ITERATIONS")) : 3000;
+    long iterations = getenv("RLVR_FUZZ_ITERATIONS") ? atol(getenv("RLVR_FUZZ_ITERATIONS")) : 30000;
     double budget = getenv("RLVR_FUZZ_SECONDS") ? atof(getenv("RLVR_FUZZ_SECONDS")) : 15.0;
     double max_ms = getenv("RLVR_FUZZ_MAX_MS") ? atof(getenv("RLVR_FUZZ_MAX_MS")) : 2000.0;
     rng_state = getenv("RLVR_FUZZ_SEED") ? strtoull(getenv("RLVR_FUZZ_SEED"), NULL, 10) : 1;
     rng_state = rng_state * 0x9E3779B97F4A7C15ull + 1;
+    if (getenv("RLVR_FUZZ_HANG_S") && atoi(getenv("RLVR_FUZZ_HANG_S")) > 0)
+        hang_s = (unsigned)atoi(getenv("RLVR_FUZZ_HANG_S"));
 
+    setvbuf(stdout, NULL, _IOLBF, 0); /* TAP lines out before any crash */
     signal(SIGSEGV, on_crash);
     signal(SIGBUS, on_crash);
     signal(SIGFPE, on_crash);
     signal(SIGILL, on_crash);
     signal(SIGABRT, on_crash);
+    signal(SIGALRM, on_crash);
 
     list corpus = {0}, dict = {0};
     long nc = load_corpus(corpus_dir, &corpus);
