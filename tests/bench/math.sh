@@ -16,7 +16,8 @@
 #     printed, labelled "recorded" (another machine, another run).
 #  3. End to end: `rlvr score --plugin math --threads 2` on the MATH-500
 #     pairs repeated MATH_BENCH_E2E_REPEAT times (default 20: 20,000
-#     samples), process start, JSON reading and writing included.
+#     samples), process start, JSON reading and writing included; best of
+#     3 runs, each checked to write one result per sample.
 #
 # Targets (issue 3): median at least 100x faster than math-verify, worst
 # case under 1 ms, at least 20,000 checks/s end to end on 2 cores. A
@@ -104,22 +105,27 @@ for k in range(int(sys.argv[2])):
         sys.stdout.write(json.dumps({"id": n, "completion": r["pred"], "answer": r["gold"]}) + "\n")
 EOF
 n=$(wc -l < "$dir/e2e.jsonl")
-echo "-- end to end: rlvr score --plugin math --threads 2 on $n samples (the MATH-500 pairs x $REPEAT), process start included"
-m=$("$PY" "$here/measure.py" "$dir/e2e.out" "$dir/e2e.err" "$RLVR" score --plugin math --threads 2 --quiet \
-    --in "$dir/e2e.jsonl" --out "$dir/e2e.out")
-wall=$(echo "$m" | sed -n 's/.*wall=\([0-9.]*\).*/\1/p')
-rc=$(echo "$m" | sed -n 's/.*rc=\([0-9-]*\).*/\1/p')
-if [ "$rc" != 0 ]; then
-  echo "rlvr score failed (rc=$rc): $(head -c 400 "$dir/e2e.err")"
-  e2e=0
-else
-  e2e=$(awk -v n="$n" -v w="$wall" 'BEGIN { printf "%.0f", n / w }')
-  echo "rlvr score: $n samples in $wall s: $e2e checks/s ($m)"
-fi
+echo "-- end to end: rlvr score --plugin math --threads 2 on $n samples (the MATH-500 pairs x $REPEAT), process start included, best of 3"
+e2e=0
+for round in 1 2 3; do
+  m=$("$PY" "$here/measure.py" "$dir/e2e.out" "$dir/e2e.err" "$RLVR" score --plugin math --threads 2 --quiet \
+      --in "$dir/e2e.jsonl" --out "$dir/e2e.out")
+  wall=$(echo "$m" | sed -n 's/.*wall=\([0-9.]*\).*/\1/p')
+  rc=$(echo "$m" | sed -n 's/.*rc=\([0-9-]*\).*/\1/p')
+  lines=$(wc -l < "$dir/e2e.out")
+  if [ "$rc" != 0 ] || [ "$lines" != "$n" ]; then
+    echo "rlvr score failed (rc=$rc, $lines results for $n samples): $(head -c 400 "$dir/e2e.err")"
+    e2e=0
+    break
+  fi
+  r=$(awk -v n="$n" -v w="$wall" 'BEGIN { printf "%.0f", n / w }')
+  echo "rlvr score round $round: $n samples in $wall s: $r checks/s ($m)"
+  [ "$r" -gt "$e2e" ] && e2e=$r
+done
 
 # -- the targets ---------------------------------------------------------------------
 field() { # FILE NAME WHO FIELD: the number after FIELD on NAME's line by WHO
-  grep "^$2 " "$1" | grep "$3" | head -n 1 | sed -n "s/.* $4 *\([0-9.]*\).*/\1/p"
+  grep "^$2 " "$1" | grep "$3" | head -n 1 | sed -n "s/.* $4  *\([0-9][0-9.]*\) ms.*/\1/p"
 }
 echo "-- targets (this machine, this run; math-verify $ref_label)"
 for name in peer_cases math500_selfcheck; do
