@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../verifiers/math.h"
+#include "math_verifier.h"
 #include "commands.h"
 
 static void usage(FILE *f)

@@ -1,6 +1,6 @@
 /*
  * math.c -- the `math` plugin: the completion's final answer against the
- * sample's gold `answer`, by mathematical equivalence (verifiers/math.h).
+ * sample's gold `answer`, by mathematical equivalence (verifiers/math_verifier.h).
  *
  * Every configuration key is a field of rlvr_math_options, validated by the
  * host (types, ranges, choices) and then by rlvr_math_options_check (the
@@ -13,7 +13,7 @@
  * deterministic.
  */
 #include "rlvr_plugin.h"
-#include "math.h"
+#include "math_verifier.h"
 
 #include <stdio.h>
 #include <string.h>

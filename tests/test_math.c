@@ -1,5 +1,5 @@
 /*
- * test_math.c -- the math verifier's engine (verifiers/math.h), table by
+ * test_math.c -- the math verifier's engine (verifiers/math_verifier.h), table by
  * table: each equivalence rule, extraction, cleaning, hedges, zero versus
  * abstain, every cost bound with hostile inputs, the options, echoes,
  * determinism across threads, and the options' own checks.
@@ -9,7 +9,7 @@
  * bound that stops holding, fails here.
  */
 #include "tap.h"
-#include "math.h"
+#include "math_verifier.h"
 
 #include <pthread.h>
 #include <stdint.h>

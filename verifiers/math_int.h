@@ -15,7 +15,7 @@
  */
 #ifndef RLVR_MATH_INT_H
 #define RLVR_MATH_INT_H
-#include "math.h"
+#include "math_verifier.h"
 
 #include <complex.h>
 #include <gmp.h>

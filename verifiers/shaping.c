@@ -13,15 +13,10 @@
  */
 #include "shaping.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <utf8proc.h>
-
-/* libm's cosine, declared here rather than through <math.h> (C11 7.1.4p2
- * allows it): this folder's math.h, the math verifier's header, comes first
- * on the include path and reaches the C library's only through the GCC and
- * Clang extension #include_next, which this file does not rely on. */
-double cos(double x);
 
 /* Finite: neither NaN nor infinite (x - x is NaN for both). */
 static int finite_number(double x) { return x - x == 0.0; }

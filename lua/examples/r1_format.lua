@@ -3,8 +3,9 @@
 --
 -- It scores 1 when the completion is exactly one think block followed by
 -- exactly one answer block (whitespace around them allowed), else 0 with a
--- reason. The `format` plugin of a later rlvr release is the full scorer;
--- this one shows how a Lua plugin is written: a table with a name, a
+-- reason. The built-in C plugin `format` is the full scorer (pre-filled
+-- <think>, stop tokens, policies, reason codes); this one shows how a Lua
+-- plugin is written: a table with a name, a
 -- description, declared configuration and a score function.
 local TEMPLATE = rlvr.re.compile([[^\s*<think>(.*?)</think>\s*<answer>(.*?)</answer>\s*$]], "s")
 

@@ -18,7 +18,7 @@
  * side by side. Exit status 0, or 1 when a file cannot be read (a benchmark
  * reports; it does not judge).
  */
-#include "math.h"
+#include "math_verifier.h"
 
 #include <json-c/json.h>
 #include <stdio.h>

@@ -18,7 +18,7 @@
  * Invariants checked on every input (math_fuzz_one returns 1 and describes
  * the first one broken):
  *   - rlvr_math_verify returns 0 or -1;
- *   - the status is one of math.h's (EQUAL .. ECHO) and has a name;
+ *   - the status is one of math_verifier.h's (EQUAL .. ECHO) and has a name;
  *   - the score is exactly 1 for EQUAL and exactly 0 otherwise;
  *   - abstain is set exactly for GOLD_INVALID and GOLD_TOO_COSTLY;
  *   - reason, rule, pred_source and gold_source are non-NULL,
@@ -27,7 +27,7 @@
  *   - the verdict is deterministic: a second call gives the same status,
  *     reason and rule (random points are seeded, nothing is global).
  */
-#include "math.h"
+#include "math_verifier.h"
 
 #include <stdint.h>
 #include <stdio.h>

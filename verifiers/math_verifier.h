@@ -1,6 +1,6 @@
 /*
- * math.h -- the math verifier: is a model's final answer equal to the gold
- * answer?
+ * math_verifier.h -- the math verifier: is a model's final answer equal to
+ * the gold answer?
  *
  * rlvr_math_verify takes the gold answer and the model's completion as text,
  * extracts the final answer from each (the gold goes through the same path,
@@ -25,14 +25,6 @@
  *   - Deterministic: the random points are drawn from options->seed, so the
  *     same inputs and options give the same verdict on every run.
  */
-/* This header shares its name with the C library's <math.h>, and the build
- * puts verifiers/ on the include path: a file there (or a plugin) that
- * writes #include <math.h> lands here. So it first includes the C
- * library's header (GCC and Clang's #include_next), and either include
- * gives both. */
-#if defined(__GNUC__)
-#include_next <math.h>
-#endif
 #ifndef RLVR_MATH_H
 #define RLVR_MATH_H
 #include <stddef.h>
