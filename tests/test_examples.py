@@ -11,9 +11,14 @@ samples = open(os.path.join(top, "examples", "r1_samples.jsonl")).read()
 rc, out, err = run(["--mix", os.path.join(top, "lua", "examples", "r1_mix.lua")], samples)
 is_eq((rc, len(out)), (0, 24), "r1_mix.lua scores the 24 example samples")
 by = {o["id"]: o for o in out}
-is_eq([by["ex-%02d" % i]["reward"] for i in range(1, 7)], [1.2, 1.0, 0.2, 0.0, 1.2, 1.0],
+is_eq([by["ex-%02d" % i]["reward"] for i in range(1, 7)], [1.2, 1.0, 0.2, 1.0, 1.2, 1.0],
       "accuracy + 0.2 format, per sample style")
-is_eq(by["ex-06"]["details"]["format"]["reason"], "repeated <answer>", "the format plugin says why it failed")
+is_eq([by["ex-%02d" % i]["details"]["format"]["reason"] for i in (2, 4, 6)],
+      ["no_answer_open", "no_think_open", "repeated_answer"], "the format plugin says why it failed")
+is_eq((by["ex-04"]["details"]["accuracy"]["reason"], by["ex-04"]["details"]["accuracy"]["source"]),
+      ("equal", "answer"), "math finds 'The answer is 408.' without a box or tag")
+is_eq((by["ex-09"]["components"]["accuracy"], by["ex-03"]["details"]["accuracy"]["reason"]), (1.0, "not_equal"),
+      "math: 6/8 equals 3/4; 418 is not 408")
 ok("frac_reward_zero_std" in err and "accuracy" in err, "the summary is readable", err)
 
 rc, out, err = run(["--mix", os.path.join(top, "lua", "examples", "routed_mix.lua"), "--step", "50"], samples)

@@ -3,11 +3,15 @@
 --
 --   rlvr score --mix lua/examples/r1_mix.lua --in examples/r1_samples.jsonl
 --
--- Accuracy is required: a sample whose gold answer is missing gets a null
--- reward rather than a silent 0. Format is weighted lower, as in R1-Zero
--- reproductions. A plugin given by a relative path is looked for beside this
--- file first, then from the current folder; a name is looked up on the path.
+-- Accuracy is the built-in `math` verifier (the final answer against the
+-- gold answer, by mathematical equivalence); it is required, so a sample
+-- whose gold answer is missing or unparseable gets a null reward rather than
+-- a silent 0. Format is the built-in `format` plugin (the <think>..</think>
+-- <answer>..</answer> template, with a reason when it fails), weighted lower
+-- as in R1-Zero reproductions. A plugin given by a relative path is looked
+-- for beside this file first, then from the current folder; a name is
+-- looked up on the path, then among the built-in plugins.
 return mix {
-  plugin("exact_match", { name = "accuracy", weight = 1.0 }),
-  plugin("r1_format.lua", { name = "format", weight = 0.2 }),
+  plugin("math", { name = "accuracy", weight = 1.0 }),
+  plugin("format", { weight = 0.2 }),
 }
