@@ -13,6 +13,8 @@
 
 #include <pthread.h>
 #include <stdint.h>
+#include <sys/mman.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -528,6 +530,105 @@ static void verdict_fields(void)
            rlvr_math_status_name((rlvr_math_status)s));
 }
 
+/* Text ending right before an unreadable page: the engine reads only the
+ * lengths given (the header's promise). Without a guard page (mmap refused)
+ * the text sits in a malloc'ed buffer of exactly its size, where ASan (make
+ * fuzz-math) would see an over-read. */
+typedef struct guarded {
+    char *map;
+    size_t map_len;
+    char *text;
+} guarded;
+
+static const char *guard(guarded *g, const char *s, size_t n)
+{
+    long page = sysconf(_SC_PAGESIZE);
+    size_t ps = page > 0 ? (size_t)page : 4096;
+    size_t pages = (n + ps - 1) / ps + 1;
+    g->map_len = pages * ps + ps;
+    g->map = mmap(NULL, g->map_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (g->map == MAP_FAILED || mprotect(g->map + pages * ps, ps, PROT_NONE) != 0) {
+        if (g->map != MAP_FAILED) munmap(g->map, g->map_len);
+        g->map = NULL;
+        g->text = malloc(n ? n : 1);
+        memcpy(g->text, s, n);
+        return g->text;
+    }
+    g->text = g->map + pages * ps - n;
+    memcpy(g->text, s, n);
+    return g->text;
+}
+
+static void unguard(guarded *g)
+{
+    if (g->map) munmap(g->map, g->map_len);
+    else free(g->text);
+}
+
+/* Is s valid UTF-8 (no sequence cut or malformed)? */
+static int utf8_ok(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    while (*p) {
+        int len = *p < 0x80 ? 1 : (*p & 0xE0) == 0xC0 ? 2 : (*p & 0xF0) == 0xE0 ? 3 : (*p & 0xF8) == 0xF0 ? 4 : 0;
+        if (!len) return 0;
+        for (int k = 1; k < len; k++)
+            if ((p[k] & 0xC0) != 0x80) return 0;
+        p += len;
+    }
+    return 1;
+}
+
+/* The verdict's text fields: copied from texts that are not NUL-terminated
+ * without reading past them, and truncated to RLVR_MATH_TEXT_CAP without
+ * cutting a UTF-8 character in two. */
+static void verdict_texts(void)
+{
+    static const struct { const char *gold, *pred; rlvr_math_status want; } rows[] = {
+        {"7", "7", EQ},                      /* gold and prediction taken whole */
+        {"7", "\\boxed{7}", EQ},           /* a box closing at the text's end */
+        {"\\boxed{7}", "the answer is 8", NE},
+        {"forty two", "42", GINV},           /* an unparseable gold is still shown */
+        {"7", "\\boxed{(}", PINV},
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        guarded g, p;
+        size_t gn = strlen(rows[i].gold), pn = strlen(rows[i].pred);
+        const char *gs = guard(&g, rows[i].gold, gn), *ps = guard(&p, rows[i].pred, pn);
+        rlvr_math_verdict v;
+        int rc = rlvr_math_verify(gs, gn, ps, pn, NULL, &v);
+        ok(rc == 0 && v.status == rows[i].want, "text ending at a guard page: gold %s | pred %s -> %s (%s)",
+           rows[i].gold, rows[i].pred, rlvr_math_status_name(rows[i].want), v.reason);
+        unguard(&g);
+        unguard(&p);
+    }
+    /* a 2-, 3- and 4-byte character across the cut (the field holds 255
+     * bytes): starting at byte 254, or with only its last byte past the cut;
+     * the field keeps the bytes before the character, valid UTF-8 */
+    static const char *const wide[] = {"\xc3\xa9", "\xe2\x88\x9a", "\xf0\x9d\x91\xa5"};
+    for (int w = 0; w < 3; w++)
+        for (int last = 0; last < 2; last++) {
+            char text[300];
+            size_t wl = strlen(wide[w]), n = sizeof text;
+            size_t at = last ? RLVR_MATH_TEXT_CAP - wl : RLVR_MATH_TEXT_CAP - 2;
+            memset(text, 'a', n);
+            memcpy(text + at, wide[w], wl);
+            guarded g, p;
+            const char *gs = guard(&g, text, n), *ps = guard(&p, text, n);
+            rlvr_math_verdict v;
+            rlvr_math_verify(gs, n, "1", 1, NULL, &v); /* prose: an unparseable gold, shown */
+            ok(strlen(v.gold_extracted) == at && utf8_ok(v.gold_extracted),
+               "a %zu-byte character from byte %zu across the cut: gold_extracted keeps %zu bytes (got %zu)", wl, at,
+               at, strlen(v.gold_extracted));
+            rlvr_math_verify("1", 1, ps, n, NULL, &v); /* prose: no answer, the text shown */
+            ok(strlen(v.pred_extracted) == at && utf8_ok(v.pred_extracted),
+               "a %zu-byte character from byte %zu across the cut: pred_extracted keeps %zu bytes (got %zu)", wl, at,
+               at, strlen(v.pred_extracted));
+            unguard(&g);
+            unguard(&p);
+        }
+}
+
 int main(void)
 {
     rlvr_math_options o;
@@ -541,5 +642,6 @@ int main(void)
     echoes();
     threads();
     verdict_fields();
+    verdict_texts();
     return done_testing();
 }

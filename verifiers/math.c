@@ -94,11 +94,18 @@ const char *rlvr_math_status_name(rlvr_math_status s)
     }
 }
 
+/* s[0..n) into a verdict's text field. s need not be NUL-terminated: only
+ * s[0..n) is read. Truncated to the field, the cut never falls inside a
+ * UTF-8 sequence: when the first byte left out (s[n] after the cut, still
+ * inside the text) continues a sequence, the cut backs off to the sequence's
+ * start (at most 3 bytes: a longer run of continuation bytes is not UTF-8
+ * and is cut where it falls). */
 static void copy_text(char *dst, const char *s, size_t n)
 {
-    if (n >= RLVR_MATH_TEXT_CAP) n = RLVR_MATH_TEXT_CAP - 1;
-    /* do not cut a UTF-8 sequence in two */
-    while (n > 0 && n < RLVR_MATH_TEXT_CAP - 1 && ((unsigned char)s[n] & 0xC0) == 0x80) n--;
+    if (n >= RLVR_MATH_TEXT_CAP) {
+        n = RLVR_MATH_TEXT_CAP - 1;
+        for (int k = 0; k < 3 && n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80; k++) n--;
+    }
     memcpy(dst, s, n);
     dst[n] = 0;
 }
