@@ -262,10 +262,61 @@ static const row hedges[] = {
     {"3", "3 or 4", HEDGE, NULL},
     {"3", "\\boxed{\\{1, 2, 3, 4, 5, 6\\}}", HEDGE, NULL},
     {"2021", "\\boxed{\\pm 2021}", HEDGE, NULL},
-    {"7", "\\boxed{3} or \\boxed{4}", NE, NULL},
     {"3", "\\boxed{3}, \\boxed{3}", EQ, NULL},
     {"3", "I first thought \\boxed{4}. Checking again, that is wrong.\n\nThe answer is \\boxed{3}.", EQ, NULL},
-    {"3, 4", "\\boxed{3} or \\boxed{4}", EQ, NULL},
+    /* different boxes joined by "or" are alternatives: a hedge whatever the
+     * gold, never a union (once 3 or 4 equalled the gold "3, 4", and
+     * 1 \pm \sqrt{19} or 1 + \sqrt{19} the gold 1 \pm \sqrt{19}) */
+    {"7", "\\boxed{3} or \\boxed{4}", HEDGE, NULL},
+    {"3, 4", "\\boxed{3} or \\boxed{4}", HEDGE, NULL},
+    {"1 \\pm \\sqrt{19}", "The answer is $\\boxed{1 \\pm \\sqrt{19}}$ or $\\boxed{1 + \\sqrt{19}}$.", HEDGE, NULL},
+    {"3 \\pm 2 \\sqrt{2}", "The answer is $\\boxed{3 \\pm 2 \\sqrt{2}}$ or $\\boxed{3 + 2 \\sqrt{2}}$.", HEDGE, NULL},
+    {"3 \\pm 2 \\sqrt{2}", "The answer is $\\boxed{3 + 2 \\sqrt{2}}$ or $\\boxed{3 - 2 \\sqrt{2}}$.", HEDGE, NULL},
+    {"(1, 2)", "\\boxed{(1, 2)} \\text{ or } \\boxed{(2, 1)}", HEDGE, NULL},
+    {"3", "\\boxed{3}, \\boxed{4} or \\boxed{5}", HEDGE, NULL},
+    {"3", "$x = \\boxed{3}$ OR $x = \\boxed{4}$", HEDGE, NULL},
+    /* the same answer twice joined by "or" is one answer */
+    {"3", "\\boxed{3} or \\boxed{3}", EQ, NULL},
+    {"\\frac12", "\\boxed{\\frac{1}{2}} or, as a decimal, \\boxed{0.5}", EQ, "rational"},
+    {"(1, 2)", "\\boxed{(1, 2)} or \\boxed{(1,2)}", EQ, "tuple"},
+    /* a gold that offers its own alternatives is compared as it reads */
+    {"\\boxed{3} or \\boxed{4}", "\\boxed{3} or \\boxed{4}", EQ, NULL},
+    /* "and" between boxes is still a list (MATH's solutions need it) */
+    {"-2, 1", "the answers are \\boxed{-2} and \\boxed{1}", EQ, "set"},
+    {"3", "\\boxed{3} and \\boxed{4}", HEDGE, NULL},
+    /* an "or" before a full stop joins nothing */
+    {"3, 4", "\\boxed{5} or so. Then \\boxed{3} and \\boxed{4}", EQ, "set"},
+    /* "or" inside a word is no "or" */
+    {"3, 4", "\\boxed{3} for \\boxed{4}", EQ, "set"},
+};
+
+/* The same answer boxed twice (repeated, or checked again) is one answer,
+ * for every kind: once a tuple, interval, matrix, string, set or equation
+ * boxed twice was read as a two-element list of it. Repeats equal by the
+ * engine's equivalence collapse too, not only identical texts. */
+static const row repeats[] = {
+    {"(3, \\frac{\\pi}{2})", "First we get $\\boxed{\\left( 3, \\frac{\\pi}{2} \\right)}$, and checking again confirms $\\boxed{\\left( 3, \\frac{\\pi}{2} \\right)}$.", EQ, "tuple"},
+    {"(6,31,-1)", "First we get $\\boxed{(6,31,-1)}$, and checking again confirms $\\boxed{(6,31,-1)}$.", EQ, "string"},
+    {"(6,31,-1)", "First we get $\\boxed{(6, 31, -1)}$, and checking again confirms $\\boxed{(6,31,-1.0)}$.", EQ, "tuple"},
+    {"(3,4]", "First we get $\\boxed{(3,4]}$, and checking again confirms $\\boxed{(3, 4]}$.", EQ, "interval"},
+    {"(-\\infty, 0) \\cup (1, \\infty)", "\\boxed{(-\\infty,0)\\cup(1,\\infty)} and again \\boxed{(1, \\infty) \\cup (-\\infty, 0)}", EQ, "interval"},
+    {"\\begin{pmatrix} -1/3 \\\\ 2/3 \\end{pmatrix}", "First \\boxed{\\begin{pmatrix} -1/3 \\\\ 2/3 \\end{pmatrix}}, and checking again \\boxed{\\begin{bmatrix} -\\frac{1}{3} \\\\ \\frac{2}{3} \\end{bmatrix}}", EQ, "matrix"},
+    {"\\text{Evelyn}", "First we get $\\boxed{\\text{Evelyn}}$, and checking again confirms $\\boxed{\\text{Evelyn}}$.", EQ, "string"},
+    {"\\text{east}", "we get \\boxed{\\text{east}}, and checking again confirms \\boxed{\\textbf{east}}", EQ, "string"},
+    {"3, 5, 7", "First we get $\\boxed{3, 5, 7}$, and checking again confirms $\\boxed{7, 5, 3}$.", EQ, "set"},
+    {"\\{1, 2\\}", "\\boxed{\\{1, 2\\}} and again \\boxed{\\{2, 1\\}}", EQ, "set"},
+    {"5x - 7y + 11z + 4 = 0", "First we get $\\boxed{5x - 7y + 11z + 4 = 0}$, and checking again confirms $\\boxed{-7y + 5x + 11z + 4 = 0}$.", EQ, "equation"},
+    {"1 \\pm \\sqrt{19}", "\\boxed{1 \\pm \\sqrt{19}}, and again \\boxed{1\\pm\\sqrt{19}}", EQ, "set"},
+    /* repeats and a different answer: a list of the different ones */
+    {"(1, 2), (3, 4)", "\\boxed{(1, 2)}, \\boxed{(3, 4)} and \\boxed{(1,2)}", EQ, "set"},
+    {"(1, 2)", "\\boxed{(1, 2)}, \\boxed{(3, 4)} and \\boxed{(1,2)}", NE, NULL},
+    /* not the same answer: names are strict even where the options are not,
+     * and a value is not a list holding it */
+    {"x, y", "\\boxed{x} and \\boxed{y}", EQ, "set"},
+    {"3, 4", "\\boxed{3} and \\boxed{3, 4}", NE, NULL},
+    /* a repeat does not hide a wrong answer */
+    {"(6,31,-1)", "\\boxed{(6,31,1)}, and checking again confirms \\boxed{(6, 31, 1)}", NE, "tuple"},
+    {"\\text{east}", "\\boxed{\\text{west}} and again \\boxed{\\text{west}}", NE, "string"},
 };
 
 /* Zero (the model is accountable) against abstain (the grader cannot judge). */
@@ -404,7 +455,14 @@ static void options(void)
 
     o.strict = 0;
     ok(status_of("f(x)", "f(y)", &o) == EQ, "strict false: f(x) = f(y)");
+    ok(status_of("x, y", "\\boxed{x} and \\boxed{y}", &o) == EQ,
+       "strict false: boxes x and y are still two answers (repeats are told apart with strict names)");
     ok(status_of("x+1", "y+2", &o) == NE, "strict false: x+1 is still not y+2");
+    rlvr_math_options_init(&o);
+
+    o.hedge = 0;
+    ok(status_of("3", "\\boxed{3} or \\boxed{4}", &o) == NE, "hedge false: boxes joined by 'or' are not_equal, never a union");
+    ok(status_of("3, 4", "\\boxed{3} or \\boxed{4}", &o) == NE, "hedge false: boxes joined by 'or' do not equal the list");
     rlvr_math_options_init(&o);
 
     o.decimal_comma = 1;
@@ -636,6 +694,7 @@ int main(void)
     check_rows("rule", rules, sizeof rules / sizeof rules[0], &o);
     check_rows("extract", extraction, sizeof extraction / sizeof extraction[0], NULL);
     check_rows("hedge", hedges, sizeof hedges / sizeof hedges[0], NULL);
+    check_rows("repeat", repeats, sizeof repeats / sizeof repeats[0], NULL);
     check_rows("zero/abstain", zero_abstain, sizeof zero_abstain / sizeof zero_abstain[0], NULL);
     bounds();
     options();

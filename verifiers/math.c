@@ -138,6 +138,7 @@ typedef struct side {
     char err[96];
     const char *first_s; /* the first candidate, for the verdict when none parses */
     size_t first_n;
+    int alternatives;  /* the answer read is boxes joined by "or" */
 } side;
 
 static int try_cand(mx_ctx *c, side *sd, const mx_cand *cd)
@@ -179,6 +180,7 @@ static int try_cand(mx_ctx *c, side *sd, const mx_cand *cd)
     sd->clean = s;
     sd->clean_n = n;
     sd->src = cd->src;
+    sd->alternatives = cd->alternatives;
     sd->first_s = cd->s;
     sd->first_n = cd->n;
     return 1;
@@ -230,7 +232,7 @@ static int read_side(mx_ctx *c, side *sd, const char *t, size_t n, const int *or
             s++;
             m--;
         }
-        mx_cand whole = {s, m, MX_SRC_WHOLE, m};
+        mx_cand whole = {s, m, MX_SRC_WHOLE, m, 0};
         if (m) {
             if (m > c->o->max_answer_bytes) {
                 sd->found = 1;
@@ -417,6 +419,12 @@ int rlvr_math_verify_prompt(const char *gold, size_t gold_len, const char *pred,
     v->pred_source = mx_source_name(ps.src);
     mx_print(ps.e, v->pred_normalised, sizeof v->pred_normalised);
 
+    if (ps.alternatives && !gs.alternatives) {
+        /* \boxed{3} or \boxed{4}: two answers offered, whatever the gold */
+        finish(v, opt->hedge ? RLVR_MATH_HEDGE : RLVR_MATH_NOT_EQUAL,
+               "different boxed answers joined by 'or': alternatives, not one answer");
+        goto out;
+    }
     int x;
     const char *rule = "";
     if (gs.clean_n == ps.clean_n && memcmp(gs.clean, ps.clean, gs.clean_n) == 0) {

@@ -164,8 +164,9 @@ static int box_body(const char *p, const char *end, int allow_open, span *out)
 }
 
 /* Is the text between two boxes a connector ("and", ",", "\quad", a few
- * words without a full stop)? */
-static int connector(const char *s, size_t n)
+ * words without a full stop)? *alt is set when one of its words is "or"
+ * (alternatives offered, not a list). */
+static int connector(const char *s, size_t n, int *alt)
 {
     int words = 0;
     size_t i = 0;
@@ -177,7 +178,10 @@ static int connector(const char *s, size_t n)
             size_t j = i;
             while (j < n && is_alpha((unsigned char)s[j])) j++;
             /* \quad, \text are markup, not words */
-            if (!(i > 0 && s[i - 1] == '\\')) words++;
+            if (!(i > 0 && s[i - 1] == '\\')) {
+                words++;
+                if (j - i == 2 && lower(ch) == 'o' && lower((unsigned char)s[i + 1]) == 'r') *alt = 1;
+            }
             i = j;
             continue;
         }
@@ -283,6 +287,86 @@ static int find_boxes(mx_ctx *c, const char *t, size_t n, int allow_open, span *
         boxes[nb++] = sp;
     }
     return nb;
+}
+
+/* Do two boxes hold the same answer? The same text (spaces aside), or the
+ * same answer by the engine's own equivalence, both ways, with variable
+ * names strict. */
+typedef struct box_answer {
+    mx_node *e;
+    int tried;
+} box_answer;
+
+static mx_node *box_parse(mx_ctx *c, const span *b, box_answer *ba, size_t *budget)
+{
+    if (ba->tried) return ba->e;
+    ba->tried = 1;
+    if (b->n > c->o->max_answer_bytes || b->n > *budget) return NULL;
+    *budget -= b->n;
+    size_t n;
+    char *s = mx_clean(c, b->s, b->n, &n);
+    if (!s) return NULL;
+    char err[8];
+    ba->e = mx_parse(c, s, n, err, sizeof err);
+    c->costly = 0; /* an answer over the bound is simply not collapsed */
+    return ba->e;
+}
+
+/* The boxes b[0..nb) that hold different answers: their indices in keep
+ * (each the latest box of its answer, in the order the answers first
+ * appear); returns how many. Texts are compared first; the engine compares
+ * the rest within one evaluation budget (ctx->work_cap for all the pairs)
+ * and a parsing budget (8 answers of max_answer_bytes), so a group of 64
+ * boxes costs at most that: past the budget, boxes are kept apart. The
+ * context (costly flag, work, random state, node count) is left as it was,
+ * so the verdict of the answer chosen does not depend on the comparisons
+ * made here. */
+static int same_boxes(mx_ctx *c, const span *b, int nb, int *keep)
+{
+    if (nb <= 1) {
+        keep[0] = 0;
+        return nb;
+    }
+    int nk = 0;
+    box_answer ans[64];
+    memset(ans, 0, sizeof ans);
+    int costly = c->costly, nodes = c->nodes;
+    long work = c->work;
+    uint64_t rng = c->rng;
+    const rlvr_math_options *o = c->o;
+    rlvr_math_options strict = *o;
+    strict.strict = 1;
+    size_t budget = 8 * o->max_answer_bytes;
+    c->work = 0;
+    for (int i = 0; i < nb && i < 64; i++) {
+        int same = -1;
+        const char *s = b[i].s;
+        size_t n = b[i].n;
+        trim(&s, &n);
+        for (int j = 0; j < nk && same < 0; j++) {
+            const char *s2 = b[keep[j]].s;
+            size_t n2 = b[keep[j]].n;
+            trim(&s2, &n2);
+            if (n == n2 && memcmp(s, s2, n) == 0) same = j;
+        }
+        for (int j = 0; j < nk && same < 0 && c->work <= c->work_cap; j++) {
+            mx_node *x = box_parse(c, &b[i], &ans[i], &budget);
+            mx_node *y = box_parse(c, &b[keep[j]], &ans[keep[j]], &budget);
+            if (!x || !y) continue;
+            const char *rule;
+            c->o = &strict;
+            c->costly = 0;
+            if (mx_compare(c, y, x, &rule) == MX_CMP_EQ && mx_compare(c, x, y, &rule) == MX_CMP_EQ) same = j;
+            c->o = o;
+        }
+        if (same >= 0) keep[same] = i;
+        else keep[nk++] = i;
+    }
+    c->costly = costly;
+    c->nodes = nodes;
+    c->work = work;
+    c->rng = rng;
+    return nk;
 }
 
 /* ---- sentences after an anchor ------------------------------------- */
@@ -462,6 +546,7 @@ static int add_at(mx_cand *out, int k, int max, const char *s, size_t n, int src
     out[k].n = n;
     out[k].src = src;
     out[k].at = at;
+    out[k].alternatives = 0;
     return k + 1;
 }
 #define add(out, k, max, s, n, src) add_at(out, k, max, s, n, src, pos)
@@ -610,33 +695,45 @@ int mx_extract(mx_ctx *c, int src, const char *t, size_t n, int is_gold, mx_cand
         pos = (size_t)(boxes[nb - 1].e - t);
         /* join the last box with the ones before it that only a connector
          * separates: \boxed{1}, \boxed{2} and \boxed{3} */
-        int first = nb - 1;
-        while (first > 0 && connector(boxes[first - 1].e, (size_t)(boxes[first].b - boxes[first - 1].e)))
+        int first = nb - 1, alt = 0;
+        for (;;) {
+            int or_word = 0;
+            if (!(first > 0 && connector(boxes[first - 1].e, (size_t)(boxes[first].b - boxes[first - 1].e), &or_word)))
+                break;
+            alt |= or_word;
             first--;
-        if (first == nb - 1) {
-            k = add(out, k, max, boxes[nb - 1].s, boxes[nb - 1].n, src);
+        }
+        /* the same answer boxed again is one answer */
+        int keep[64];
+        int nk = same_boxes(c, boxes + first, nb - first, keep);
+        if (nk == 1) {
+            k = add(out, k, max, boxes[first + keep[0]].s, boxes[first + keep[0]].n, src);
             break;
         }
         size_t total = 0;
-        for (int b = first; b < nb; b++) total += boxes[b].n + 4;
+        for (int b = 0; b < nk; b++) total += boxes[first + keep[b]].n + 4;
         char *buf = mx_alloc(&c->arena, total + 1);
         if (!buf) {
             c->costly = 1;
             break;
         }
         size_t w = 0;
-        for (int b = first; b < nb; b++) {
-            if (b > first) {
+        for (int b = 0; b < nk; b++) {
+            const span *x = &boxes[first + keep[b]];
+            if (b > 0) {
                 buf[w++] = ',';
                 buf[w++] = ' ';
             }
             buf[w++] = '{';
-            memcpy(buf + w, boxes[b].s, boxes[b].n);
-            w += boxes[b].n;
+            memcpy(buf + w, x->s, x->n);
+            w += x->n;
             buf[w++] = '}';
         }
         buf[w] = 0;
+        int k0 = k;
         k = add(out, k, max, buf, w, src);
+        /* different answers joined by "or": offered as alternatives */
+        if (k > k0 && alt) out[k - 1].alternatives = 1;
         break;
     }
     case MX_SRC_FINAL: {

@@ -166,6 +166,8 @@ typedef struct mx_cand {
     size_t n;
     int src;
     size_t at;     /* where it ends in the text read (latest first within a group) */
+    int alternatives; /* boxes holding different answers joined by "or": a
+                         hedge in a prediction, never a list */
 } mx_cand;
 
 /* The text to read: after the last think delimiter. Sets *missing when the

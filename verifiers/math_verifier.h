@@ -63,7 +63,10 @@ typedef struct rlvr_math_options {
      * together, the one latest in the text first), from:
      *   tag           the last <answer>...</answer> (a box inside wins)
      *   boxed         the last \boxed{} / \fbox{} (boxes joined by "and" or
-     *                 commas count as one list answer)
+     *                 commas count as one list answer; a box repeating an
+     *                 earlier one's answer, by text or by equivalence, is
+     *                 the same answer; different boxes joined by "or" are
+     *                 alternatives: a hedge, never a list)
      *   final_answer  "final answer is X" / "Final Answer: X" (Minerva)
      *   answer        "answer: X", "the answer is X" (and a few languages)
      *   gsm8k         "#### X"
@@ -104,7 +107,9 @@ typedef struct rlvr_math_options {
                                    stand for the other [1] */
     int hedge;                  /* 1: a list of several values that contains
                                    a single gold value is a hedge (0, reason
-                                   "hedge"); 0: plain not_equal [1] */
+                                   "hedge"), and so are different boxed
+                                   answers joined by "or" whatever the gold;
+                                   0: plain not_equal [1] */
 
     /* Cost bounds: over them the prediction scores 0 (pred_too_costly) and
      * the gold abstains (gold_too_costly). */
