@@ -307,6 +307,12 @@ static const row repeats[] = {
     {"\\{1, 2\\}", "\\boxed{\\{1, 2\\}} and again \\boxed{\\{2, 1\\}}", EQ, "set"},
     {"5x - 7y + 11z + 4 = 0", "First we get $\\boxed{5x - 7y + 11z + 4 = 0}$, and checking again confirms $\\boxed{-7y + 5x + 11z + 4 = 0}$.", EQ, "equation"},
     {"1 \\pm \\sqrt{19}", "\\boxed{1 \\pm \\sqrt{19}}, and again \\boxed{1\\pm\\sqrt{19}}", EQ, "set"},
+    /* 40 repeats in two alternating spellings: one comparison for each
+     * spelling, whatever the number of boxes */
+    {"(1, 2)", "\\boxed{(1, 2)}, \\boxed{(1,2.0)}, \\boxed{(1, 2)}, \\boxed{(1,2.0)}, \\boxed{(1, 2)}, \\boxed{(1,2.0)}, \\boxed{(1, 2)}, \\boxed{(1,2.0)}, \\boxed{(1, 2)}, \\boxed{(1,2.0)}, "
+               "\\boxed{(1, 2)}, \\boxed{(1,2.0)}, \\boxed{(1, 2)}, \\boxed{(1,2.0)}, \\boxed{(1, 2)}, \\boxed{(1,2.0)}, \\boxed{(1, 2)}, \\boxed{(1,2.0)}, \\boxed{(1, 2)}, \\boxed{(1,2.0)}, "
+               "\\boxed{(1, 2)}, \\boxed{(1,2.0)}, \\boxed{(1, 2)}, \\boxed{(1,2.0)}, \\boxed{(1, 2)}, \\boxed{(1,2.0)}, \\boxed{(1, 2)}, \\boxed{(1,2.0)}, \\boxed{(1, 2)}, \\boxed{(1,2.0)}, "
+               "\\boxed{(1, 2)}, \\boxed{(1,2.0)}, \\boxed{(1, 2)}, \\boxed{(1,2.0)}, \\boxed{(1, 2)}, \\boxed{(1,2.0)}, \\boxed{(1, 2)}, \\boxed{(1,2.0)}, \\boxed{(1, 2)}, \\boxed{(1,2.0)}", EQ, "tuple"},
     /* repeats and a different answer: a list of the different ones */
     {"(1, 2), (3, 4)", "\\boxed{(1, 2)}, \\boxed{(3, 4)} and \\boxed{(1,2)}", EQ, "set"},
     {"(1, 2)", "\\boxed{(1, 2)}, \\boxed{(3, 4)} and \\boxed{(1,2)}", NE, NULL},

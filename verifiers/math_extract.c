@@ -315,9 +315,10 @@ static mx_node *box_parse(mx_ctx *c, const span *b, box_answer *ba, size_t *budg
 /* The boxes b[0..nb) that hold different answers: their indices in keep
  * (each the latest box of its answer, in the order the answers first
  * appear); returns how many. Texts are compared first; the engine compares
- * the rest within one evaluation budget (ctx->work_cap for all the pairs)
- * and a parsing budget (8 answers of max_answer_bytes), so a group of 64
- * boxes costs at most that: past the budget, boxes are kept apart. The
+ * the rest, at most 32 pairs, within one evaluation budget (an eighth of
+ * ctx->work_cap for all the pairs together) and a parsing budget (twice
+ * max_answer_bytes), so a group of 64 boxes costs at most that: past it,
+ * boxes are kept apart. The
  * context (costly flag, work, random state, node count) is left as it was,
  * so the verdict of the answer chosen does not depend on the comparisons
  * made here. */
@@ -327,7 +328,7 @@ static int same_boxes(mx_ctx *c, const span *b, int nb, int *keep)
         keep[0] = 0;
         return nb;
     }
-    int nk = 0;
+    int nk = 0, pairs = 0, grp[64], rep[64]; /* rep: each answer's first box, compared */
     box_answer ans[64];
     memset(ans, 0, sizeof ans);
     int costly = c->costly, nodes = c->nodes;
@@ -336,22 +337,24 @@ static int same_boxes(mx_ctx *c, const span *b, int nb, int *keep)
     const rlvr_math_options *o = c->o;
     rlvr_math_options strict = *o;
     strict.strict = 1;
-    size_t budget = 8 * o->max_answer_bytes;
-    c->work = 0;
+    size_t budget = 2 * o->max_answer_bytes;
+    c->work = c->work_cap - c->work_cap / 8; /* an eighth of a check's budget */
     for (int i = 0; i < nb && i < 64; i++) {
         int same = -1;
         const char *s = b[i].s;
         size_t n = b[i].n;
         trim(&s, &n);
-        for (int j = 0; j < nk && same < 0; j++) {
-            const char *s2 = b[keep[j]].s;
-            size_t n2 = b[keep[j]].n;
+        for (int j = 0; j < i && same < 0; j++) {
+            /* every spelling seen so far, so that alternating spellings cost
+             * one comparison each */
+            const char *s2 = b[j].s;
+            size_t n2 = b[j].n;
             trim(&s2, &n2);
-            if (n == n2 && memcmp(s, s2, n) == 0) same = j;
+            if (n == n2 && memcmp(s, s2, n) == 0) same = grp[j];
         }
-        for (int j = 0; j < nk && same < 0 && c->work <= c->work_cap; j++) {
+        for (int j = 0; j < nk && same < 0 && c->work <= c->work_cap && pairs < 32; j++, pairs++) {
             mx_node *x = box_parse(c, &b[i], &ans[i], &budget);
-            mx_node *y = box_parse(c, &b[keep[j]], &ans[keep[j]], &budget);
+            mx_node *y = box_parse(c, &b[rep[j]], &ans[rep[j]], &budget);
             if (!x || !y) continue;
             const char *rule;
             c->o = &strict;
@@ -359,8 +362,12 @@ static int same_boxes(mx_ctx *c, const span *b, int nb, int *keep)
             if (mx_compare(c, y, x, &rule) == MX_CMP_EQ && mx_compare(c, x, y, &rule) == MX_CMP_EQ) same = j;
             c->o = o;
         }
-        if (same >= 0) keep[same] = i;
-        else keep[nk++] = i;
+        if (same < 0) {
+            same = nk++;
+            rep[same] = i;
+        }
+        keep[same] = i;
+        grp[i] = same;
     }
     c->costly = costly;
     c->nodes = nodes;
