@@ -195,6 +195,12 @@ static void test_counts(void)
         {"numbers, variables, formulas and math names do not count",
          "So the value is 42 and x equals 3.5 since sin(x) dx and f(x)=2x+1 hold 3rd x2 a+b.", "en",
          RLVR_LANG_UNIT_WORD, 9, 9, 1, 9, 0, 0},
+        {"every math name, in any case, does not count",
+         "arccos arcsin arctan arg cos cosh cot csc det dim dp dq dr ds dt du dv dx dy dz exp frac gcd inf "
+         "ker lcm lg lim ln log max min mod sec sin sinh sqrt sup tan tanh ARCTAN Sqrt dX LN", "zh",
+         RLVR_LANG_UNIT_WORD, 0, 0, 0, 0, 0, 0},
+        {"words near math names count", "dw da lo lh arccot arcsine cosine sins logs tanhs maxim sqr", "zh",
+         RLVR_LANG_UNIT_WORD, 12, 0, 1, 12, 0, 0},
         {"chinese words by ICU", "我们需要计算这个函数的导数。", "zh", RLVR_LANG_UNIT_WORD, 7, 7, 1, 0, 7, 0},
         {"chinese characters one by one", "我们需要计算这个函数的导数。", "zh", RLVR_LANG_UNIT_CHAR, 13, 13, 1, 0, 13, 0},
         {"R1 failure: chinese drifting into english (words)",

@@ -586,12 +586,19 @@ static int is_mark(uint32_t cp)
 }
 
 /* Function names and differentials of mathematics written without $...$,
- * sorted (strcmp order) for the binary search. */
-static const char *const math_names[] = {
-    "arccos", "arcsin", "arctan", "arg", "cos", "cosh", "cot", "csc", "det", "dim",
-    "dp", "dq", "dr", "ds", "dt", "du", "dv", "dx", "dy", "dz", "exp", "frac", "gcd",
-    "inf", "ker", "lcm", "lg", "lim", "ln", "log", "max", "min", "mod", "sec", "sin",
-    "sinh", "sqrt", "sup", "tan", "tanh",
+ * grouped by length (2, 3, 4 and 6 letters; none has 5), compared with
+ * memcmp against the lower-cased word: no string compare per candidate. */
+static const char math_names3[][3] = {
+    {'a','r','g'}, {'c','o','s'}, {'c','o','t'}, {'c','s','c'}, {'d','e','t'}, {'d','i','m'},
+    {'e','x','p'}, {'g','c','d'}, {'i','n','f'}, {'k','e','r'}, {'l','c','m'}, {'l','i','m'},
+    {'l','o','g'}, {'m','a','x'}, {'m','i','n'}, {'m','o','d'}, {'s','e','c'}, {'s','i','n'},
+    {'s','u','p'}, {'t','a','n'},
+};
+static const char math_names4[][4] = {
+    {'c','o','s','h'}, {'f','r','a','c'}, {'s','i','n','h'}, {'s','q','r','t'}, {'t','a','n','h'},
+};
+static const char math_names6[][6] = {
+    {'a','r','c','c','o','s'}, {'a','r','c','s','i','n'}, {'a','r','c','t','a','n'},
 };
 
 static int math_name(const char *w, size_t n)
@@ -601,7 +608,7 @@ static int math_name(const char *w, size_t n)
         1u << ('a' - 'a') | 1u << ('c' - 'a') | 1u << ('d' - 'a') | 1u << ('e' - 'a') | 1u << ('f' - 'a')
         | 1u << ('g' - 'a') | 1u << ('i' - 'a') | 1u << ('k' - 'a') | 1u << ('l' - 'a') | 1u << ('m' - 'a')
         | 1u << ('s' - 'a') | 1u << ('t' - 'a');
-    if (n < 2 || n > 6) return 0;
+    if (n < 2 || n > 6 || n == 5) return 0;
     unsigned char c0 = (unsigned char)(w[0] | 0x20);
     if (c0 < 'a' || c0 > 'z' || !(first >> (c0 - 'a') & 1)) return 0;
     char low[8];
@@ -610,16 +617,23 @@ static int math_name(const char *w, size_t n)
         if (c >= 0x80) return 0;
         low[i] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
     }
-    low[n] = 0;
-    size_t lo = 0, hi = sizeof math_names / sizeof math_names[0];
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        int d = strcmp(low, math_names[mid]);
-        if (d == 0) return 1;
-        if (d < 0) hi = mid;
-        else lo = mid + 1;
+    switch (n) {
+    case 2: /* dp dq dr ds dt du dv dx dy dz, lg ln */
+        if (low[0] == 'd') return low[1] >= 'p' && low[1] <= 'z' && low[1] != 'w';
+        return low[0] == 'l' && (low[1] == 'g' || low[1] == 'n');
+    case 3:
+        for (size_t k = 0; k < sizeof math_names3 / sizeof math_names3[0]; k++)
+            if (memcmp(low, math_names3[k], 3) == 0) return 1;
+        return 0;
+    case 4:
+        for (size_t k = 0; k < sizeof math_names4 / sizeof math_names4[0]; k++)
+            if (memcmp(low, math_names4[k], 4) == 0) return 1;
+        return 0;
+    default:
+        for (size_t k = 0; k < sizeof math_names6 / sizeof math_names6[0]; k++)
+            if (memcmp(low, math_names6[k], 6) == 0) return 1;
+        return 0;
     }
-    return 0;
 }
 
 static int is_operator(unsigned char c)
