@@ -148,6 +148,24 @@ static void text_detail(const rlvr_host *h, rlvr_result *r, const char *key, con
     h->detail_string(r, key, s, strlen(s));
 }
 
+/* Appends s at buf[o]; returns the new length (the caller sized buf). */
+static size_t put_str(char *buf, size_t o, const char *s)
+{
+    size_t n = strlen(s);
+    memcpy(buf + o, s, n);
+    return o + n;
+}
+
+/* Appends v in decimal at buf[o] (at most 20 digits); returns the new length. */
+static size_t put_uint(char *buf, size_t o, uint64_t v)
+{
+    char d[20];
+    size_t n = 0;
+    do d[n++] = (char)('0' + v % 10), v /= 10; while (v);
+    while (n) buf[o++] = d[--n];
+    return o;
+}
+
 static int lang_score(void *inst, const rlvr_call *call, const rlvr_sample *s, rlvr_result *r)
 {
     lang_inst *li = inst;
@@ -217,29 +235,40 @@ static int lang_score(void *inst, const rlvr_call *call, const rlvr_sample *s, r
     h->detail_number(r, "target_words", (double)res.target);
     if (res.unidentified) h->detail_number(r, "unidentified_words", (double)res.unidentified);
 
+    /* the two JSON details, written by hand (no printf on the per-sample
+     * path): at most 11 scripts and 16 sentences, each well under 96 bytes,
+     * so 2048 bytes always suffice */
     char json[2048];
     size_t o = 0;
-    o += (size_t)snprintf(json + o, sizeof json - o, "{");
-    int first = 1;
+    json[o++] = '{';
     for (int i = 0; i < RLVR_SCRIPT_COUNT; i++) {
         if (!res.by_script[i]) continue;
-        o += (size_t)snprintf(json + o, sizeof json - o, "%s\"%s\":%zu", first ? "" : ",",
-                              rlvr_lang_script_name((rlvr_lang_script)i), res.by_script[i]);
-        first = 0;
+        if (o > 1) json[o++] = ',';
+        json[o++] = '"';
+        o = put_str(json, o, rlvr_lang_script_name((rlvr_lang_script)i));
+        json[o++] = '"';
+        json[o++] = ':';
+        o = put_uint(json, o, res.by_script[i]);
     }
-    o += (size_t)snprintf(json + o, sizeof json - o, "}");
+    json[o++] = '}';
     h->detail_json(r, "scripts", json, o);
 
     h->detail_number(r, "sentences", (double)res.sentences);
     o = 0;
-    o += (size_t)snprintf(json + o, sizeof json - o, "[");
+    json[o++] = '[';
     for (size_t i = 0; i < res.n_kept; i++) {
         const rlvr_lang_sentence *k = &res.kept[i];
         /* lang is a code or a script name: [a-z-] only, no escaping needed */
-        o += (size_t)snprintf(json + o, sizeof json - o, "%s{\"lang\":\"%s\",\"words\":%u,\"target\":%u}",
-                              i ? "," : "", k->lang, (unsigned)k->words, (unsigned)k->target);
+        if (i) json[o++] = ',';
+        o = put_str(json, o, "{\"lang\":\"");
+        o = put_str(json, o, k->lang);
+        o = put_str(json, o, "\",\"words\":");
+        o = put_uint(json, o, k->words);
+        o = put_str(json, o, ",\"target\":");
+        o = put_uint(json, o, k->target);
+        json[o++] = '}';
     }
-    o += (size_t)snprintf(json + o, sizeof json - o, "]");
+    json[o++] = ']';
     h->detail_json(r, "sentence_languages", json, o);
 
     if (res.counted == 0 || (int64_t)res.counted < li->min_words) {
@@ -249,7 +278,8 @@ static int lang_score(void *inst, const rlvr_call *call, const rlvr_sample *s, r
     }
     double score = (double)res.target / (double)res.counted;
     h->set_status(r, RLVR_OK, score);
-    h->set_reason(r, "%s", res.target == res.counted ? "consistent" : res.target ? "mixed" : "no_target_words");
+    /* reasons without a conversion: set_reason's format is the text itself */
+    h->set_reason(r, res.target == res.counted ? "consistent" : res.target ? "mixed" : "no_target_words");
 out:
     if (temp) rlvr_lang_scratch_free(sc);
     return 0;

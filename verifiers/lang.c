@@ -680,7 +680,10 @@ static void keep_sentence(rlvr_lang_result *r, const char *lang, size_t words, s
 {
     if (r->n_kept >= RLVR_LANG_MAX_SENTENCES) return;
     rlvr_lang_sentence *k = &r->kept[r->n_kept++];
-    snprintf(k->lang, sizeof k->lang, "%s", lang);
+    size_t n = strlen(lang);
+    if (n >= sizeof k->lang) n = sizeof k->lang - 1;
+    memcpy(k->lang, lang, n);
+    k->lang[n] = 0;
     k->words = (uint32_t)(words > UINT32_MAX ? UINT32_MAX : words);
     k->target = (uint32_t)(target > UINT32_MAX ? UINT32_MAX : target);
 }
