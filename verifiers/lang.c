@@ -188,6 +188,14 @@ static size_t fence_end(const char *s, size_t n, size_t i, size_t m, char ch)
     return n;
 }
 
+/* The bytes at which stripping may do something other than copy: a newline
+ * (a fence may open the next line), ` $ \ <, and the first letters of the
+ * URL schemes checked below. */
+static const unsigned char strip_special[256] = {
+    ['\n'] = 1, ['`'] = 1, ['$'] = 1, ['\\'] = 1, ['<'] = 1,
+    ['h'] = 1, ['f'] = 1, ['w'] = 1, ['H'] = 1, ['W'] = 1,
+};
+
 size_t rlvr_lang_strip(const char *s, size_t n, char *out)
 {
     strip_state st;
@@ -211,6 +219,16 @@ size_t rlvr_lang_strip(const char *s, size_t n, char *out)
             }
         }
         line_start = 0;
+        if (!strip_special[c]) {
+            /* a run of bytes that start nothing: copied as they are (o <= i
+             * always, each byte emitted having consumed at least one) */
+            size_t j = i + 1;
+            while (j < n && !strip_special[(unsigned char)s[j]]) j++;
+            memmove(out + o, s + i, j - i);
+            o += j - i;
+            i = j;
+            continue;
+        }
         if (c == '\n') {
             EMIT('\n');
             i++;
@@ -337,6 +355,9 @@ size_t rlvr_lang_strip(const char *s, size_t n, char *out)
         if ((c == 'h' || c == 'f' || c == 'w' || c == 'H' || c == 'W')
             && (i == 0 || !is_alnum_ascii((unsigned char)s[i - 1]))) {
             size_t rest = n - i, skip = 0;
+            /* the second letter first: most words stop here */
+            unsigned char c1 = rest > 1 ? (unsigned char)(s[i + 1] | 0x20) : 0;
+            if (c1 != ((c | 0x20) == 'w' ? 'w' : 't')) rest = 0;
             if (rest >= 7 && strncasecmp(s + i, "http://", 7) == 0) skip = 7;
             else if (rest >= 8 && strncasecmp(s + i, "https://", 8) == 0) skip = 8;
             else if (rest >= 6 && strncasecmp(s + i, "ftp://", 6) == 0) skip = 6;
@@ -544,19 +565,39 @@ static void shrink(rlvr_lang_scratch *sc)
 /* Character classes of the scanner. */
 enum { C_SPACE, C_NEWLINE, C_LETTER, C_DIGIT, C_APOS, C_END, C_DOT, C_PUNCT };
 
+/* The classes of the ASCII characters (row k: 16k..16k+15): letters,
+ * digits, \n, the spaces \t \v \f \r and ' ', the apostrophe, '.', '!'
+ * and '?'; everything else is punctuation. */
+#define SP C_SPACE
+#define NL C_NEWLINE
+#define LE C_LETTER
+#define DI C_DIGIT
+#define AP C_APOS
+#define EN C_END
+#define DO C_DOT
+#define PU C_PUNCT
+static const unsigned char ascii_class[128] = {
+    PU, PU, PU, PU, PU, PU, PU, PU, PU, SP, NL, SP, SP, SP, PU, PU,
+    PU, PU, PU, PU, PU, PU, PU, PU, PU, PU, PU, PU, PU, PU, PU, PU,
+    SP, EN, PU, PU, PU, PU, PU, AP, PU, PU, PU, PU, PU, PU, DO, PU,
+    DI, DI, DI, DI, DI, DI, DI, DI, DI, DI, PU, PU, PU, PU, PU, EN,
+    PU, LE, LE, LE, LE, LE, LE, LE, LE, LE, LE, LE, LE, LE, LE, LE,
+    LE, LE, LE, LE, LE, LE, LE, LE, LE, LE, LE, PU, PU, PU, PU, PU,
+    PU, LE, LE, LE, LE, LE, LE, LE, LE, LE, LE, LE, LE, LE, LE, LE,
+    LE, LE, LE, LE, LE, LE, LE, LE, LE, LE, LE, PU, PU, PU, PU, PU,
+};
+#undef SP
+#undef NL
+#undef LE
+#undef DI
+#undef AP
+#undef EN
+#undef DO
+#undef PU
+
 static int classify(uint32_t cp)
 {
-    if (cp < 0x80) {
-        unsigned char c = (unsigned char)cp;
-        if (is_ascii_letter(c)) return C_LETTER;
-        if (c >= '0' && c <= '9') return C_DIGIT;
-        if (c == '\n') return C_NEWLINE;
-        if (c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f') return C_SPACE;
-        if (c == '\'') return C_APOS;
-        if (c == '.') return C_DOT;
-        if (c == '!' || c == '?') return C_END;
-        return C_PUNCT;
-    }
+    if (cp < 0x80) return ascii_class[cp];
     switch (cp) {
     case 0x2019: return C_APOS;
     case 0x3002: case 0xFF01: case 0xFF1F: case 0xFF0E: case 0xFF61: return C_END;
@@ -576,6 +617,18 @@ static int classify(uint32_t cp)
     case U_LINE_SEPARATOR: case U_PARAGRAPH_SEPARATOR: return C_NEWLINE;
     default: return C_PUNCT;
     }
+}
+
+/* The code point at u[i] (i < n), its length and its class. */
+static inline int next_class(const unsigned char *u, size_t n, size_t i, uint32_t *cp, size_t *len)
+{
+    if (u[i] < 0x80) {
+        *cp = u[i];
+        *len = 1;
+        return ascii_class[u[i]];
+    }
+    *cp = utf8_next(u, n, i, len);
+    return classify(*cp);
 }
 
 static int is_mark(uint32_t cp)
@@ -826,8 +879,8 @@ static void scan(counter *c, const char *s, size_t n)
     const unsigned char *u = (const unsigned char *)s;
     size_t i = 0, len;
     while (i < n && !c->oom) {
-        uint32_t cp = utf8_next(u, n, i, &len);
-        int cl = classify(cp);
+        uint32_t cp;
+        int cl = next_class(u, n, i, &cp, &len);
         if (cl == C_LETTER || cl == C_DIGIT) {
             rlvr_lang_script sp = cl == C_LETTER ? rlvr_lang_script_of(cp) : RLVR_SCRIPT_OTHER;
             if (sp == RLVR_SCRIPT_HAN || sp == RLVR_SCRIPT_KANA) {
@@ -857,8 +910,8 @@ static void scan(counter *c, const char *s, size_t n)
                     continue;
                 }
                 size_t l2;
-                uint32_t c2 = utf8_next(u, n, b, &l2);
-                int k2 = classify(c2);
+                uint32_t c2;
+                int k2 = next_class(u, n, b, &c2, &l2);
                 if (k2 == C_LETTER) {
                     rlvr_lang_script s2 = rlvr_lang_script_of(c2);
                     if (s2 == RLVR_SCRIPT_HAN || s2 == RLVR_SCRIPT_KANA) break;
@@ -872,8 +925,8 @@ static void scan(counter *c, const char *s, size_t n)
                     b += l2;
                 } else if (k2 == C_APOS && b + l2 < n) {
                     size_t l3;
-                    uint32_t c3 = utf8_next(u, n, b + l2, &l3);
-                    if (classify(c3) != C_LETTER) break;
+                    uint32_t c3;
+                    if (next_class(u, n, b + l2, &c3, &l3) != C_LETTER) break;
                     b += l2;
                 } else {
                     break;
