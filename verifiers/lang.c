@@ -638,56 +638,45 @@ static int is_mark(uint32_t cp)
     return t == U_NON_SPACING_MARK || t == U_ENCLOSING_MARK || t == U_COMBINING_SPACING_MARK;
 }
 
-/* Function names and differentials of mathematics written without $...$,
- * grouped by length (2, 3, 4 and 6 letters; none has 5), compared with
- * memcmp against the lower-cased word: no string compare per candidate. */
-static const char math_names3[][3] = {
-    {'a','r','g'}, {'c','o','s'}, {'c','o','t'}, {'c','s','c'}, {'d','e','t'}, {'d','i','m'},
-    {'e','x','p'}, {'g','c','d'}, {'i','n','f'}, {'k','e','r'}, {'l','c','m'}, {'l','i','m'},
-    {'l','o','g'}, {'m','a','x'}, {'m','i','n'}, {'m','o','d'}, {'s','e','c'}, {'s','i','n'},
-    {'s','u','p'}, {'t','a','n'},
-};
-static const char math_names4[][4] = {
-    {'c','o','s','h'}, {'f','r','a','c'}, {'s','i','n','h'}, {'s','q','r','t'}, {'t','a','n','h'},
-};
-static const char math_names6[][6] = {
-    {'a','r','c','c','o','s'}, {'a','r','c','s','i','n'}, {'a','r','c','t','a','n'},
-};
+/* Function names and differentials of mathematics written without $...$:
+ * the lower-cased word, packed into an integer (one byte a letter, first
+ * letter highest), is matched by a switch. */
+#define K2(a, b) ((uint64_t)(a) << 8 | (uint64_t)(b))
+#define K3(a, b, c) (K2(a, b) << 8 | (uint64_t)(c))
+#define K4(a, b, c, d) (K3(a, b, c) << 8 | (uint64_t)(d))
+#define K6(a, b, c, d, e, f) (K4(a, b, c, d) << 16 | K2(e, f))
 
 static int math_name(const char *w, size_t n)
 {
-    /* the first letters of the names above: most words stop here */
-    static const uint32_t first =
-        1u << ('a' - 'a') | 1u << ('c' - 'a') | 1u << ('d' - 'a') | 1u << ('e' - 'a') | 1u << ('f' - 'a')
-        | 1u << ('g' - 'a') | 1u << ('i' - 'a') | 1u << ('k' - 'a') | 1u << ('l' - 'a') | 1u << ('m' - 'a')
-        | 1u << ('s' - 'a') | 1u << ('t' - 'a');
     if (n < 2 || n > 6 || n == 5) return 0;
-    unsigned char c0 = (unsigned char)(w[0] | 0x20);
-    if (c0 < 'a' || c0 > 'z' || !(first >> (c0 - 'a') & 1)) return 0;
-    char low[8];
+    uint64_t k = 0;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)w[i];
         if (c >= 0x80) return 0;
-        low[i] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
+        k = k << 8 | (c >= 'A' && c <= 'Z' ? c + 32u : c);
     }
-    switch (n) {
-    case 2: /* dp dq dr ds dt du dv dx dy dz, lg ln */
-        if (low[0] == 'd') return low[1] >= 'p' && low[1] <= 'z' && low[1] != 'w';
-        return low[0] == 'l' && (low[1] == 'g' || low[1] == 'n');
-    case 3:
-        for (size_t k = 0; k < sizeof math_names3 / sizeof math_names3[0]; k++)
-            if (memcmp(low, math_names3[k], 3) == 0) return 1;
-        return 0;
-    case 4:
-        for (size_t k = 0; k < sizeof math_names4 / sizeof math_names4[0]; k++)
-            if (memcmp(low, math_names4[k], 4) == 0) return 1;
-        return 0;
+    switch (k) {
+    case K2('d', 'p'): case K2('d', 'q'): case K2('d', 'r'): case K2('d', 's'): case K2('d', 't'):
+    case K2('d', 'u'): case K2('d', 'v'): case K2('d', 'x'): case K2('d', 'y'): case K2('d', 'z'):
+    case K2('l', 'g'): case K2('l', 'n'):
+    case K3('a', 'r', 'g'): case K3('c', 'o', 's'): case K3('c', 'o', 't'): case K3('c', 's', 'c'):
+    case K3('d', 'e', 't'): case K3('d', 'i', 'm'): case K3('e', 'x', 'p'): case K3('g', 'c', 'd'):
+    case K3('i', 'n', 'f'): case K3('k', 'e', 'r'): case K3('l', 'c', 'm'): case K3('l', 'i', 'm'):
+    case K3('l', 'o', 'g'): case K3('m', 'a', 'x'): case K3('m', 'i', 'n'): case K3('m', 'o', 'd'):
+    case K3('s', 'e', 'c'): case K3('s', 'i', 'n'): case K3('s', 'u', 'p'): case K3('t', 'a', 'n'):
+    case K4('c', 'o', 's', 'h'): case K4('f', 'r', 'a', 'c'): case K4('s', 'i', 'n', 'h'):
+    case K4('s', 'q', 'r', 't'): case K4('t', 'a', 'n', 'h'):
+    case K6('a', 'r', 'c', 'c', 'o', 's'): case K6('a', 'r', 'c', 's', 'i', 'n'):
+    case K6('a', 'r', 'c', 't', 'a', 'n'):
+        return 1;
     default:
-        for (size_t k = 0; k < sizeof math_names6 / sizeof math_names6[0]; k++)
-            if (memcmp(low, math_names6[k], 6) == 0) return 1;
         return 0;
     }
 }
+#undef K2
+#undef K3
+#undef K4
+#undef K6
 
 static int is_operator(unsigned char c)
 {
