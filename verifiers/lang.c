@@ -63,23 +63,24 @@ static const char *find_mem(const char *h, size_t hn, const char *needle, size_t
 
 rlvr_lang_cot_kind rlvr_lang_cot(const char *s, size_t n, size_t *start, size_t *len)
 {
+    /* One pass over the text: "</think>" and "<think>" cannot overlap (only
+     * their first bytes are '<'), so the first </think> is either before the
+     * first <think> (pre-filled) or the first one after it (a block). */
     const char *open = find_mem(s, n, "<think>", 7);
-    const char *close = find_mem(s, n, "</think>", 8);
-    if (open && close && close > open) {
-        const char *b = open + 7;
-        /* the first </think> after the opening tag */
-        const char *c = find_mem(b, (size_t)(s + n - b), "</think>", 8);
-        *start = (size_t)(b - s);
-        *len = (size_t)(c - b);
-        return RLVR_LANG_COT_BLOCK;
-    }
+    const char *close = find_mem(s, open ? (size_t)(open - s) : n, "</think>", 8);
     if (close) {
         *start = 0;
         *len = (size_t)(close - s);
         return RLVR_LANG_COT_PREFILLED;
     }
     if (open) {
-        *start = (size_t)(open - s) + 7;
+        const char *b = open + 7;
+        const char *c = find_mem(b, (size_t)(s + n - b), "</think>", 8);
+        *start = (size_t)(b - s);
+        if (c) {
+            *len = (size_t)(c - b);
+            return RLVR_LANG_COT_BLOCK;
+        }
         *len = n - *start;
         return RLVR_LANG_COT_UNCLOSED;
     }
