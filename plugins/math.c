@@ -50,7 +50,7 @@ static const rlvr_option mp_options[] = {
     {"strict", RLVR_OPT_BOOL, "true", 0, 0, NULL,
      "variable names matter; false: one variable may stand for another (f(x) = f(y))"},
     {"hedge", RLVR_OPT_BOOL, "true", 0, 0, NULL,
-     "several values containing a single gold value score 0 with reason hedge"},
+     "several values containing a single gold value, or different boxes joined by \"or\", score 0 with reason hedge"},
     {"echo_check", RLVR_OPT_BOOL, "true", 0, 0, NULL,
      "an answer that repeats an expression of the sample's prompt scores 0 (reason echo)"},
     {"max_input_bytes", RLVR_OPT_INT, "8388608", 1024, 1 << 30, NULL, "longer texts are over the cost bound"},
