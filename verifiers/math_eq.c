@@ -53,20 +53,6 @@ static int work(mx_ctx *c)
     return 0;
 }
 
-static mx_node *mk(mx_ctx *c, int kind, int n)
-{
-    mx_node *e = mx_alloc(&c->arena, sizeof *e + (size_t)n * sizeof(mx_node *));
-    if (!e) {
-        c->costly = 1;
-        return NULL;
-    }
-    memset(e, 0, sizeof *e);
-    e->kind = (uint8_t)kind;
-    e->n = n;
-    e->decimals = -1;
-    e->kid = (mx_node **)(e + 1);
-    return e;
-}
 
 /* ---- symbols --------------------------------------------------------- */
 
@@ -615,7 +601,7 @@ static const mx_node *reduce_rel(mx_ctx *c, const mx_node *e)
     if (n == 1) {
         /* x \approx 11 is x = 11; \frac{\sqrt3}{3} \approx 0.577 is the exact side */
         if (is_label(e->kid[0], 0)) {
-            mx_node *r = mk(c, MX_REL, 2);
+            mx_node *r = mx_node_new(c, MX_REL, 2);
             uint8_t *ops = mx_alloc(&c->arena, 1);
             if (!r || !ops) return e;
             ops[0] = MX_R_EQ;
@@ -631,14 +617,14 @@ static const mx_node *reduce_rel(mx_ctx *c, const mx_node *e)
         if (e->ops[k] != MX_R_EQ) all_eq = 0;
     if (n == e->n && (n == 2 || !all_eq)) return e;
     if (!all_eq) {
-        mx_node *r = mk(c, MX_REL, n);
+        mx_node *r = mx_node_new(c, MX_REL, n);
         if (!r) return e;
         for (int k = 0; k < n; k++) r->kid[k] = e->kid[k];
         r->ops = e->ops;
         return r;
     }
     if (n == 2) {
-        mx_node *r = mk(c, MX_REL, 2);
+        mx_node *r = mx_node_new(c, MX_REL, 2);
         if (!r) return e;
         r->kid[0] = e->kid[0];
         r->kid[1] = e->kid[1];
@@ -652,7 +638,7 @@ static const mx_node *reduce_rel(mx_ctx *c, const mx_node *e)
             break;
         }
     if (!label) return e->kid[n - 1];
-    mx_node *r = mk(c, MX_REL, 2);
+    mx_node *r = mx_node_new(c, MX_REL, 2);
     if (!r) return e;
     r->kid[0] = (mx_node *)label;
     r->kid[1] = e->kid[n - 1];
@@ -684,11 +670,11 @@ static int flip(int op)
 
 static mx_node *infinity(mx_ctx *c, int sign)
 {
-    mx_node *i = mk(c, MX_CONST, 0);
+    mx_node *i = mx_node_new(c, MX_CONST, 0);
     if (!i) return NULL;
     i->op = MX_C_INF;
     if (sign > 0) return i;
-    mx_node *n = mk(c, MX_NEG, 1);
+    mx_node *n = mx_node_new(c, MX_NEG, 1);
     if (n) n->kid[0] = i;
     return n;
 }
@@ -736,7 +722,7 @@ static mx_node *as_interval(mx_ctx *c, const mx_node *e)
         }
     }
     if (!lo || !hi) return NULL;
-    mx_node *r = mk(c, MX_INTERVAL, 2);
+    mx_node *r = mx_node_new(c, MX_INTERVAL, 2);
     if (!r) return NULL;
     r->kid[0] = lo;
     r->kid[1] = hi;
@@ -841,19 +827,19 @@ static mx_node *pm_pick(mx_ctx *c, const mx_node *e, int sign, int depth)
     if (!has_kind(e, MX_PM, 0)) return (mx_node *)e;
     if (e->kind == MX_PM) {
         mx_node *a = pm_pick(c, e->kid[0], sign, depth + 1), *b = pm_pick(c, e->kid[1], sign, depth + 1);
-        mx_node *r = mk(c, MX_ADD, 2);
+        mx_node *r = mx_node_new(c, MX_ADD, 2);
         if (!r) return NULL;
         r->kid[0] = a;
         if (sign > 0) r->kid[1] = b;
         else {
-            mx_node *n = mk(c, MX_NEG, 1);
+            mx_node *n = mx_node_new(c, MX_NEG, 1);
             if (!n) return NULL;
             n->kid[0] = b;
             r->kid[1] = n;
         }
         return r;
     }
-    mx_node *r = mk(c, e->kind, e->n);
+    mx_node *r = mx_node_new(c, e->kind, e->n);
     if (!r) return NULL;
     mx_node **kid = r->kid;
     *r = *e;
@@ -983,12 +969,12 @@ static const mx_node *fold_matrix(mx_ctx *c, const mx_node *e, int depth)
     if (e->kind == MX_NEG) {
         const mx_node *a = fold_matrix(c, e->kid[0], depth + 1);
         if (a->kind != MX_MATRIX) return e;
-        mx_node *r = mk(c, MX_MATRIX, a->n);
+        mx_node *r = mx_node_new(c, MX_MATRIX, a->n);
         if (!r) return e;
         r->rows = a->rows;
         r->cols = a->cols;
         for (int k = 0; k < a->n; k++) {
-            mx_node *n = mk(c, MX_NEG, 1);
+            mx_node *n = mx_node_new(c, MX_NEG, 1);
             if (!n) return e;
             n->kid[0] = a->kid[k];
             r->kid[k] = n;
@@ -1004,12 +990,12 @@ static const mx_node *fold_matrix(mx_ctx *c, const mx_node *e, int depth)
         if (!any) return e;
         if (e->kind == MX_ADD) {
             if (acc->kind != MX_MATRIX || b->kind != MX_MATRIX || acc->rows != b->rows || acc->cols != b->cols) return e;
-            mx_node *r = mk(c, MX_MATRIX, acc->n);
+            mx_node *r = mx_node_new(c, MX_MATRIX, acc->n);
             if (!r) return e;
             r->rows = acc->rows;
             r->cols = acc->cols;
             for (int q = 0; q < acc->n; q++) {
-                mx_node *s = mk(c, MX_ADD, 2);
+                mx_node *s = mx_node_new(c, MX_ADD, 2);
                 if (!s) return e;
                 s->kid[0] = acc->kid[q];
                 s->kid[1] = b->kid[q];
@@ -1018,16 +1004,16 @@ static const mx_node *fold_matrix(mx_ctx *c, const mx_node *e, int depth)
             acc = r;
         } else if (acc->kind == MX_MATRIX && b->kind == MX_MATRIX) {
             if (acc->cols != b->rows || acc->rows * b->cols > c->o->max_elements) return e;
-            mx_node *r = mk(c, MX_MATRIX, acc->rows * b->cols);
+            mx_node *r = mx_node_new(c, MX_MATRIX, acc->rows * b->cols);
             if (!r) return e;
             r->rows = acc->rows;
             r->cols = b->cols;
             for (int i = 0; i < acc->rows; i++)
                 for (int j = 0; j < b->cols; j++) {
-                    mx_node *s = mk(c, MX_ADD, acc->cols);
+                    mx_node *s = mx_node_new(c, MX_ADD, acc->cols);
                     if (!s) return e;
                     for (int q = 0; q < acc->cols; q++) {
-                        mx_node *m = mk(c, MX_MUL, 2);
+                        mx_node *m = mx_node_new(c, MX_MUL, 2);
                         if (!m) return e;
                         m->kid[0] = acc->kid[i * acc->cols + q];
                         m->kid[1] = b->kid[q * b->cols + j];
@@ -1038,12 +1024,12 @@ static const mx_node *fold_matrix(mx_ctx *c, const mx_node *e, int depth)
             acc = r;
         } else {
             const mx_node *m = acc->kind == MX_MATRIX ? acc : b, *k2 = acc->kind == MX_MATRIX ? b : acc;
-            mx_node *r = mk(c, MX_MATRIX, m->n);
+            mx_node *r = mx_node_new(c, MX_MATRIX, m->n);
             if (!r) return e;
             r->rows = m->rows;
             r->cols = m->cols;
             for (int q = 0; q < m->n; q++) {
-                mx_node *s = mk(c, MX_MUL, 2);
+                mx_node *s = mx_node_new(c, MX_MUL, 2);
                 if (!s) return e;
                 s->kid[0] = (mx_node *)k2;
                 s->kid[1] = m->kid[q];
@@ -1169,13 +1155,13 @@ static int cmp(mx_ctx *c, const mx_node *g, const mx_node *p, const char **rule,
             const mx_node *gs = g, *ps = p;
             mx_node *wg = NULL, *wp = NULL;
             if (g->kind == MX_PM || !gc) {
-                wg = mk(c, MX_SET, 1);
+                wg = mx_node_new(c, MX_SET, 1);
                 if (!wg) return MX_CMP_COSTLY;
                 wg->kid[0] = (mx_node *)g;
                 gs = wg;
             }
             if (p->kind == MX_PM || !pc) {
-                wp = mk(c, MX_SET, 1);
+                wp = mx_node_new(c, MX_SET, 1);
                 if (!wp) return MX_CMP_COSTLY;
                 wp->kid[0] = (mx_node *)p;
                 ps = wp;

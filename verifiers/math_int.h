@@ -134,6 +134,10 @@ typedef struct mx_node {
     int slen;
 } mx_node;
 
+/* A node of `kind` with room for n children, zeroed (decimals -1), from the
+ * check's arena; NULL (and ctx->costly set) when the arena is exhausted. */
+mx_node *mx_node_new(mx_ctx *c, int kind, int n);
+
 /* Parse s[0..n) (an extracted answer) into an expression. Returns the
  * node, or NULL: *why says "costly" (a bound: ctx->costly is set) or
  * "invalid" (with a short message in err). */

@@ -65,6 +65,21 @@ void *mx_alloc(mx_arena *a, size_t n)
     return b->data;
 }
 
+mx_node *mx_node_new(mx_ctx *c, int kind, int n)
+{
+    mx_node *e = mx_alloc(&c->arena, sizeof *e + (size_t)n * sizeof(mx_node *));
+    if (!e) {
+        c->costly = 1;
+        return NULL;
+    }
+    memset(e, 0, sizeof *e);
+    e->kind = (uint8_t)kind;
+    e->n = n;
+    e->decimals = -1;
+    e->kid = (mx_node **)(e + 1);
+    return e;
+}
+
 char *mx_strndup(mx_arena *a, const char *s, size_t n)
 {
     char *d = mx_alloc(a, n + 1);

@@ -733,17 +733,8 @@ static mx_node *node(parser *p, int kind, int n)
         fail(p, "more than %d nodes", c->o->max_nodes);
         return NULL;
     }
-    mx_node *e = mx_alloc(&c->arena, sizeof *e + (size_t)n * sizeof(mx_node *));
-    if (!e) {
-        c->costly = 1;
-        fail(p, "out of memory");
-        return NULL;
-    }
-    memset(e, 0, sizeof *e);
-    e->kind = (uint8_t)kind;
-    e->n = n;
-    e->decimals = -1;
-    e->kid = (mx_node **)(e + 1);
+    mx_node *e = mx_node_new(c, kind, n);
+    if (!e) fail(p, "out of memory");
     return e;
 }
 
@@ -1071,6 +1062,27 @@ static int starts_primary(parser *p, const tok *t)
     }
 }
 
+/* The arguments of a call, at '(': items separated by commas, then ')'.
+ * Returns 0 with the arguments in *args, or -1 (the parser has failed). */
+static int parse_call_args(parser *p, nlist *args)
+{
+    p->i++;
+    p->bracket++;
+    for (;;) {
+        mx_node *e = parse_item(p);
+        if (!e || nl_push(p, args, e)) return -1;
+        if (!is_op(cur(p), ',')) break;
+        p->i++;
+    }
+    p->bracket--;
+    if (!is_op(cur(p), ')')) {
+        fail(p, "expected ) after the arguments");
+        return -1;
+    }
+    p->i++;
+    return 0;
+}
+
 static mx_node *parse_function(parser *p)
 {
     tok *t = cur(p);
@@ -1091,23 +1103,7 @@ static mx_node *parse_function(parser *p)
     }
     nlist args = {0};
     if (is_op(cur(p), '(')) {
-        p->i++;
-        p->bracket++;
-        for (;;) {
-            mx_node *e = parse_item(p);
-            if (!e || nl_push(p, &args, e)) return NULL;
-            if (is_op(cur(p), ',')) {
-                p->i++;
-                continue;
-            }
-            break;
-        }
-        p->bracket--;
-        if (!is_op(cur(p), ')')) {
-            fail(p, "expected ) after function arguments");
-            return NULL;
-        }
-        p->i++;
+        if (parse_call_args(p, &args)) return NULL;
     } else if (is_op(cur(p), '{')) {
         mx_node *e = parse_arg(p);
         if (nl_push(p, &args, e)) return NULL;
@@ -1169,24 +1165,8 @@ static mx_node *parse_primary(parser *p)
         p->i++;
         /* f(x), g(x), h(x): an unknown function applied */
         if (t->len == 1 && strchr("fghFGHPQWT", t->s[0]) && is_op(cur(p), '(') && !cur(p)->space) {
-            p->i++;
-            p->bracket++;
             nlist args = {0};
-            for (;;) {
-                mx_node *a = parse_item(p);
-                if (!a || nl_push(p, &args, a)) return NULL;
-                if (is_op(cur(p), ',')) {
-                    p->i++;
-                    continue;
-                }
-                break;
-            }
-            p->bracket--;
-            if (!is_op(cur(p), ')')) {
-                fail(p, "expected )");
-                return NULL;
-            }
-            p->i++;
+            if (parse_call_args(p, &args)) return NULL;
             e = from_list(p, MX_FUNC, &args);
             if (e) {
                 e->op = MX_F_APPLY;
