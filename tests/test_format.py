@@ -3,15 +3,21 @@
 each policy, adversarial formats: two answers, nested tags, junk after the
 answer, CRLF, a pre-filled <think>, the template's leading space), open-r1's
 and TRL's regex traps shown accepted by their rules and rejected here,
-tag_count against open-r1's definition written out in Python, the details
+tag_count against open-r1's definition written out in Python
+(bench/format_ref.py, shared with the benchmark), the details
 (tag, offset, policy, look-alikes), `rlvr plugins` cards, configuration
 refusals, thread independence and hostile sizes."""
 import json
 import os
 import re
+import sys
 import time
 
-from taplib import ok, is_eq, done, run, run_raw, fixture, jsonl, tempfile_with
+from taplib import ok, is_eq, done, run, run_raw, fixture, jsonl, tempfile_with, SRCDIR
+
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, os.path.join(SRCDIR, "bench"))
+import format_ref  # noqa: E402  open-r1's rules as open-r1 writes them
 
 CASES = [json.loads(l) for l in open(fixture("format", "cases.jsonl"), encoding="utf-8") if l.strip()]
 
@@ -72,7 +78,7 @@ for (plugin, cfg), cases in groups.items():
               "%s: %s (score %s, want %s)" % (plugin, c["name"], got, c["score"]))
 
 # -- open-r1's and TRL's rules, as they are written, on the same completions -------
-OPENR1 = re.compile(r"^<think>\n.*?\n</think>\n<answer>\n.*?\n</answer>$", re.DOTALL | re.MULTILINE)
+OPENR1 = format_ref.PATTERN
 TRL = re.compile(r"^<think>(?!.*<think>)(.*?)</think>.*$", re.DOTALL | re.MULTILINE)
 traps = 0
 for c in CASES:
@@ -86,22 +92,9 @@ ok(traps >= 7, "the table holds open-r1's and TRL's traps (%d accepted by them, 
 
 
 # -- tag_count against open-r1's definition, on every completion of the table -------
-def open_r1_tag_count(text):
-    n = 0.0
-    if text.count("<think>\n") == 1:
-        n += 0.25
-    if text.count("\n</think>\n") == 1:
-        n += 0.25
-    if text.count("\n<answer>\n") == 1:
-        n += 0.25
-    if text.count("\n</answer>") == 1:
-        n += 0.25
-    return n
-
-
 texts = [c["completion"] for c in CASES]
 rc, out, err = score("tag_count", {}, texts)
-is_eq([o["components"]["tag_count"] for o in out], [open_r1_tag_count(t) for t in texts],
+is_eq([o["components"]["tag_count"] for o in out], [format_ref.tag_count(t) for t in texts],
       "tag_count equals open-r1's tag_count_reward on all %d completions of the table" % len(texts))
 o = [x for x, t in zip(out, texts) if t == CASES[0]["completion"]][0]
 is_eq(o["details"]["tag_count"]["counts"], [1, 1, 1, 1], "tag_count reports the four counts")
