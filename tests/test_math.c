@@ -189,6 +189,7 @@ static const row rules[] = {
     {"\\begin{pmatrix}6 & 8 \\\\ 10 & 12\\end{pmatrix}", "\\begin{pmatrix}1 & 2 \\\\ 3 & 4\\end{pmatrix} + \\begin{pmatrix}5 & 6 \\\\ 7 & 8\\end{pmatrix}", EQ, "matrix"},
     {"\\begin{pmatrix}19 & 22 \\\\ 43 & 50\\end{pmatrix}", "\\begin{pmatrix}1 & 2 \\\\ 3 & 4\\end{pmatrix}\\begin{pmatrix}5 & 6 \\\\ 7 & 8\\end{pmatrix}", EQ, "matrix"},
     {"\\begin{pmatrix}1\\\\2\\end{pmatrix}", "(1,2)", EQ, "matrix"},
+    {"\\begin{pmatrix}1 & 2 \\\\ 3 & 4\\end{pmatrix}", "\\begin{pmatrix}1 & 2 \\\\ 3 & 4 \\\\\\end{pmatrix}", EQ, "matrix"},
     /* percentages (default: both readings) */
     {"10\\%", "0.1", EQ, NULL},
     {"10\\%", "10", EQ, "percent"},
@@ -341,6 +342,7 @@ static const row zero_abstain[] = {
     {"1", "\\boxed{1^{10^{30}}}", EQ, NULL},
     {"1", "\\boxed{x}", NE, NULL},
     {"1", "\\boxed{(1}", PINV, NULL},
+    {"1", "\\boxed{\\begin{pmatrix}1 & 2 \\\\ 3\\end{pmatrix}}", PINV, NULL},
     {"1", "\\boxed{1 + }", PINV, NULL},
     {"1", "\\boxed{\\frac{1}}", PINV, NULL},
 };

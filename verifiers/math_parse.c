@@ -934,23 +934,12 @@ static mx_node *parse_matrix(parser *p)
     int rows = 0, cols = -1, in_row = 0;
     for (;;) {
         tok *t = cur(p);
-        if (t->type == T_ENDENV) {
-            p->i++;
-            if (in_row) {
-                if (cols >= 0 && in_row != cols) {
-                    fail(p, "ragged matrix");
-                    return NULL;
-                }
-                cols = in_row;
-                rows++;
-            }
-            break;
-        }
         if (t->type == T_END) {
             fail(p, "unterminated matrix");
             return NULL;
         }
-        if (t->type == T_ROWSEP) {
+        if (t->type == T_ROWSEP || t->type == T_ENDENV) {
+            /* a row ends (an empty one, as after a trailing \\, is none) */
             p->i++;
             if (in_row) {
                 if (cols >= 0 && in_row != cols) {
@@ -961,6 +950,7 @@ static mx_node *parse_matrix(parser *p)
                 rows++;
                 in_row = 0;
             }
+            if (t->type == T_ENDENV) break;
             continue;
         }
         mx_node *e = parse_item(p);
