@@ -11,4 +11,5 @@ int rlvr_cmd_plugins(int argc, char **argv);
 int rlvr_cmd_generate(int argc, char **argv);
 int rlvr_cmd_sft(int argc, char **argv);
 int rlvr_cmd_verify(int argc, char **argv);
+int rlvr_cmd_serve(int argc, char **argv);
 #endif

@@ -43,6 +43,7 @@ struct rlvr_engine {
     const rlvr_field_map *map;
     rlvr_pool *pool;
     int n_threads;
+    int worker_base, n_workers; /* what plugins see: worker_base + pool worker, of n_workers */
     json_tokener **tok;        /* [n_threads] */
     lua_State **L;             /* [n_threads] combine states, or NULL */
     slot **slots;              /* one allocation each: slots never move */
@@ -108,9 +109,9 @@ static void run_entry(rlvr_engine *eng, slot *sl, int k, int worker)
     const rlvr_plugin *d = &e->plugin->desc;
     if (e->isolate) {
         rlvr_hsample *hs = &sl->s;
-        rlvr_isolate_run(e, worker, eng->n_threads, eng->mix->step, &hs, &r, 1);
+        rlvr_isolate_run(e, eng->worker_base + worker, eng->n_workers, eng->mix->step, &hs, &r, 1);
     } else {
-        rlvr_call call = {sizeof call, worker, eng->n_threads, eng->mix->step, e->name, NULL};
+        rlvr_call call = {sizeof call, eng->worker_base + worker, eng->n_workers, eng->mix->step, e->name, NULL};
         int serial = !(d->flags & RLVR_REENTRANT);
         if (serial) pthread_mutex_lock(&e->lock);
         if (d->score) {
@@ -235,7 +236,7 @@ static void combine_fn(rlvr_engine *eng, slot *sl, int worker)
     lua_setmetatable(L, -2);
     rlvr_lua_push_sample(L, &sl->s.pub);
     lua_pushinteger(L, (lua_Integer)eng->mix->step);
-    rlvr_call call = {sizeof call, worker, eng->n_threads, eng->mix->step, "combine", NULL};
+    rlvr_call call = {sizeof call, eng->worker_base + worker, eng->n_workers, eng->mix->step, "combine", NULL};
     rlvr_lua_set_call(L, &call);
     sl->worker = worker;
     char err[512];
@@ -494,9 +495,9 @@ static void pass_batch(void *ctx, size_t b, int worker)
         prv[j] = &r->pub;
     }
     if (e->isolate) {
-        rlvr_isolate_run(e, worker, eng->n_threads, eng->mix->step, hsv, hrv, n);
+        rlvr_isolate_run(e, eng->worker_base + worker, eng->n_workers, eng->mix->step, hsv, hrv, n);
     } else {
-        rlvr_call call = {sizeof call, worker, eng->n_threads, eng->mix->step, e->name, NULL};
+        rlvr_call call = {sizeof call, eng->worker_base + worker, eng->n_workers, eng->mix->step, e->name, NULL};
         int serial = !(e->plugin->desc.flags & RLVR_REENTRANT);
         if (serial) pthread_mutex_lock(&e->lock);
         e->plugin->desc.score_batch(e->instance, &call, n, psv, prv);
@@ -677,6 +678,13 @@ void rlvr_engine_count(rlvr_engine *eng, size_t n)
 const rlvr_entry_stats *rlvr_engine_stats(const rlvr_engine *e) { return e->stats; }
 int rlvr_engine_threads(const rlvr_engine *e) { return e->n_threads; }
 
+void rlvr_engine_set_workers(rlvr_engine *e, int base, int n_workers)
+{
+    if (base < 0 || n_workers < base + e->n_threads) return; /* would overlap or overflow: keep the default */
+    e->worker_base = base;
+    e->n_workers = n_workers;
+}
+
 rlvr_engine *rlvr_engine_new(rlvr_mix *mix, const rlvr_field_map *map, int n_threads, char *err, size_t err_len)
 {
     rlvr_engine *eng = calloc(1, sizeof *eng);
@@ -686,6 +694,7 @@ rlvr_engine *rlvr_engine_new(rlvr_mix *mix, const rlvr_field_map *map, int n_thr
     eng->pool = rlvr_pool_new(n_threads);
     if (!eng->pool) { free(eng); rlvr_errf(err, err_len, "cannot start threads"); return NULL; }
     eng->n_threads = rlvr_pool_size(eng->pool);
+    eng->n_workers = eng->n_threads;
     eng->tok = calloc((size_t)eng->n_threads, sizeof *eng->tok);
     eng->stats = calloc(mix->n_entries ? mix->n_entries : 1, sizeof *eng->stats);
     if (!eng->tok || !eng->stats) goto oom;

@@ -42,6 +42,14 @@ rlvr_engine *rlvr_engine_new(rlvr_mix *mix, const rlvr_field_map *map, int n_thr
                              char *err, size_t err_len);
 void rlvr_engine_free(rlvr_engine *e);
 int rlvr_engine_threads(const rlvr_engine *e);
+/* The worker numbers plugins see (rlvr_call.worker, n_workers): base + the
+ * pool's own worker (0 .. threads-1), of n_workers in all. Several engines
+ * sharing one mix (rlvr serve) each take their own range, so a plugin's
+ * per-worker state (a Lua plugin's states, an isolated entry's worker
+ * processes) is never used by two threads at once. Default: base 0 of the
+ * pool's size. A range that does not fit (base + threads > n_workers) is
+ * ignored. Call it before scoring. */
+void rlvr_engine_set_workers(rlvr_engine *e, int base, int n_workers);
 
 /* Score lines[0..n). Returns how many are finished (all of them when
  * `last` is set); outcomes are then read with rlvr_engine_outcome. 0 when
