@@ -566,11 +566,50 @@ static enum MHD_Result do_metrics(server *sv, struct MHD_Connection *c, req *r)
     return respond(sv, c, r, 200, "text/plain; version=0.0.4; charset=utf-8", b.ptr, b.len, NULL);
 }
 
+/* The checks a request passes before its body is read: a known endpoint, the
+ * right method, the token, not draining, a declared length within bounds.
+ * Returns 1 when it may go on, else the result of the error response. */
+static int refuse(server *sv, struct MHD_Connection *c, req *r, const char *method, enum MHD_Result *out)
+{
+    pthread_mutex_lock(&sv->lock);
+    int draining = sv->draining;
+    pthread_mutex_unlock(&sv->lock);
+    int post = strcmp(method, "POST") == 0;
+    int get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
+    if (r->ep == EP_OTHER)
+        *out = respond_error(sv, c, r, 404, "no such endpoint (POST /score, POST /get_reward, GET /health, GET /metrics)",
+                             NULL);
+    else if ((r->ep == EP_SCORE || r->ep == EP_REWARD) ? !post : !get)
+        *out = respond_error(sv, c, r, 405, "method not allowed on this endpoint", NULL);
+    else if (r->ep != EP_HEALTH && !token_ok(sv, c))
+        *out = respond_error(sv, c, r, 401, "a valid bearer token is required (Authorization: Bearer TOKEN)", NULL);
+    else if (draining && (r->ep == EP_SCORE || r->ep == EP_REWARD))
+        *out = respond_error(sv, c, r, 503, "the server is shutting down", "5");
+    else {
+        const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        if (!cl) return 0;
+        char *end;
+        errno = 0;
+        unsigned long long v = strtoull(cl, &end, 10);
+        if (errno || end == cl || *end || v > sv->o->max_body) {
+            char msg[160];
+            snprintf(msg, sizeof msg, "the body is larger than %zu bytes (--max-body)", sv->o->max_body);
+            *out = respond_error(sv, c, r, 413, msg, NULL);
+        } else if (post && rlvr_buf_reserve(&r->body, (size_t)v)) {
+            *out = respond_error(sv, c, r, 500, "out of memory", NULL);
+        } else {
+            return 0;
+        }
+    }
+    return 1;
+}
+
 static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *url, const char *method,
                                const char *version, const char *upload_data, size_t *upload_data_size, void **con_cls)
 {
     server *sv = cls;
     req *r = *con_cls;
+    enum MHD_Result rc;
     if (!r) {
         r = calloc(1, sizeof *r);
         if (!r) return MHD_NO;
@@ -579,32 +618,12 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         *con_cls = r;
         pthread_mutex_lock(&sv->lock);
         sv->in_flight++;
-        int draining = sv->draining;
         pthread_mutex_unlock(&sv->lock);
-        int post = strcmp(method, "POST") == 0;
-        int get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
-        if (r->ep == EP_OTHER)
-            return respond_error(sv, c, r, 404, "no such endpoint (POST /score, POST /get_reward, GET /health, GET /metrics)", NULL);
-        if ((r->ep == EP_SCORE || r->ep == EP_REWARD) ? !post : !get)
-            return respond_error(sv, c, r, 405, "method not allowed on this endpoint", NULL);
-        if (r->ep != EP_HEALTH && !token_ok(sv, c))
-            return respond_error(sv, c, r, 401, "a valid bearer token is required (Authorization: Bearer TOKEN)", NULL);
-        if (r->ep == EP_HEALTH) return do_health(sv, c, r);
-        if (r->ep == EP_METRICS) return do_metrics(sv, c, r);
-        if (draining) return respond_error(sv, c, r, 503, "the server is shutting down", "5");
-        const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-        if (cl) {
-            char *end;
-            errno = 0;
-            unsigned long long v = strtoull(cl, &end, 10);
-            if (errno || end == cl || *end || v > sv->o->max_body) {
-                char msg[160];
-                snprintf(msg, sizeof msg, "the body is larger than %zu bytes (--max-body)", sv->o->max_body);
-                return respond_error(sv, c, r, 413, msg, NULL);
-            }
-            if (rlvr_buf_reserve(&r->body, (size_t)v)) return respond_error(sv, c, r, 500, "out of memory", NULL);
-        }
-        return MHD_YES; /* the body follows */
+        /* A POST that will be refused is refused before its body is read
+         * (the connection then closes); anything else is answered once the
+         * request is complete, so the connection can be kept alive. */
+        if (strcmp(method, "POST") == 0 && refuse(sv, c, r, method, &rc)) return rc;
+        return MHD_YES;
     }
     if (*upload_data_size) {
         size_t n = *upload_data_size;
@@ -616,7 +635,13 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         return MHD_YES;
     }
     if (r->answered) return MHD_YES;
-    return r->ep == EP_SCORE ? do_score(sv, c, r) : do_reward(sv, c, r);
+    if (refuse(sv, c, r, method, &rc)) return rc;
+    switch (r->ep) {
+    case EP_HEALTH: return do_health(sv, c, r);
+    case EP_METRICS: return do_metrics(sv, c, r);
+    case EP_SCORE: return do_score(sv, c, r);
+    default: return do_reward(sv, c, r);
+    }
 }
 
 static void completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe)
