@@ -10,6 +10,8 @@ int rlvr_cmd_score(int argc, char **argv);
 int rlvr_cmd_plugins(int argc, char **argv);
 int rlvr_cmd_generate(int argc, char **argv);
 int rlvr_cmd_sft(int argc, char **argv);
+int rlvr_cmd_train(int argc, char **argv);
+int rlvr_cmd_eval(int argc, char **argv);
 int rlvr_cmd_verify(int argc, char **argv);
 int rlvr_cmd_serve(int argc, char **argv);
 #endif

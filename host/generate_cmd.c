@@ -23,6 +23,7 @@
 #include "commands.h"
 #include "generate.h"
 #include "policy.h"
+#include "rollout.h"
 #include "util.h"
 
 static void usage(FILE *f)
@@ -51,49 +52,6 @@ struct prompt {
     json_object *fields;         /* the input object (owned), or NULL */
     char *group;                 /* the prompt's id, or its line */
 };
-
-static int encode_prompt(const struct rlvr_policy *p, json_object *prompt, int chat, const char *system,
-                         rlvr_tok_ids *out, char *err, size_t err_len)
-{
-    size_t bad = 0;
-    if (json_object_is_type(prompt, json_type_string)) {
-        const char *s = json_object_get_string(prompt);
-        size_t n = (size_t)json_object_get_string_len(prompt);
-        if (!chat)
-            return rlvr_tok_encode(p->tok, s, n, 1, out, &bad, err, err_len);
-        rlvr_tok_chat_msg m[2];
-        size_t k = 0;
-        if (system)
-            m[k++] = (rlvr_tok_chat_msg){"system", system, strlen(system)};
-        m[k++] = (rlvr_tok_chat_msg){"user", s, n};
-        return rlvr_tok_encode_chat(p->tok, m, k, 1, out, &bad, err, err_len);
-    }
-    if (!json_object_is_type(prompt, json_type_array)) {
-        rlvr_errf(err, err_len, "\"prompt\" must be a string or a list of messages");
-        return -1;
-    }
-    size_t n = json_object_array_length(prompt);
-    rlvr_tok_chat_msg *m = calloc(n + 1, sizeof *m);
-    if (!m) {
-        rlvr_errf(err, err_len, "out of memory");
-        return -1;
-    }
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++) {
-        json_object *msg = json_object_array_get_idx(prompt, i), *role, *content;
-        if (!json_object_object_get_ex(msg, "role", &role) || !json_object_object_get_ex(msg, "content", &content) ||
-            !json_object_is_type(role, json_type_string) || !json_object_is_type(content, json_type_string)) {
-            free(m);
-            rlvr_errf(err, err_len, "\"prompt\" message %zu needs string \"role\" and \"content\"", i);
-            return -1;
-        }
-        m[k++] = (rlvr_tok_chat_msg){json_object_get_string(role), json_object_get_string(content),
-                                     (size_t)json_object_get_string_len(content)};
-    }
-    int rc = rlvr_tok_encode_chat(p->tok, m, k, 1, out, &bad, err, err_len);
-    free(m);
-    return rc;
-}
 
 struct options {
     const char *model, *tokenizer, *in, *out, *system;
@@ -283,7 +241,8 @@ static struct prompt *read_prompts(const struct options *o, const struct rlvr_po
             cap *= 2;
         }
         struct prompt *pr = &ps[n];
-        if (encode_prompt(p, prompt, o->chat, o->system, &pr->ids, err, sizeof err) || pr->ids.n == 0) {
+        struct rlvr_prompt_format fmt = {NULL, o->chat, o->system};
+        if (rlvr_prompt_encode(p, &fmt, prompt, &pr->ids, err, sizeof err) || pr->ids.n == 0) {
             fprintf(stderr, "rlvr generate: %s:%ld: prompt: %s\n", o->in ? o->in : "--prompt", lineno,
                     pr->ids.n ? err : "empty");
             rlvr_tok_ids_free(&pr->ids);

@@ -27,11 +27,13 @@ static void help(FILE *f)
             "  plugins   list the plugins found, or show one with its configuration\n"
             "  generate  completions from a policy checkpoint, as JSONL samples\n"
             "  sft       supervised fine-tuning of a policy (CONFIG.lua)\n"
+            "  train     GRPO with reward plugins: the R1-Zero loop (CONFIG.lua)\n"
+            "  eval      pass@1, pass@k and maj@k of a policy on JSONL problems\n"
             "  verify    check one answer with a verifier (rlvr verify math --gold G --pred P)\n"
+            "  serve     the reward server: a mix over HTTP for verl, OpenRLHF and TRL\n"
             "  version   versions of rlvr, its plugin ABI and its GPU backend\n"
             "\n"
-            "`rlvr COMMAND --help` describes a command. Training (rlvr train) and the\n"
-            "reward server (rlvr serve) are not built yet.\n",
+            "`rlvr COMMAND --help` describes a command.\n",
             PACKAGE_VERSION);
 }
 
@@ -48,7 +50,10 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "plugins") == 0) return rlvr_cmd_plugins(argc - 1, argv + 1);
     if (strcmp(cmd, "generate") == 0) return rlvr_cmd_generate(argc - 1, argv + 1);
     if (strcmp(cmd, "sft") == 0) return rlvr_cmd_sft(argc - 1, argv + 1);
+    if (strcmp(cmd, "train") == 0) return rlvr_cmd_train(argc - 1, argv + 1);
+    if (strcmp(cmd, "eval") == 0) return rlvr_cmd_eval(argc - 1, argv + 1);
     if (strcmp(cmd, "verify") == 0) return rlvr_cmd_verify(argc - 1, argv + 1);
+    if (strcmp(cmd, "serve") == 0) return rlvr_cmd_serve(argc - 1, argv + 1);
     if (strcmp(cmd, "__worker") == 0) return rlvr_worker_main(argc, argv);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         char gpu[256];
@@ -60,7 +65,7 @@ int main(int argc, char **argv)
         help(stdout);
         return 0;
     }
-    static const char *const planned[] = {"train", "serve", "sample", "exec", "eval", NULL};
+    static const char *const planned[] = {"sample", "exec", NULL};
     for (const char *const *p = planned; *p; p++)
         if (strcmp(cmd, *p) == 0) {
             fprintf(stderr, "rlvr: '%s' is not built yet in this version (%s); see README.md for what is\n", cmd,

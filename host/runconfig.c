@@ -1,13 +1,20 @@
 /*
- * runconfig.c -- Lua configuration files with overrides (see runconfig.h).
+ * runconfig.c -- Lua configuration files with overrides, and what the
+ * training commands share (see runconfig.h).
  */
 #include "runconfig.h"
 
+#include <dirent.h>
+#include <errno.h>
 #include <lauxlib.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include "policy.h"
 #include "rlvr_lua.h"
+#include "sampler.h"
 #include "util.h"
 
 /* Overridden keys are remembered under this member, so that their paths
@@ -19,36 +26,40 @@ int rlvr_runconfig_load(const char *path, char *const *overrides, int n, json_ob
 {
     char msg[1024];
     *out = NULL;
-    lua_State *L = rlvr_lua_state_new(NULL, NULL, msg, sizeof msg);
-    if (!L) {
-        rlvr_errf(err, err_len, "%s: %s", path, msg);
-        return -1;
-    }
-    char *json = NULL;
-    if (rlvr_lua_load_file(L, path, msg, sizeof msg) || rlvr_lua_pcall(L, 0, 1, msg, sizeof msg) != LUA_OK) {
-        rlvr_errf(err, err_len, "%s", msg);
+    json_object *cfg = NULL;
+    if (!path) {
+        cfg = json_object_new_object();
+    } else {
+        lua_State *L = rlvr_lua_state_new(NULL, NULL, msg, sizeof msg);
+        if (!L) {
+            rlvr_errf(err, err_len, "%s: %s", path, msg);
+            return -1;
+        }
+        if (rlvr_lua_load_file(L, path, msg, sizeof msg) || rlvr_lua_pcall(L, 0, 1, msg, sizeof msg) != LUA_OK) {
+            rlvr_errf(err, err_len, "%s", msg);
+            rlvr_lua_state_free(L);
+            return -1;
+        }
+        if (!lua_istable(L, -1)) {
+            rlvr_errf(err, err_len, "%s: the file must return a table (return { ... }), not a %s", path,
+                      luaL_typename(L, -1));
+            rlvr_lua_state_free(L);
+            return -1;
+        }
+        size_t len;
+        char *json = rlvr_lua_to_json(L, -1, &len, msg, sizeof msg);
         rlvr_lua_state_free(L);
-        return -1;
-    }
-    if (!lua_istable(L, -1)) {
-        rlvr_errf(err, err_len, "%s: the file must return a table (return { ... }), not a %s", path,
-                  luaL_typename(L, -1));
-        rlvr_lua_state_free(L);
-        return -1;
-    }
-    size_t len;
-    json = rlvr_lua_to_json(L, -1, &len, msg, sizeof msg);
-    rlvr_lua_state_free(L);
-    if (!json) {
-        rlvr_errf(err, err_len, "%s: %s", path, msg);
-        return -1;
-    }
-    json_object *cfg = json_tokener_parse(json);
-    free(json);
-    if (!json_object_is_type(cfg, json_type_object)) {
-        json_object_put(cfg);
-        rlvr_errf(err, err_len, "%s: the file must return a table with named keys", path);
-        return -1;
+        if (!json) {
+            rlvr_errf(err, err_len, "%s: %s", path, msg);
+            return -1;
+        }
+        cfg = json_tokener_parse(json);
+        free(json);
+        if (!json_object_is_type(cfg, json_type_object)) {
+            json_object_put(cfg);
+            rlvr_errf(err, err_len, "%s: the file must return a table with named keys", path);
+            return -1;
+        }
     }
     json_object *marks = json_object_new_object();
     for (int i = 0; i < n; i++) {
@@ -156,4 +167,81 @@ void rlvr_runconfig_print_keys(const struct rlvr_key *keys, FILE *f)
 {
     for (const struct rlvr_key *k = keys; k->name; k++)
         fprintf(f, "  %-28s %s\n", k->name, k->help);
+}
+
+/* ---- what the training commands share ------------------------------------------------ */
+
+int rlvr_mkdirs(const char *dir)
+{
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s", dir);
+    for (char *s = tmp + 1; *s; s++)
+        if (*s == '/') {
+            *s = 0;
+            if (mkdir(tmp, 0777) && errno != EEXIST)
+                return -1;
+            *s = '/';
+        }
+    return mkdir(tmp, 0777) && errno != EEXIST ? -1 : 0;
+}
+
+long rlvr_newest_checkpoint(const char *dir)
+{
+    DIR *d = opendir(dir);
+    long best = -1;
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        char *end;
+        if (strncmp(e->d_name, "checkpoint-", 11))
+            continue;
+        long n = strtol(e->d_name + 11, &end, 10);
+        char state[4608];
+        snprintf(state, sizeof state, "%s/%s/trainer_state.json", dir, e->d_name);
+        if (!*end && n > best && access(state, R_OK) == 0)
+            best = n;
+    }
+    if (d)
+        closedir(d);
+    return best;
+}
+
+void rlvr_data_order(size_t *perm, size_t n, uint64_t seed, long epoch)
+{
+    struct rlvr_rng rng;
+    rlvr_rng_init(&rng, seed, (uint64_t)epoch);
+    for (size_t i = 0; i < n; i++)
+        perm[i] = i;
+    for (size_t i = n; i > 1; i--) {
+        size_t j = (size_t)(rlvr_rng_uniform(&rng) * (double)i);
+        size_t t = perm[i - 1];
+        perm[i - 1] = perm[j];
+        perm[j] = t;
+    }
+}
+
+int rlvr_policy_from_config(struct rlvr_policy *p, const char *model, json_object *model_init, long init_seed,
+                            const char *tokenizer, const char *cfg_path, char *err, size_t err_len)
+{
+    if ((model != NULL) == (model_init != NULL)) {
+        rlvr_errf(err, err_len, "%s: give exactly one of 'model' (a checkpoint folder) and 'model_init' (a fresh model)",
+                  cfg_path);
+        return -1;
+    }
+    if (model)
+        return rlvr_policy_load(p, model, tokenizer, err, err_len);
+    struct rlvr_model_config mc;
+    if (json_object_is_type(model_init, json_type_string) && !strcmp(json_object_get_string(model_init), "tiny")) {
+        rlvr_model_config_tiny(&mc);
+    } else if (json_object_is_type(model_init, json_type_object)) {
+        const char *js = json_object_to_json_string(model_init);
+        char msg[768];
+        if (rlvr_config_parse(js, strlen(js), "model_init", &mc, NULL, msg, sizeof msg)) {
+            rlvr_errf(err, err_len, "%s: %s", cfg_path, msg);
+            return -1;
+        }
+    } else {
+        rlvr_errf(err, err_len, "%s: 'model_init' must be \"tiny\" or a table of config.json fields", cfg_path);
+        return -1;
+    }
+    return rlvr_policy_init(p, &mc, (uint64_t)init_seed, tokenizer ? tokenizer : "bytes", err, err_len);
 }

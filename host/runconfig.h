@@ -29,7 +29,8 @@ struct rlvr_key {
  * the caller), with each "KEY=VALUE" of overrides[n] set on it: VALUE is
  * read as JSON when it parses (numbers, true/false, quoted strings, tables
  * in JSON) and as a string otherwise. Keys from overrides are marked so
- * that their paths resolve against the current directory. */
+ * that their paths resolve against the current directory. path NULL starts
+ * from an empty table (every key from the command line). */
 int rlvr_runconfig_load(const char *path, char *const *overrides, int n, json_object **out, char *err,
                         size_t err_len);
 /* Reads the object into the keys' destinations (absent keys keep their
@@ -38,5 +39,22 @@ int rlvr_runconfig_read(json_object *cfg, const char *path, const struct rlvr_ke
                         size_t err_len);
 /* Prints the keys with their help lines (for --help). */
 void rlvr_runconfig_print_keys(const struct rlvr_key *keys, FILE *f);
+
+/* ---- what the training commands share ------------------------------------------------ */
+
+struct rlvr_policy;
+
+/* mkdir -p; 0 or -1 (errno set). */
+int rlvr_mkdirs(const char *dir);
+/* The largest N of dir/checkpoint-N holding a trainer_state.json, or -1. */
+long rlvr_newest_checkpoint(const char *dir);
+/* perm[0..n) := the data order of epoch `epoch`: a permutation drawn from
+ * (seed, epoch) alone, so a resumed run sees the order an unbroken one saw. */
+void rlvr_data_order(size_t *perm, size_t n, uint64_t seed, long epoch);
+/* The policy a config names: a checkpoint folder (`model`), or a fresh model
+ * from `model_init` ("tiny" or a table of config.json fields) with weights
+ * drawn from init_seed. Exactly one of the two must be given. */
+int rlvr_policy_from_config(struct rlvr_policy *p, const char *model, json_object *model_init, long init_seed,
+                            const char *tokenizer, const char *cfg_path, char *err, size_t err_len);
 
 #endif

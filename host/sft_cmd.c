@@ -18,7 +18,6 @@
  * bit for bit. Ctrl-C finishes the current step, saves a checkpoint and
  * exits.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <math.h>
 #include <signal.h>
@@ -220,57 +219,6 @@ static struct example *read_data(const struct rlvr_policy *p, const struct sft_c
     return ex;
 }
 
-/* The example at global position k of the data order: epoch k / n, a
- * permutation of the examples drawn from (seed, epoch). */
-static void epoch_order(size_t *perm, size_t n, uint64_t seed, long epoch)
-{
-    struct rlvr_rng rng;
-    rlvr_rng_init(&rng, seed, (uint64_t)epoch);
-    for (size_t i = 0; i < n; i++)
-        perm[i] = i;
-    for (size_t i = n; i > 1; i--) {
-        size_t j = (size_t)(rlvr_rng_uniform(&rng) * (double)i);
-        size_t t = perm[i - 1];
-        perm[i - 1] = perm[j];
-        perm[j] = t;
-    }
-}
-
-static int mkdirs(const char *dir)
-{
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s", dir);
-    for (char *s = tmp + 1; *s; s++)
-        if (*s == '/') {
-            *s = 0;
-            if (mkdir(tmp, 0777) && errno != EEXIST)
-                return -1;
-            *s = '/';
-        }
-    return mkdir(tmp, 0777) && errno != EEXIST ? -1 : 0;
-}
-
-/* The newest checkpoint-N in dir (N >= 0), or -1. */
-static long newest_checkpoint(const char *dir)
-{
-    DIR *d = opendir(dir);
-    long best = -1;
-    struct dirent *e;
-    while (d && (e = readdir(d))) {
-        char *end;
-        if (strncmp(e->d_name, "checkpoint-", 11))
-            continue;
-        long n = strtol(e->d_name + 11, &end, 10);
-        char state[4608];
-        snprintf(state, sizeof state, "%s/%s/trainer_state.json", dir, e->d_name);
-        if (!*end && n > best && access(state, R_OK) == 0)
-            best = n;
-    }
-    if (d)
-        closedir(d);
-    return best;
-}
-
 static int save_checkpoint(const struct rlvr_policy *p, const struct rlvr_adamw *opt, const char *out_dir,
                            long step, long total, double loss, char *err, size_t err_len)
 {
@@ -389,12 +337,12 @@ int rlvr_cmd_sft(int argc, char **argv)
         fprintf(stderr, "rlvr sft: %s: %s\n", path, problem);
         goto out;
     }
-    if (mkdirs(c.output_dir)) {
+    if (rlvr_mkdirs(c.output_dir)) {
         fprintf(stderr, "rlvr sft: cannot create %s: %s\n", c.output_dir, strerror(errno));
         goto out;
     }
     long start_step = 0;
-    long ck = resume ? newest_checkpoint(c.output_dir) : -1;
+    long ck = resume ? rlvr_newest_checkpoint(c.output_dir) : -1;
     char ckdir[4200];
     if (resume && ck < 0)
         fprintf(stderr, "rlvr sft: no checkpoint in %s to resume from; starting afresh\n", c.output_dir);
@@ -405,31 +353,10 @@ int rlvr_cmd_sft(int argc, char **argv)
             goto out;
         }
         start_step = ck;
-    } else if (c.model) {
-        if (rlvr_policy_load(&p, c.model, c.tokenizer, err, sizeof err)) {
-            fprintf(stderr, "rlvr sft: %s\n", err);
-            goto out;
-        }
-    } else {
-        struct rlvr_model_config mc;
-        if (json_object_is_type(c.model_init, json_type_string) &&
-            !strcmp(json_object_get_string(c.model_init), "tiny")) {
-            rlvr_model_config_tiny(&mc);
-        } else if (json_object_is_type(c.model_init, json_type_object)) {
-            const char *js = json_object_to_json_string(c.model_init);
-            if (rlvr_config_parse(js, strlen(js), "model_init", &mc, NULL, err, sizeof err)) {
-                fprintf(stderr, "rlvr sft: %s: %s\n", path, err);
-                goto out;
-            }
-        } else {
-            fprintf(stderr, "rlvr sft: %s: 'model_init' must be \"tiny\" or a table of config.json fields\n", path);
-            goto out;
-        }
-        if (rlvr_policy_init(&p, &mc, (uint64_t)c.init_seed, c.tokenizer ? c.tokenizer : "bytes", err,
-                             sizeof err)) {
-            fprintf(stderr, "rlvr sft: %s\n", err);
-            goto out;
-        }
+    } else if (rlvr_policy_from_config(&p, c.model, c.model_init, c.init_seed, c.tokenizer, path, err,
+                                       sizeof err)) {
+        fprintf(stderr, "rlvr sft: %s\n", err);
+        goto out;
     }
     int32_t eos = -1;
     if (!strcmp(c.chat_template, "chatml")) {
@@ -516,7 +443,7 @@ int rlvr_cmd_sft(int argc, char **argv)
         for (long i = 0; i < A * B; i++) {
             long k = step * A * B + i, e = k / (long)n_ex;
             if (e != epoch_of_perm) {
-                epoch_order(perm, n_ex, (uint64_t)c.seed, e);
+                rlvr_data_order(perm, n_ex, (uint64_t)c.seed, e);
                 epoch_of_perm = e;
             }
             mb[i] = &ex[perm[k % (long)n_ex]];
