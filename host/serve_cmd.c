@@ -176,7 +176,13 @@ static int parse_opts(int argc, char **argv, serve_opts *o)
         case O_LISTEN: o->listen = optarg; break;
         case O_PORTFILE: o->port_file = optarg; break;
         case O_TOKENFILE: o->token_file = optarg; break;
-        case 't': NUM("--threads", 1, 1024, o->threads); if (v != floor(v)) return -1; break;
+        case 't':
+            NUM("--threads", 1, 1024, o->threads);
+            if (v != floor(v)) {
+                fprintf(stderr, "rlvr serve: --threads wants a whole number\n");
+                return -1;
+            }
+            break;
         case O_MAXTHREADS: NUM("--max-threads", 1, 4096, o->max_threads); break;
         case O_STALL: NUM("--stall-ms", 0.1, 60000, o->stall_ms); break;
         case O_QUEUE: NUM("--queue", 1, 1e9, o->queue); break;
@@ -866,9 +872,9 @@ int rlvr_cmd_serve(int argc, char **argv)
         }
     }
     if (!o.quiet) {
-        fprintf(stderr, "rlvr serve: listening on http://%s%s%s:%u (%s, %d threads, up to %d)%s\n",
+        fprintf(stderr, "rlvr serve: listening on http://%s%s%s:%u (%s, %d thread%s, up to %d)%s\n",
                 v6 ? "[" : "", host, v6 ? "]" : "", port, sv.mix->path ? sv.mix->path : "plugins", o.threads,
-                o.max_threads, sv.token ? ", bearer token required" : "");
+                o.threads == 1 ? "" : "s", o.max_threads, sv.token ? ", bearer token required" : "");
         if (!is_loopback(&ss) && !sv.token)
             fprintf(stderr, "rlvr serve: warning: listening beyond loopback without a token: anyone who can reach "
                             "this port can use it (--token-file)\n");
