@@ -130,7 +130,7 @@ static int parse(int argc, char **argv, struct options *o)
 static void write_samples(FILE *out, const struct rlvr_policy *p, const struct prompt *pr,
                           const struct rlvr_gen_sequence *seq, int G)
 {
-    rlvr_buf text = {0}, line = {0};
+    rlvr_buf text = {0}, line = {0}, valid = {0};
     char err[256];
     for (int g = 0; g < G; g++) {
         const struct rlvr_gen_sequence *q = &seq[g];
@@ -140,6 +140,10 @@ static void write_samples(FILE *out, const struct rlvr_policy *p, const struct p
         if (rlvr_tok_decode(p->tok, q->tokens, (size_t)n, 1, &text, err, sizeof err))
             fprintf(stderr, "rlvr generate: group %s sample %d: %s\n", pr->group, g, err);
         size_t len = q->finish == RLVR_FINISH_STOP_STRING && q->text_cut < text.len ? q->text_cut : text.len;
+        /* a model may write bytes that are not UTF-8: U+FFFD in their
+         * place, so that every line is valid JSON (as vLLM decodes) */
+        rlvr_buf_clear(&valid);
+        rlvr_tok_utf8_replace(text.ptr ? text.ptr : "", len, &valid);
         rlvr_buf_clear(&line);
         rlvr_buf_addc(&line, '{');
         json_object_object_foreach(pr->fields, key, val)
@@ -159,13 +163,14 @@ static void write_samples(FILE *out, const struct rlvr_policy *p, const struct p
             rlvr_buf_addc(&line, ',');
         }
         rlvr_buf_adds(&line, "\"completion\":");
-        rlvr_buf_json_string(&line, text.ptr ? text.ptr : "", len);
+        rlvr_buf_json_string(&line, valid.ptr ? valid.ptr : "", valid.len);
         rlvr_buf_printf(&line, ",\"completion_tokens\":%d,\"finish_reason\":\"%s\",\"sample\":%d}\n",
                         q->n_tokens, rlvr_finish_name(q->finish), g);
         fwrite(line.ptr, 1, line.len, out);
     }
     rlvr_buf_free(&text);
     rlvr_buf_free(&line);
+    rlvr_buf_free(&valid);
 }
 
 static void free_prompts(struct prompt *ps, size_t n)

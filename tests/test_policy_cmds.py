@@ -129,6 +129,21 @@ try:
     res = [json.loads(l) for l in score.stdout.decode().splitlines()]
     ok(score.returncode == 0 and len(res) == 6 and all("reward" in r for r in res),
        "rlvr score reads what rlvr generate writes", score.stderr.decode())
+    # an untrained model writes random bytes, many not UTF-8: every line is
+    # still strict UTF-8 JSON (U+FFFD in their place) that rlvr score reads
+    raw = sft(CONFIG, "--output_dir=raw", "--max_steps=1")
+    g5 = run_raw(["generate", "--model", os.path.join(work, "raw"), "--prompt", "x", "-n", "16", "--max-tokens",
+                  "40", "--seed", "3"])
+    try:
+        texts = [json.loads(l)["completion"] for l in g5.stdout.decode("utf-8", "strict").splitlines()]
+    except (UnicodeDecodeError, ValueError) as e:
+        texts = []
+        print("# " + str(e))
+    ok(raw.returncode == 0 and len(texts) == 16 and any("\ufffd" in t for t in texts),
+       "bytes that are not UTF-8 come out as U+FFFD in valid JSON")
+    score = subprocess.run([RLVR, "score", "--plugin", "exact_match"], input=g5.stdout, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, timeout=60)
+    ok(score.returncode == 0, "and rlvr score reads them without errors", score.stderr.decode()[-300:])
     g4 = run_raw(["generate", "--model", os.path.join(work, "nowhere"), "--prompt", "x"])
     ok(g4.returncode == 2 and b"nowhere" in g4.stderr, "a missing model folder is named", g4.stderr.decode())
 finally:
