@@ -20,7 +20,7 @@ import tempfile
 
 from taplib import ok, is_eq, done, RLVR, SRCDIR
 
-FIX = os.path.join(SRCDIR, "fixtures", "train")
+FIX = os.path.abspath(os.path.join(SRCDIR, "fixtures", "train"))
 EXAMPLES = os.path.abspath(os.path.join(SRCDIR, "..", "examples"))
 work = tempfile.mkdtemp(prefix="rlvr-eval-")
 

@@ -24,7 +24,7 @@ import xml.etree.ElementTree as ET
 
 from taplib import ok, is_eq, done, RLVR, SRCDIR
 
-FIX = os.path.join(SRCDIR, "fixtures", "train")
+FIX = os.path.abspath(os.path.join(SRCDIR, "fixtures", "train"))
 CONFIG = os.path.join(FIX, "train_tiny.lua")
 work = tempfile.mkdtemp(prefix="rlvr-train-")
 TIMING = ("time/", "tokens_per_second", "elapsed", "eval/seconds")
