@@ -249,7 +249,7 @@ static void stats_add(struct step_stats *s, const struct rlvr_completion *c, siz
         if (len > s->len_max) s->len_max = len;
         if (len < s->len_min) s->len_min = len;
         s->truncated += c[i].seq.finish == RLVR_FINISH_LENGTH && c[i].seq.n_tokens >= max_len;
-        for (size_t j = 0; j < n_comp; j++) {
+        for (size_t j = 0; j < n_comp && c[i].comp_status; j++) {
             if (c[i].comp_status[j] == RLVR_COMP_OK)
                 s->comp_sum[j] += c[i].comp[j], s->comp_ok[j]++;
             else if (c[i].comp_status[j] == RLVR_COMP_ABSTAIN)
@@ -257,7 +257,7 @@ static void stats_add(struct step_stats *s, const struct rlvr_completion *c, siz
             else if (c[i].comp_status[j] == RLVR_COMP_ERROR)
                 s->comp_error[j]++;
         }
-        if (acc >= 0 && c[i].comp_status[acc] == RLVR_COMP_OK)
+        if (acc >= 0 && c[i].comp_status && c[i].comp_status[acc] == RLVR_COMP_OK)
             s->acc_sum += c[i].comp[acc], s->acc_n++;
     }
     s->groups += as->groups_counted;
