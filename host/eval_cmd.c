@@ -297,26 +297,22 @@ int rlvr_cmd_eval(int argc, char **argv)
     c.score_threads = 1, c.correct_threshold = 1.0, c.maj = -1;
     struct rlvr_key keys[N_KEYS + 1];
     keys_of(&c, keys);
-    const char *path = NULL;
-    int n_over = 0;
-    char **over = calloc((size_t)argc, sizeof *over);
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            usage(stdout, keys);
-            free(over);
-            return 0;
-        } else if (!strncmp(argv[i], "--", 2) && strchr(argv[i], '=')) {
-            over[n_over++] = argv[i] + 2;
-        } else if (!path && argv[i][0] != '-') {
-            path = argv[i];
-        } else {
-            fprintf(stderr, "rlvr eval: unexpected argument '%s'\n", argv[i]);
-            usage(stderr, keys);
-            free(over);
-            return 2;
-        }
-    }
     char err[1024];
+    struct rlvr_run_args args;
+    int bad_args = rlvr_run_args_parse(argc, argv, 0, &args, err, sizeof err);
+    if (bad_args) {
+        if (bad_args)
+            fprintf(stderr, "rlvr eval: %s\n", err);
+        usage(stderr, keys);
+        rlvr_run_args_free(&args);
+        return 2;
+    }
+    if (args.help) {
+        usage(stdout, keys);
+        rlvr_run_args_free(&args);
+        return 0;
+    }
+    const char *path = args.path;
     json_object *cfg = NULL;
     int rc = 2;
     struct rlvr_policy p;
@@ -330,7 +326,7 @@ int rlvr_cmd_eval(int argc, char **argv)
     rlvr_scoring *sc = NULL;
     int ks[RLVR_EVAL_MAX_KS];
     size_t n_ks = 0;
-    if (rlvr_runconfig_load(path, over, n_over, &cfg, err, sizeof err)) {
+    if (rlvr_runconfig_load(path, args.over, args.n_over, &cfg, err, sizeof err)) {
         fprintf(stderr, "rlvr eval: %s\n", err);
         goto out;
     }
@@ -502,6 +498,6 @@ out:
     free(c.model), free(c.tokenizer), free(c.data), free(c.completions), free(c.mix), free(c.output);
     free(c.samples_out), free(c.prompt_template), free(c.chat_template), free(c.system_prompt);
     free(c.accuracy_component);
-    free(over);
+    rlvr_run_args_free(&args);
     return rc;
 }

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "optim.h"
 #include "policy.h"
 #include "rlvr_lua.h"
 #include "sampler.h"
@@ -170,6 +171,56 @@ void rlvr_runconfig_print_keys(const struct rlvr_key *keys, FILE *f)
 }
 
 /* ---- what the training commands share ------------------------------------------------ */
+
+int rlvr_run_args_parse(int argc, char **argv, int allow_resume, struct rlvr_run_args *a, char *err,
+                        size_t err_len)
+{
+    memset(a, 0, sizeof *a);
+    if (!(a->over = calloc((size_t)(argc > 0 ? argc : 1), sizeof *a->over))) {
+        rlvr_errf(err, err_len, "out of memory");
+        return -1;
+    }
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
+            a->help = 1;
+        else if (allow_resume && !strcmp(argv[i], "--resume"))
+            a->resume = 1;
+        else if (!strncmp(argv[i], "--", 2) && strchr(argv[i], '='))
+            a->over[a->n_over++] = argv[i] + 2;
+        else if (!a->path && argv[i][0] != '-')
+            a->path = argv[i];
+        else {
+            rlvr_errf(err, err_len, "unexpected argument '%s'", argv[i]);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+void rlvr_run_args_free(struct rlvr_run_args *a)
+{
+    free(a->over);
+    a->over = NULL;
+}
+
+int rlvr_run_checkpoint_save(const struct rlvr_policy *p, const struct rlvr_adamw *opt, const char *out_dir,
+                             long step, const char *state_json, char *err, size_t err_len)
+{
+    char dir[4096], path[4200];
+    snprintf(dir, sizeof dir, "%s/checkpoint-%ld", out_dir, step);
+    if (rlvr_policy_save(p, dir, RLVR_DTYPE_F32, err, err_len))
+        return -1;
+    snprintf(path, sizeof path, "%s/optimizer.bin", dir);
+    if (rlvr_adamw_save(opt, path, err, err_len))
+        return -1;
+    snprintf(path, sizeof path, "%s/trainer_state.json", dir);
+    FILE *f = fopen(path, "wb");
+    if (!f || fprintf(f, "%s\n", state_json) < 0 || fclose(f)) {
+        rlvr_errf(err, err_len, "cannot write %s", path);
+        return -1;
+    }
+    return 0;
+}
 
 int rlvr_mkdirs(const char *dir)
 {

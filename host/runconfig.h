@@ -43,6 +43,29 @@ void rlvr_runconfig_print_keys(const struct rlvr_key *keys, FILE *f);
 /* ---- what the training commands share ------------------------------------------------ */
 
 struct rlvr_policy;
+struct rlvr_adamw;
+
+/* The command line of a command driven by a config file:
+ *   [CONFIG.lua] [--resume] [--KEY=VALUE ...] [--help | -h] */
+struct rlvr_run_args {
+    const char *path;            /* CONFIG.lua, or NULL */
+    int resume;                  /* --resume was given */
+    int help;                    /* --help or -h was given */
+    char **over;                 /* "KEY=VALUE" of each --KEY=VALUE ([n_over], pointing into argv) */
+    int n_over;
+};
+
+/* Reads argv[1..argc); --resume only when allow_resume. Returns 0, or -1
+ * with a message (an unexpected argument, out of memory). Free with
+ * rlvr_run_args_free in either case. */
+int rlvr_run_args_parse(int argc, char **argv, int allow_resume, struct rlvr_run_args *a, char *err,
+                        size_t err_len);
+void rlvr_run_args_free(struct rlvr_run_args *a);
+
+/* Writes out_dir/checkpoint-STEP: the policy in float32, optimizer.bin and
+ * trainer_state.json holding state_json (one JSON object). */
+int rlvr_run_checkpoint_save(const struct rlvr_policy *p, const struct rlvr_adamw *opt, const char *out_dir,
+                             long step, const char *state_json, char *err, size_t err_len);
 
 /* mkdir -p; 0 or -1 (errno set). */
 int rlvr_mkdirs(const char *dir);

@@ -219,26 +219,6 @@ static struct example *read_data(const struct rlvr_policy *p, const struct sft_c
     return ex;
 }
 
-static int save_checkpoint(const struct rlvr_policy *p, const struct rlvr_adamw *opt, const char *out_dir,
-                           long step, long total, double loss, char *err, size_t err_len)
-{
-    char dir[4096], path[4200];
-    snprintf(dir, sizeof dir, "%s/checkpoint-%ld", out_dir, step);
-    if (rlvr_policy_save(p, dir, RLVR_DTYPE_F32, err, err_len))
-        return -1;
-    snprintf(path, sizeof path, "%s/optimizer.bin", dir);
-    if (rlvr_adamw_save(opt, path, err, err_len))
-        return -1;
-    snprintf(path, sizeof path, "%s/trainer_state.json", dir);
-    FILE *f = fopen(path, "wb");
-    if (!f || fprintf(f, "{\"global_step\": %ld, \"max_steps\": %ld, \"loss\": %.9g}\n", step, total, loss) < 0 ||
-        fclose(f)) {
-        rlvr_errf(err, err_len, "cannot write %s", path);
-        return -1;
-    }
-    return 0;
-}
-
 static void progress_bar(long step, long total, double loss, double lr, double tps)
 {
     int width = 30, fill = total ? (int)(width * step / total) : width;
@@ -265,33 +245,22 @@ int rlvr_cmd_sft(int argc, char **argv)
     struct rlvr_key keys[N_KEYS + 1];
     defaults(&c);
     keys_of(&c, keys);
-    const char *path = NULL;
-    int resume = 0, n_over = 0;
-    char **over = calloc((size_t)argc, sizeof *over);
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            usage(stdout, keys);
-            free(over);
-            return 0;
-        } else if (!strcmp(argv[i], "--resume")) {
-            resume = 1;
-        } else if (!strncmp(argv[i], "--", 2) && strchr(argv[i], '=')) {
-            over[n_over++] = argv[i] + 2;
-        } else if (!path && argv[i][0] != '-') {
-            path = argv[i];
-        } else {
-            fprintf(stderr, "rlvr sft: unexpected argument '%s'\n", argv[i]);
-            usage(stderr, keys);
-            free(over);
-            return 2;
-        }
-    }
-    if (!path) {
+    char err[1024];
+    struct rlvr_run_args args;
+    int bad_args = rlvr_run_args_parse(argc, argv, 1, &args, err, sizeof err);
+    if (bad_args || (!args.path && !args.help)) {
+        if (bad_args)
+            fprintf(stderr, "rlvr sft: %s\n", err);
         usage(stderr, keys);
-        free(over);
+        rlvr_run_args_free(&args);
         return 2;
     }
-    char err[1024];
+    if (args.help) {
+        usage(stdout, keys);
+        rlvr_run_args_free(&args);
+        return 0;
+    }
+    const char *path = args.path;
     json_object *cfg = NULL;
     int rc = 2;
     struct rlvr_policy p;
@@ -306,7 +275,7 @@ int rlvr_cmd_sft(int argc, char **argv)
     uint8_t *rows = NULL;
     const struct example **mb = NULL;
     float *logits = NULL, *logp = NULL, *lse = NULL, *dlogp = NULL;
-    if (rlvr_runconfig_load(path, over, n_over, &cfg, err, sizeof err) ||
+    if (rlvr_runconfig_load(path, args.over, args.n_over, &cfg, err, sizeof err) ||
         rlvr_runconfig_read(cfg, path, keys, err, sizeof err)) {
         fprintf(stderr, "rlvr sft: %s\n", err);
         goto out;
@@ -317,7 +286,7 @@ int rlvr_cmd_sft(int argc, char **argv)
         c.lr_scheduler_type = strdup("linear");
     if (!c.save_dtype)
         c.save_dtype = strdup("float32");
-    resume |= c.resume_from_checkpoint;
+    int resume = args.resume || c.resume_from_checkpoint;
     enum rlvr_dtype save_dtype;
     const char *problem = NULL;
     if (!c.data || !c.output_dir)
@@ -509,7 +478,10 @@ int rlvr_cmd_sft(int argc, char **argv)
             loss_log = 0, tokens_log = 0, steps_log = 0, t_log = now;
         }
         if ((c.save_steps && done % c.save_steps == 0) || interrupted || done == total) {
-            if (save_checkpoint(&p, &opt, c.output_dir, done, total, step_loss, err, sizeof err)) {
+            char state[160];
+            snprintf(state, sizeof state, "{\"global_step\": %ld, \"max_steps\": %ld, \"loss\": %.9g}", done, total,
+                     step_loss);
+            if (rlvr_run_checkpoint_save(&p, &opt, c.output_dir, done, state, err, sizeof err)) {
                 fprintf(stderr, "%srlvr sft: %s\n", tty ? "\n" : "", err);
                 rc = 1;
                 break;
@@ -553,6 +525,6 @@ out:
     json_object_put(cfg);
     free(c.model), free(c.tokenizer), free(c.data), free(c.output_dir), free(c.chat_template);
     free(c.system_prompt), free(c.lr_scheduler_type), free(c.save_dtype);
-    free(over);
+    rlvr_run_args_free(&args);
     return rc;
 }

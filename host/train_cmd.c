@@ -266,27 +266,6 @@ static void stats_add(struct step_stats *s, const struct rlvr_completion *c, siz
 
 /* ---- checkpoints -------------------------------------------------------------------- */
 
-static int save_checkpoint(const struct rlvr_policy *p, const struct rlvr_adamw *opt, const char *out_dir, long step,
-                           long total, long cursor, char *err, size_t err_len)
-{
-    char dir[4096], path[4200];
-    snprintf(dir, sizeof dir, "%s/checkpoint-%ld", out_dir, step);
-    if (rlvr_policy_save(p, dir, RLVR_DTYPE_F32, err, err_len))
-        return -1;
-    snprintf(path, sizeof path, "%s/optimizer.bin", dir);
-    if (rlvr_adamw_save(opt, path, err, err_len))
-        return -1;
-    snprintf(path, sizeof path, "%s/trainer_state.json", dir);
-    FILE *f = fopen(path, "wb");
-    if (!f || fprintf(f, "{\"global_step\": %ld, \"max_steps\": %ld, \"prompt_cursor\": %ld}\n", step, total,
-                      cursor) < 0 ||
-        fclose(f)) {
-        rlvr_errf(err, err_len, "cannot write %s", path);
-        return -1;
-    }
-    return 0;
-}
-
 static int read_state(const char *dir, long *step, long *cursor, char *err, size_t err_len)
 {
     char path[4300];
@@ -664,33 +643,22 @@ int rlvr_cmd_train(int argc, char **argv)
     struct rlvr_key keys[N_KEYS + 1];
     defaults(&c);
     keys_of(&c, keys);
-    const char *path = NULL;
-    int resume = 0, n_over = 0;
-    char **over = calloc((size_t)argc, sizeof *over);
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            usage(stdout, keys);
-            free(over);
-            return 0;
-        } else if (!strcmp(argv[i], "--resume")) {
-            resume = 1;
-        } else if (!strncmp(argv[i], "--", 2) && strchr(argv[i], '=')) {
-            over[n_over++] = argv[i] + 2;
-        } else if (!path && argv[i][0] != '-') {
-            path = argv[i];
-        } else {
-            fprintf(stderr, "rlvr train: unexpected argument '%s'\n", argv[i]);
-            usage(stderr, keys);
-            free(over);
-            return 2;
-        }
-    }
-    if (!path) {
+    char err[1024];
+    struct rlvr_run_args args;
+    int bad_args = rlvr_run_args_parse(argc, argv, 1, &args, err, sizeof err);
+    if (bad_args || (!args.path && !args.help)) {
+        if (bad_args)
+            fprintf(stderr, "rlvr train: %s\n", err);
         usage(stderr, keys);
-        free(over);
+        rlvr_run_args_free(&args);
         return 2;
     }
-    char err[1024];
+    if (args.help) {
+        usage(stdout, keys);
+        rlvr_run_args_free(&args);
+        return 0;
+    }
+    const char *path = args.path;
     json_object *cfg = NULL;
     int rc = 2;
     struct rlvr_policy p, refp;
@@ -715,7 +683,7 @@ int rlvr_cmd_train(int argc, char **argv)
     size_t n_kept = 0, n_eval = 0;
     int T = 0;
 
-    if (rlvr_runconfig_load(path, over, n_over, &cfg, err, sizeof err) ||
+    if (rlvr_runconfig_load(path, args.over, args.n_over, &cfg, err, sizeof err) ||
         rlvr_runconfig_read(cfg, path, keys, err, sizeof err)) {
         fprintf(stderr, "rlvr train: %s\n", err);
         goto out;
@@ -734,7 +702,7 @@ int rlvr_cmd_train(int argc, char **argv)
         c.epsilon_high = c.epsilon;
     if (c.eval_temperature < 0)
         c.eval_temperature = c.temperature;
-    resume |= c.resume_from_checkpoint;
+    int resume = args.resume || c.resume_from_checkpoint;
     static const char *const loss_names[] = {"grpo", "bnpo", "dapo", "dr_grpo"};
     static const char *const scale_names[] = {"group", "none", "batch"};
     int loss_type = parse_enum(c.loss_type, loss_names, 4), scale = parse_enum(c.scale_rewards, scale_names, 3);
@@ -782,22 +750,6 @@ int rlvr_cmd_train(int argc, char **argv)
         problem = "'eval_steps' needs 'eval_data'";
     else if (c.eval_mix && !c.eval_data)
         problem = "'eval_mix' needs 'eval_data'";
-    if (!problem) {
-        struct rlvr_grpo_config gc;
-        rlvr_grpo_config_default(&gc);
-        gc.loss_type = loss_type;
-        gc.epsilon_low = (float)c.epsilon;
-        gc.epsilon_high = (float)c.epsilon_high;
-        gc.beta = (float)c.beta;
-        gc.max_completion_length = (int32_t)c.max_completion_length;
-        gc.mask_truncated = c.mask_truncated_completions;
-        if (rlvr_grpo_config_check(&gc, why, sizeof why))
-            problem = why;
-    }
-    if (problem) {
-        fprintf(stderr, "rlvr train: %s: %s\n", path, problem);
-        goto out;
-    }
     struct rlvr_grpo_config gc;
     rlvr_grpo_config_default(&gc);
     gc.loss_type = loss_type;
@@ -806,6 +758,12 @@ int rlvr_cmd_train(int argc, char **argv)
     gc.beta = (float)c.beta;
     gc.max_completion_length = (int32_t)c.max_completion_length;
     gc.mask_truncated = c.mask_truncated_completions;
+    if (!problem && rlvr_grpo_config_check(&gc, why, sizeof why))
+        problem = why;
+    if (problem) {
+        fprintf(stderr, "rlvr train: %s: %s\n", path, problem);
+        goto out;
+    }
 
     /* the policy: the newest checkpoint, or the one the config names */
     if (rlvr_mkdirs(c.output_dir)) {
@@ -1210,7 +1168,10 @@ int rlvr_cmd_train(int argc, char **argv)
             rlvr_eval_result_free(&er);
         }
         if ((c.save_steps && done % c.save_steps == 0) || interrupted || done == total) {
-            if (save_checkpoint(&p, &opt, c.output_dir, done, total, cursor, err, sizeof err)) {
+            char state[160];
+            snprintf(state, sizeof state, "{\"global_step\": %ld, \"max_steps\": %ld, \"prompt_cursor\": %ld}", done,
+                     total, cursor);
+            if (rlvr_run_checkpoint_save(&p, &opt, c.output_dir, done, state, err, sizeof err)) {
                 fprintf(stderr, "%srlvr train: %s\n", tty ? "\n" : "", err);
                 rc = 1;
                 break;
@@ -1273,6 +1234,6 @@ out:
     rlvr_policy_free(&refp);
     json_object_put(cfg);
     free_config(&c);
-    free(over);
+    rlvr_run_args_free(&args);
     return rc;
 }
