@@ -14,4 +14,5 @@ int rlvr_cmd_train(int argc, char **argv);
 int rlvr_cmd_eval(int argc, char **argv);
 int rlvr_cmd_verify(int argc, char **argv);
 int rlvr_cmd_serve(int argc, char **argv);
+int rlvr_cmd_exec(int argc, char **argv);
 #endif

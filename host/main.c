@@ -31,6 +31,7 @@ static void help(FILE *f)
             "  eval      pass@1, pass@k and maj@k of a policy on JSONL problems\n"
             "  verify    check one answer with a verifier (rlvr verify math --gold G --pred P)\n"
             "  serve     the reward server: a mix over HTTP for verl, OpenRLHF and TRL\n"
+            "  exec      run one program in the code sandbox (rlvr exec --lang python FILE)\n"
             "  version   versions of rlvr, its plugin ABI and its GPU backend\n"
             "\n"
             "`rlvr COMMAND --help` describes a command.\n",
@@ -54,6 +55,7 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "eval") == 0) return rlvr_cmd_eval(argc - 1, argv + 1);
     if (strcmp(cmd, "verify") == 0) return rlvr_cmd_verify(argc - 1, argv + 1);
     if (strcmp(cmd, "serve") == 0) return rlvr_cmd_serve(argc - 1, argv + 1);
+    if (strcmp(cmd, "exec") == 0) return rlvr_cmd_exec(argc - 1, argv + 1);
     if (strcmp(cmd, "__worker") == 0) return rlvr_worker_main(argc, argv);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         char gpu[256];
@@ -65,7 +67,7 @@ int main(int argc, char **argv)
         help(stdout);
         return 0;
     }
-    static const char *const planned[] = {"sample", "exec", NULL};
+    static const char *const planned[] = {"sample", NULL};
     for (const char *const *p = planned; *p; p++)
         if (strcmp(cmd, *p) == 0) {
             fprintf(stderr, "rlvr: '%s' is not built yet in this version (%s); see README.md for what is\n", cmd,

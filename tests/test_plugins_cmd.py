@@ -40,7 +40,7 @@ for so in [os.path.join(os.environ.get("RLVR_BUILTIN_DIR", ""), "exact_match.so"
     names = syms[2::3]
     is_eq(names, ["rlvr_plugin_entry"], "%s exports exactly one symbol" % os.path.basename(so))
 
-p = run_raw(["exec"])
+p = run_raw(["sample"])
 ok(p.returncode == 2 and "not built yet" in p.stderr.decode(), "a command not built yet says so plainly", p.stderr)
 p = run_raw(["version"])
 ok(p.returncode == 0 and "plugin ABI 1.0" in p.stdout.decode() and "GPU backend" in p.stdout.decode(), "rlvr version", p.stdout)
