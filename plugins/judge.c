@@ -716,9 +716,9 @@ static int judge_score_batch(void *inst, const rlvr_call *call, size_t n, const 
                 hits++;
                 continue;
             }
-            /* the same request twice in one batch is sent once */
+            /* with the cache on, the same request twice in one batch is sent once */
             int same = -1;
-            for (size_t q = 0; q < nreq && same < 0; q++)
+            for (size_t q = 0; j->cache && q < nreq && same < 0; q++)
                 if (memcmp(reqkeys + 32 * q, vt->key, 32) == 0) same = (int)q;
             if (same >= 0) {
                 vt->req = same;
@@ -757,8 +757,11 @@ static int judge_score_batch(void *inst, const rlvr_call *call, size_t n, const 
                 continue;
             }
             read_vote(j, vt, rq->reply, rq->reply_len);
-            if (vt->state == V_SCORE && j->cache && !vt->shared && rlvr_judge_cache_put(j->cache, vt->key, rq->reply, rq->reply_len))
-                write_errors++;
+            if (vt->state == V_SCORE && j->cache && !vt->shared) {
+                /* a server that echoed the API key has it scrubbed before the reply is kept */
+                rlvr_judge_client_scrub(j->client, rq->reply);
+                if (rlvr_judge_cache_put(j->cache, vt->key, rq->reply, strlen(rq->reply))) write_errors++;
+            }
         }
     }
     for (size_t i = 0; i < n; i++) {
