@@ -19,9 +19,11 @@ tokens written in the prompt (in the response under judgment):
                   delay=MS (waits MS milliseconds)
 
 It counts requests, attempts per id, requests in flight (the most at once),
-the Authorization headers and the bodies it received. Run alone (the
+the Authorization headers and the bodies it received; GET /stats returns the
+counts and GET /reset clears them. Run alone (the
 benchmark): python3 judge_server.py PORT_FILE [DELAY_MS]; it writes its port
-to PORT_FILE and serves until killed.
+to PORT_FILE, answers every request with the same correct JSON verdict after
+DELAY_MS without parsing it, and serves until killed.
 """
 import json
 import math
@@ -36,7 +38,8 @@ TOKEN = re.compile(r"\[\[(\w+)=([^\]]*)\]\]")
 
 
 class State:
-    def __init__(self, keep_bodies=True, delay_ms=0):
+    def __init__(self, keep_bodies=True, delay_ms=0, fast=False):
+        self.fast = fast
         self.lock = threading.Lock()
         self.keep_bodies = keep_bodies
         self.delay_ms = delay_ms
@@ -76,6 +79,9 @@ def verdict_text(fmt, verdict, score):
     return "Yes" if good else "No"
 
 
+FAST_REPLY = json.dumps(reply_json("bench", verdict_text("json", "correct", None))).encode()
+
+
 def detect_format(prompt):
     if "one word, Yes or No" in prompt:
         return "yesno"
@@ -94,8 +100,22 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, *a):
         pass
 
+    def setup(self):
+        super().setup()
+        # Headers and body leave in two writes: without TCP_NODELAY the body
+        # would wait for the client's delayed ACK on a kept-alive connection.
+        self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.counted = False
+
+    def leave(self):
+        if self.counted:
+            with self.server.state.lock:
+                self.server.state.in_flight -= 1
+            self.counted = False
+
     def send(self, code, obj=None, raw=None, headers=()):
         data = raw if raw is not None else json.dumps(obj).encode()
+        self.leave()  # no longer in flight once the reply is ready: the client cannot reuse the slot before reading it
         try:
             self.send_response(code)
             self.send_header("Content-Type", "application/json")
@@ -107,6 +127,17 @@ class Handler(BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
 
+    def do_GET(self):
+        st = self.server.state
+        if self.path == "/stats":
+            with st.lock:
+                self.send(200, {"requests": st.requests, "max_in_flight": st.max_in_flight})
+        elif self.path == "/reset":
+            st.reset()
+            self.send(200, {})
+        else:
+            self.send(404, {"error": {"message": "no such route"}})
+
     def do_POST(self):
         st = self.server.state
         n = int(self.headers.get("Content-Length", "0"))
@@ -115,16 +146,20 @@ class Handler(BaseHTTPRequestHandler):
             st.requests += 1
             st.in_flight += 1
             st.max_in_flight = max(st.max_in_flight, st.in_flight)
+            self.counted = True
             st.auth.add(self.headers.get("Authorization"))
             if st.keep_bodies:
                 st.bodies.append(body)
         try:
             self.answer(st, body)
         finally:
-            with st.lock:
-                st.in_flight -= 1
+            self.leave()
 
     def answer(self, st, body):
+        if st.fast:  # the benchmark's server: a fixed verdict, nothing parsed, so the clients are what is measured
+            if st.delay_ms:
+                time.sleep(st.delay_ms / 1000.0)
+            return self.send(200, raw=FAST_REPLY)
         if not self.path.endswith("/chat/completions"):
             return self.send(404, {"error": {"message": "no such route"}})
         try:
@@ -221,7 +256,7 @@ def start(keep_bodies=True, delay_ms=0):
 
 if __name__ == "__main__":
     srv = _Server(("127.0.0.1", 0), Handler)
-    srv.state = State(False, int(sys.argv[2]) if len(sys.argv) > 2 else 0)
+    srv.state = State(False, int(sys.argv[2]) if len(sys.argv) > 2 else 0, fast=True)
     with open(sys.argv[1] + ".tmp", "w") as f:
         f.write(str(srv.server_address[1]))
     import os
