@@ -32,7 +32,7 @@ static void usage(FILE *f)
           "memory_kb. FILE and --stdin may be '-' (stdin).\n"
           "  --lang LANG          python, c or cpp (also py, c++)\n"
           "  --stdin FILE         the program's standard input (default: empty)\n"
-          "  --time-limit MS      CPU time limit (default 2000; wall clock 2x + 1 s)\n"
+          "  --time-limit MS      CPU time limit (default 2000; wall clock: the same + 1 s)\n"
           "  --memory-limit MB    memory limit (default 256)\n"
           "  --output-limit BYTES stdout cap (default 1048576)\n"
           "  --python PATH, --gcc PATH, --gxx PATH   absolute interpreter and compiler paths\n"

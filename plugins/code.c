@@ -167,6 +167,36 @@ static int find_tests(code_inst *in, const rlvr_sample *s, rlvr_code_tests *t, c
     return 0;
 }
 
+/* Details are UTF-8: a program's bytes (stderr, a cut diagnostic) are
+ * copied with every byte that does not belong to a valid sequence as '?'. */
+static void detail_text(const rlvr_host *h, rlvr_result *r, const char *key, const char *s)
+{
+    size_t n = strlen(s);
+    char *d = malloc(n + 1);
+    if (!d) return;
+    const unsigned char *p = (const unsigned char *)s, *e = p + n;
+    size_t k = 0;
+    while (p < e) {
+        unsigned c = *p;
+        size_t len = c < 0x80 ? 1 : (c >> 5) == 6 && c >= 0xc2 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 && c <= 0xf4 ? 4 : 0;
+        int good = len > 0 && (size_t)(e - p) >= len;
+        for (size_t i = 1; good && i < len; i++) good = (p[i] & 0xc0) == 0x80;
+        if (good && len == 3) {
+            unsigned v = ((c & 15u) << 12) | ((p[1] & 63u) << 6);
+            good = v >= 0x800 && (v < 0xd800 || v > 0xdfff);
+        }
+        if (good && len == 4) good = !(c == 0xf0 && p[1] < 0x90) && !(c == 0xf4 && p[1] > 0x8f);
+        if (good && len == 1 && c < 0x20 && c != '\n' && c != '\t') good = 0;
+        if (!good) len = 1;
+        if (good) memcpy(d + k, p, len);
+        else d[k] = '?';
+        k += len;
+        p += len;
+    }
+    h->detail_string(r, key, d, k);
+    free(d);
+}
+
 static void score_one(code_inst *in, const rlvr_sample *s, rlvr_result *r)
 {
     const rlvr_host *h = in->host;
@@ -206,7 +236,7 @@ static void score_one(code_inst *in, const rlvr_sample *s, rlvr_result *r)
     h->detail_string(r, "verdict", vname, strlen(vname));
     if (rep.first_failure >= 0) {
         h->detail_number(r, "first_failure", (double)rep.first_failure);
-        h->detail_string(r, "message", rep.message, strlen(rep.message));
+        detail_text(h, r, "failure", rep.message);
     }
     /* per-test verdicts, as a list of names */
     size_t cap = rep.total * 20 + 8;

@@ -355,6 +355,8 @@ int rlvr_code_prepare(rlvr_code_runner *r, int lang, const char *src, size_t len
     j.stdout_max = 16384;
     j.stderr_max = 16384;
     j.allow_exec = 1;
+    static const char *const cenv[] = {"PATH=/usr/bin:/bin", "HOME=/work", "TMPDIR=/tmp", "LC_ALL=C", NULL};
+    j.envp = cenv;
     rlvr_sbx_result res;
     int slot = rlvr_sbx_acquire(r->sbx);
     int rc = rlvr_sbx_run(r->sbx, slot, &j, &res, err, err_len);
@@ -562,24 +564,40 @@ int rlvr_code_check_output(rlvr_code_check check, double tol, const char *got, s
 /* ------------------------------------------------------------------ */
 /* JSON values.                                                         */
 
-static json_object *parse_json(const char *s, size_t n)
+/* Parse s[0..n) as one JSON value (JSON null is a NULL object: *good says
+ * whether the text parsed). */
+static json_object *parse_json_ok(const char *s, size_t n, int *good)
 {
+    *good = 0;
+    if (n > ((size_t)1 << 30)) return NULL;
+    /* the text with its NUL, so that a number at the very end is complete */
+    char *b = malloc(n + 1);
     json_tokener *tk = json_tokener_new_ex(64);
-    if (!tk) return NULL;
-    json_object *o = json_tokener_parse_ex(tk, s, (int)n);
+    if (!b || !tk) {
+        free(b);
+        if (tk) json_tokener_free(tk);
+        return NULL;
+    }
+    memcpy(b, s, n);
+    b[n] = 0;
+    json_object *o = json_tokener_parse_ex(tk, b, (int)n + 1);
     enum json_tokener_error e = json_tokener_get_error(tk);
     size_t used = json_tokener_get_parse_end(tk);
     json_tokener_free(tk);
-    if (e != json_tokener_success) {
+    while (used < n && is_ws(b[used])) used++;
+    free(b);
+    if (e != json_tokener_success || used < n) {
         json_object_put(o);
         return NULL;
     }
-    while (used < n && is_ws(s[used])) used++;
-    if (used != n) {
-        json_object_put(o);
-        return NULL;
-    }
+    *good = 1;
     return o;
+}
+
+static json_object *parse_json(const char *s, size_t n)
+{
+    int good;
+    return parse_json_ok(s, n, &good);
 }
 
 static int is_number(json_object *o)
@@ -631,8 +649,9 @@ static int json_eq(json_object *a, json_object *b, double tol)
 
 int rlvr_code_json_equal(const char *a, size_t a_len, const char *b, size_t b_len, double float_tol)
 {
-    json_object *x = parse_json(a, a_len), *y = parse_json(b, b_len);
-    int eq = x && y && json_eq(x, y, float_tol);
+    int ga, gb;
+    json_object *x = parse_json_ok(a, a_len, &ga), *y = parse_json_ok(b, b_len, &gb);
+    int eq = ga && gb && json_eq(x, y, float_tol);
     json_object_put(x);
     json_object_put(y);
     return eq;
@@ -1083,6 +1102,18 @@ static int run_checker(rlvr_code_runner *r, const rlvr_code_tests *t, const rlvr
     return v;
 }
 
+/* Python's last stderr line names a syntax error: the program never ran. */
+static int python_syntax_error(const char *err, size_t n)
+{
+    while (n && is_ws(err[n - 1])) n--;
+    size_t b = n;
+    while (b && err[b - 1] != '\n') b--;
+    static const char *const kinds[] = {"SyntaxError:", "IndentationError:", "TabError:"};
+    for (size_t i = 0; i < 3; i++)
+        if (n - b >= strlen(kinds[i]) && memcmp(err + b, kinds[i], strlen(kinds[i])) == 0) return 1;
+    return 0;
+}
+
 static int judge_stdio(rlvr_code_runner *r, const rlvr_code_tests *t, const rlvr_code_prog *p, int stop,
                        rlvr_code_report *rep, char *err, size_t err_len)
 {
@@ -1117,6 +1148,9 @@ static int judge_stdio(rlvr_code_runner *r, const rlvr_code_tests *t, const rlvr
             }
         } else {
             describe_run(&res, msg, sizeof msg);
+            if (p->lang == RLVR_CODE_PYTHON && res.outcome == RLVR_SBX_EXITED && res.exit_code == 1
+                && python_syntax_error(res.err, res.err_len))
+                v = RLVR_CODE_COMPILE_ERROR;
         }
         if (v == RLVR_CODE_OK) rep->passed++;
         note_failure(rep, i, v, msg);

@@ -1103,7 +1103,7 @@ int rlvr_sbx_run(rlvr_sbx *s, int slot, const rlvr_sbx_job *job, rlvr_sbx_result
     buf bo = {NULL, 0, 0, (size_t)job->stdout_max, 0};
     buf be = {NULL, 0, 0, (size_t)job->stderr_max, 0};
     int open_s = 1, open_o = 1, open_e = 1, killed = 0, timed_out = 0, output_over = 0;
-    int64_t wall = job->wall_ms > 0 ? job->wall_ms : 2 * job->time_ms + 1000;
+    int64_t wall = job->wall_ms > 0 ? job->wall_ms : job->time_ms + 1000;
     while (open_s || open_o || open_e) {
         int64_t left = t0 + wall - now_ms();
         if (left <= 0 && !killed) {

@@ -61,7 +61,7 @@ typedef struct rlvr_sbx_job {
     const char *collect;      /* a file of /work to bring back (compiler output), or NULL */
     size_t collect_max;
     int64_t time_ms;          /* CPU time limit */
-    int64_t wall_ms;          /* wall-clock limit (0: 2 * time_ms + 1000) */
+    int64_t wall_ms;          /* wall-clock limit (0: time_ms + 1000) */
     int64_t memory_mb;
     int64_t stdout_max;       /* bytes; more is an output_limit */
     int64_t stderr_max;       /* bytes kept; more is dropped */
