@@ -11,12 +11,16 @@
  *      until the batch is full or max_num_gen_batches is reached;
  *   3. log pi_old: the sampler's own log-probabilities (the same
  *      distribution the trainer computes: softmax(logits / temperature));
- *      with num_iterations 1 the ratio is 1 and pi_old is logp detached, as
- *      in TRL; log pi_ref from a frozen copy of the starting policy when
+ *      with num_iterations and steps_per_generation 1 the ratio is 1 and
+ *      pi_old is logp detached, as in TRL; log pi_ref from a frozen copy of the starting policy when
  *      beta > 0;
- *   4. num_iterations passes over the batch, each one optimizer step over
- *      micro-batches of per_device_train_batch_size completions (gradients
- *      accumulated, the loss aggregated as loss_type says).
+ *   4. num_iterations passes over the batch; each pass cuts the batch, in an
+ *      order shuffled per step, into steps_per_generation mini-batches and
+ *      takes one optimizer step per mini-batch, over micro-batches of
+ *      per_device_train_batch_size completions (gradients accumulated, the
+ *      loss aggregated as loss_type says). After the first optimizer step
+ *      of a batch the policy has moved, so the ratio is taken against the
+ *      sampler's log-probabilities.
  * Then metrics (metrics.jsonl, a readable line, a progress bar), sample
  * completions every log_completions_steps, evaluation on eval_data every
  * eval_steps, checkpoints every save_steps, and at the end the final policy,
@@ -56,7 +60,7 @@ struct train_config {
     char *accuracy_component, *save_dtype;
     json_object *model_init;
     long init_seed, max_prompt_length, num_generations, train_batch_size, per_device_train_batch_size;
-    long num_iterations, max_completion_length, top_k, max_num_gen_batches, warmup_steps, max_steps;
+    long num_iterations, steps_per_generation, max_completion_length, top_k, max_num_gen_batches, warmup_steps, max_steps;
     long num_train_epochs, seed, logging_steps, save_steps, log_completions_steps, num_completions_to_print;
     long eval_steps, eval_num_samples, eval_max_problems, score_threads, generation_chunk;
     double beta, epsilon, epsilon_high, temperature, top_p, min_p, learning_rate, weight_decay, max_grad_norm;
@@ -71,6 +75,7 @@ static void defaults(struct train_config *c)
     c->train_batch_size = 16;
     c->per_device_train_batch_size = 16;
     c->num_iterations = 1;
+    c->steps_per_generation = 1;
     c->max_completion_length = 256;
     c->max_num_gen_batches = 4;
     c->beta = 0.001;
@@ -100,7 +105,7 @@ static void defaults(struct train_config *c)
     c->eval_on_start = 1;
 }
 
-enum { N_KEYS = 58 }; /* the keys below; the table ends with a NULL entry */
+enum { N_KEYS = 59 }; /* the keys below; the table ends with a NULL entry */
 static void keys_of(struct train_config *c, struct rlvr_key *k)
 {
     const struct rlvr_key all[] = {
@@ -121,7 +126,9 @@ static void keys_of(struct train_config *c, struct rlvr_key *k)
         {"train_batch_size", RLVR_KEY_INT, &c->train_batch_size, "prompts per step (16)"},
         {"per_device_train_batch_size", RLVR_KEY_INT, &c->per_device_train_batch_size,
          "completions per micro-batch (16); gradients accumulate over the step"},
-        {"num_iterations", RLVR_KEY_INT, &c->num_iterations, "mu: optimizer steps per generated batch (1)"},
+        {"num_iterations", RLVR_KEY_INT, &c->num_iterations, "mu: passes over each generated batch (1)"},
+        {"steps_per_generation", RLVR_KEY_INT, &c->steps_per_generation,
+         "mini-batches per pass, one optimizer step each (1; verl: train_batch_size / ppo_mini_batch_size)"},
         {"max_completion_length", RLVR_KEY_INT, &c->max_completion_length, "tokens per completion (256)"},
         {"temperature", RLVR_KEY_NUM, &c->temperature, "sampling temperature, also applied to the loss's logits (1)"},
         {"top_p", RLVR_KEY_NUM, &c->top_p, "nucleus sampling (1: off)"},
@@ -382,80 +389,111 @@ struct train_metrics {
     int clipped;
 };
 
-/* num_iterations optimizer steps over the kept completions. */
+/* iterations passes over the n kept completions, each pass steps
+ * optimizer steps over consecutive mini-batches (the caller shuffles the
+ * order); a mini-batch with nothing in it (fewer completions than steps)
+ * still steps the optimizer, with zero gradients, so the schedule and a
+ * resume stay in line. The metrics are those of the first pass. */
 static int train_on(struct rlvr_policy *p, struct rlvr_adamw *opt, const struct rlvr_grpo_config *gc,
                     struct micro *mb, struct rlvr_completion **kept, const float *adv, float **ref, int n,
-                    int iterations, float temperature, struct train_metrics *tm, char *err, size_t err_len)
+                    int iterations, int steps, float temperature, struct train_metrics *tm, char *err, size_t err_len)
 {
     memset(tm, 0, sizeof *tm);
-    int per = mb->mb, n_micro = (n + per - 1) / per;
-    struct rlvr_grpo_config cfg = *gc;
-    cfg.grad_accum_steps = n_micro;
-    double dapo_tokens = 0;
-    for (int i = 0; i < n; i++)
-        if (!(cfg.mask_truncated && kept[i]->seq.finish == RLVR_FINISH_LENGTH))
-            dapo_tokens += kept[i]->seq.n_tokens;
-    double ent_tokens = 0;
+    int per = mb->mb;
+    int off_policy = iterations > 1 || steps > 1;
+    double ent_tokens = 0, grad_norm = 0;
     for (int it = 0; it < iterations; it++) {
-        for (int m = 0; m < n_micro; m++) {
-            int first = m * per, nb = n - first < per ? n - first : per;
-            struct rlvr_completion *const *c = kept + first;
-            int T = micro_fill(mb, c, nb, adv + first);
-            size_t N = (size_t)nb * T;
-            for (int b = 0; b < nb; b++) {
-                int P = (int)c[b]->problem->ids.n;
-                for (int t = 0; t < T; t++) {
-                    size_t r = (size_t)b * T + t;
-                    int j = t - (P - 1);
-                    mb->old[r] = mb->rows[r] ? c[b]->seq.logprobs[j] : 0;
-                    mb->ref[r] = mb->rows[r] && ref ? ref[first + b][j] : 0;
+        for (int s = 0; s < steps; s++) {
+            int lo = (int)((long)n * s / steps), hi = (int)((long)n * (s + 1) / steps);
+            int n_micro = (hi - lo + per - 1) / per;
+            struct rlvr_grpo_config cfg = *gc;
+            cfg.grad_accum_steps = n_micro > 0 ? n_micro : 1;
+            double dapo_tokens = 0;
+            for (int i = lo; i < hi; i++)
+                if (!(cfg.mask_truncated && kept[i]->seq.finish == RLVR_FINISH_LENGTH))
+                    dapo_tokens += kept[i]->seq.n_tokens;
+            for (int m = 0; m < n_micro; m++) {
+                int first = lo + m * per, nb = hi - first < per ? hi - first : per;
+                struct rlvr_completion *const *c = kept + first;
+                int T = micro_fill(mb, c, nb, adv + first);
+                size_t N = (size_t)nb * T;
+                for (int b = 0; b < nb; b++) {
+                    int P = (int)c[b]->problem->ids.n;
+                    for (int t = 0; t < T; t++) {
+                        size_t r = (size_t)b * T + t;
+                        int j = t - (P - 1);
+                        mb->old[r] = mb->rows[r] ? c[b]->seq.logprobs[j] : 0;
+                        mb->ref[r] = mb->rows[r] && ref ? ref[first + b][j] : 0;
+                    }
+                }
+                if (rlvr_model_forward(&p->model, mb->tokens, nb, T, mb->logits, err, err_len) ||
+                    rlvr_logprobs(mb->logits, mb->targets, mb->rows, N, (size_t)mb->V, temperature, mb->logp,
+                                  mb->lse, it == 0 ? mb->ent : NULL, err, err_len))
+                    return -1;
+                struct rlvr_grpo_batch gb = {
+                    .n_seq = (size_t)nb,
+                    .seq_len = (size_t)T,
+                    .logp = mb->logp,
+                    .old_logp = off_policy ? mb->old : NULL,
+                    .ref_logp = ref ? mb->ref : NULL,
+                    .advantages = mb->adv,
+                    .mask = mb->rows,
+                    .truncated = mb->trunc,
+                    .entropy = it == 0 ? mb->ent : NULL,
+                    .dapo_tokens = cfg.loss_type == RLVR_LOSS_DAPO ? (dapo_tokens > 0 ? dapo_tokens : 1) : 0,
+                };
+                struct rlvr_grpo_metrics gm;
+                if (rlvr_grpo_loss(&cfg, &gb, mb->dlogp, &gm, err, err_len) ||
+                    rlvr_logprobs_backward(mb->logits, mb->targets, mb->rows, mb->lse, mb->dlogp, N, (size_t)mb->V,
+                                           temperature, mb->logits, err, err_len) ||
+                    rlvr_model_backward(&p->model, mb->logits, err, err_len))
+                    return -1;
+                tm->tokens += gm.active_tokens;
+                if (it == 0) {
+                    tm->loss += gm.loss / steps;
+                    tm->kl += gm.kl * gm.active_tokens;
+                    tm->entropy += gm.entropy * gm.active_tokens;
+                    tm->clip_low += gm.clip_low * gm.active_tokens;
+                    tm->clip_high += gm.clip_high * gm.active_tokens;
+                    tm->clip_region += gm.clip_region * gm.active_tokens;
+                    ent_tokens += gm.active_tokens;
                 }
             }
-            if (rlvr_model_forward(&p->model, mb->tokens, nb, T, mb->logits, err, err_len) ||
-                rlvr_logprobs(mb->logits, mb->targets, mb->rows, N, (size_t)mb->V, temperature, mb->logp, mb->lse,
-                              it == 0 ? mb->ent : NULL, err, err_len))
+            struct rlvr_optim_stats st;
+            if (rlvr_adamw_step(opt, &p->model, &st, err, err_len))
                 return -1;
-            struct rlvr_grpo_batch gb = {
-                .n_seq = (size_t)nb,
-                .seq_len = (size_t)T,
-                .logp = mb->logp,
-                .old_logp = iterations > 1 ? mb->old : NULL,
-                .ref_logp = ref ? mb->ref : NULL,
-                .advantages = mb->adv,
-                .mask = mb->rows,
-                .truncated = mb->trunc,
-                .entropy = it == 0 ? mb->ent : NULL,
-                .dapo_tokens = cfg.loss_type == RLVR_LOSS_DAPO ? (dapo_tokens > 0 ? dapo_tokens : 1) : 0,
-            };
-            struct rlvr_grpo_metrics gm;
-            if (rlvr_grpo_loss(&cfg, &gb, mb->dlogp, &gm, err, err_len) ||
-                rlvr_logprobs_backward(mb->logits, mb->targets, mb->rows, mb->lse, mb->dlogp, N, (size_t)mb->V,
-                                       temperature, mb->logits, err, err_len) ||
-                rlvr_model_backward(&p->model, mb->logits, err, err_len))
-                return -1;
-            tm->tokens += gm.active_tokens;
-            if (it == 0) {
-                tm->loss += gm.loss;
-                tm->kl += gm.kl * gm.active_tokens;
-                tm->entropy += gm.entropy * gm.active_tokens;
-                tm->clip_low += gm.clip_low * gm.active_tokens;
-                tm->clip_high += gm.clip_high * gm.active_tokens;
-                tm->clip_region += gm.clip_region * gm.active_tokens;
-                ent_tokens += gm.active_tokens;
-            }
+            rlvr_model_zero_grads(&p->model);
+            grad_norm += st.grad_norm;
+            tm->lr = st.lr, tm->clipped |= st.clipped;
         }
-        struct rlvr_optim_stats st;
-        if (rlvr_adamw_step(opt, &p->model, &st, err, err_len))
-            return -1;
-        rlvr_model_zero_grads(&p->model);
-        tm->grad_norm = st.grad_norm, tm->lr = st.lr, tm->clipped = st.clipped;
     }
+    tm->grad_norm = grad_norm / ((double)iterations * steps);
     if (ent_tokens > 0) {
         tm->kl /= ent_tokens, tm->entropy /= ent_tokens;
         tm->clip_low /= ent_tokens, tm->clip_high /= ent_tokens, tm->clip_region /= ent_tokens;
     }
     tm->active = ent_tokens;
     return 0;
+}
+
+/* Shuffles the kept completions, their advantages and reference
+ * log-probabilities alike, from (seed, step), before they are cut into
+ * mini-batches: a mini-batch then mixes the groups. */
+static void shuffle_kept(struct rlvr_completion **kept, float *adv, float **ref, size_t n, uint64_t seed, long step)
+{
+    struct rlvr_rng rng;
+    rlvr_rng_init(&rng, seed, UINT64_C(0x6d696e69) + (uint64_t)step); /* "mini" */
+    for (size_t i = n; i > 1; i--) {
+        size_t j = (size_t)(rlvr_rng_next(&rng) % i);
+        struct rlvr_completion *tc = kept[i - 1];
+        kept[i - 1] = kept[j], kept[j] = tc;
+        float ta = adv[i - 1];
+        adv[i - 1] = adv[j], adv[j] = ta;
+        if (ref) {
+            float *tr = ref[i - 1];
+            ref[i - 1] = ref[j], ref[j] = tr;
+        }
+    }
 }
 
 /* ---- output ------------------------------------------------------------------------- */
@@ -734,13 +772,16 @@ int rlvr_cmd_train(int argc, char **argv)
     else if (c.num_generations < 2)
         problem = "'num_generations' must be at least 2 (GRPO compares the completions of a prompt)";
     else if (c.train_batch_size < 1 || c.per_device_train_batch_size < 1 || c.num_iterations < 1 ||
+             c.steps_per_generation < 1 ||
              c.max_completion_length < 1 || c.num_train_epochs < 1 || c.logging_steps < 1 || c.save_steps < 0 ||
              c.eval_steps < 0 || c.eval_num_samples < 1 || c.score_threads < 1 || c.generation_chunk < 1 ||
              c.max_num_gen_batches < 1 || c.log_completions_steps < 0 || c.num_completions_to_print < 0 ||
              c.eval_max_problems < 0 || c.max_prompt_length < 0)
-        problem = "batch sizes, num_iterations, max_completion_length, epochs, logging_steps, eval_num_samples, "
+        problem = "batch sizes, num_iterations, steps_per_generation, max_completion_length, epochs, logging_steps, eval_num_samples, "
                   "score_threads, generation_chunk and max_num_gen_batches must be positive; save_steps, "
                   "eval_steps and the other counts at least 0";
+    else if (c.steps_per_generation > c.num_generations * c.train_batch_size)
+        problem = "'steps_per_generation' is more than the completions of a step (num_generations x train_batch_size)";
     else if (c.num_generations * c.train_batch_size > 1000000)
         problem = "num_generations x train_batch_size is over a million completions per step";
     else if (c.top_k < 0 || c.top_p <= 0 || c.top_p > 1 || c.min_p < 0 || c.min_p >= 1 || !(c.temperature > 0) ||
@@ -856,7 +897,7 @@ int rlvr_cmd_train(int argc, char **argv)
     oc.lr = c.learning_rate, oc.beta1 = c.adam_beta1, oc.beta2 = c.adam_beta2, oc.eps = c.adam_epsilon;
     oc.weight_decay = c.weight_decay, oc.max_grad_norm = c.max_grad_norm;
     oc.schedule = rlvr_lr_schedule_parse(c.lr_scheduler_type);
-    oc.total_steps = total * c.num_iterations;
+    oc.total_steps = total * c.num_iterations * c.steps_per_generation;
     oc.warmup_steps = c.warmup_steps ? c.warmup_steps : (long)ceil(c.warmup_ratio * (double)oc.total_steps);
     if (rlvr_optim_config_check(&oc, err, sizeof err) ||
         rlvr_adamw_create(&opt, p.model.n_params, &oc, err, sizeof err) ||
@@ -871,9 +912,9 @@ int rlvr_cmd_train(int argc, char **argv)
             fprintf(stderr, "rlvr train: resume: %s\n", err);
             goto out;
         }
-        if (opt.step != start_step * c.num_iterations) {
+        if (opt.step != start_step * c.num_iterations * c.steps_per_generation) {
             fprintf(stderr, "rlvr train: resume: %s holds optimizer step %ld, expected %ld\n", op, opt.step,
-                    start_step * c.num_iterations);
+                    start_step * c.num_iterations * c.steps_per_generation);
             goto out;
         }
     }
@@ -1068,9 +1109,11 @@ int rlvr_cmd_train(int argc, char **argv)
             if (rc)
                 fprintf(stderr, "%srlvr train: step %ld: reference model: %s\n", tty ? "\n" : "", step + 1, err);
         }
+        if (!rc && n_kept && c.steps_per_generation > 1)
+            shuffle_kept(kept, kept_adv, ref_lp, n_kept, (uint64_t)c.seed, step);
         if (!rc && n_kept &&
             train_on(&p, &opt, &gc, &mb, kept, kept_adv, ref_lp, (int)n_kept, (int)c.num_iterations,
-                     (float)c.temperature, &tm, err, sizeof err)) {
+                     (int)c.steps_per_generation, (float)c.temperature, &tm, err, sizeof err)) {
             fprintf(stderr, "%srlvr train: step %ld: %s\n", tty ? "\n" : "", step + 1, err);
             rc = 1;
         }
@@ -1079,7 +1122,7 @@ int rlvr_cmd_train(int argc, char **argv)
              * the schedule and a resume stay in line */
             struct rlvr_optim_stats st;
             rlvr_model_zero_grads(&p.model);
-            for (long it = 0; it < c.num_iterations && !rc; it++)
+            for (long it = 0; it < c.num_iterations * c.steps_per_generation && !rc; it++)
                 if (rlvr_adamw_step(&opt, &p.model, &st, err, sizeof err))
                     rc = 1;
             tm.lr = st.lr;

@@ -11,6 +11,9 @@
 - Dynamic sampling: when every group's rewards are equal it says so plainly,
   counts its generation batches, and the run goes on.
 - A reference model (beta > 0) gives a KL metric; num_iterations > 1 runs.
+- steps_per_generation cuts each batch into mini-batches, one optimizer
+  step each: its runs differ from one-step runs, are reproducible, resume
+  exactly, and a resume with another value is refused.
 - Bad configurations fail before any work with a message naming the key.
 """
 import json
@@ -122,6 +125,23 @@ ok(kl[0] is not None and kl[0] < 1e-4 and kl[-1] is not None and kl[-1] > kl[0],
    "kl against the frozen start grows from 0 (%s)" % kl)
 ok(all(r["learning_rate"] > 0 for r in metrics("ev") if "learning_rate" in r), "two optimizer steps per step")
 
+# -- mini-batches: steps_per_generation ----------------------------------------------------------
+p = train("--output_dir=spg", "--max_steps=4", "--steps_per_generation=4", "--log_completions_steps=0")
+ok(p.returncode == 0, "a run with four optimizer steps per generated batch", p.stderr[-1000:])
+ok(weights("spg") != weights("whole"), "four mini-batch steps move the policy otherwise than one step")
+rows = [r for r in metrics("spg") if "reward" in r]
+ok(all(r["clip_ratio/region_mean"] >= 0 and r["grad_norm"] > 0 for r in rows), "its clip and gradient metrics")
+p = train("--output_dir=spg_broken", "--max_steps=2", "--steps_per_generation=4", "--log_completions_steps=0")
+p = train("--output_dir=spg_broken", "--max_steps=4", "--steps_per_generation=4", "--log_completions_steps=0",
+          "--resume")
+ok(p.returncode == 0 and weights("spg_broken") == weights("spg"),
+   "a resumed mini-batch run ends with the unbroken run's weights, bit for bit", p.stderr[-1000:])
+is_eq(steps_only(metrics("spg_broken")), steps_only(metrics("spg")), "and with its metrics")
+p = train("--output_dir=spg_broken", "--max_steps=6", "--steps_per_generation=2", "--log_completions_steps=0",
+          "--resume")
+ok(p.returncode == 2 and "holds optimizer step 16, expected 8" in p.stderr,
+   "resuming with another steps_per_generation is refused", p.stderr[-500:])
+
 # -- dynamic sampling -------------------------------------------------------------------------
 p = train("--output_dir=dyn", "--max_steps=2", "--mix=" + os.path.join(FIX, "constant_mix.lua"), "--dynamic_sampling=true",
           "--max_num_gen_batches=3", "--log_completions_steps=0")
@@ -136,6 +156,9 @@ ok(all(r["num_gen_batches"] == 3 and r["groups_trained"] == 0 and r["frac_reward
 for args, expect, what in [
         (["--num_generation=4"], "unknown key 'num_generation'", "a misspelt key"),
         (["--num_generations=1"], "'num_generations' must be at least 2", "one generation per prompt"),
+        (["--steps_per_generation=0"], "steps_per_generation", "no mini-batch"),
+        (["--steps_per_generation=65"], "'steps_per_generation' is more than the completions of a step",
+         "more mini-batches than completions"),
         (["--loss_type=ppo"], "'loss_type' must be grpo, bnpo, dapo or dr_grpo", "an unknown loss type"),
         (["--scale_rewards=std"], "'scale_rewards' must be group, batch or none", "an unknown scaling"),
         (["--eval_steps=5"], "'eval_steps' needs 'eval_data'", "eval_steps without eval_data"),
