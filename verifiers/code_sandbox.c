@@ -6,8 +6,10 @@
  *
  * One run:
  *   supervisor (caller's thread)
- *     clone(NEWPID|NEWNS|NEWNET|NEWIPC|NEWUTS)  ->  helper, pid 1 of the run
- *       joins the slot's cgroups, unshares the cgroup namespace, wipes its
+ *     clone(NEWPID|NEWNS|NEWIPC|NEWUTS)  ->  helper, pid 1 of the run
+ *       joins the slot's empty network namespace (one per slot, made when
+ *       the sandbox opens) and the slot's cgroups, unshares the cgroup
+ *       namespace, wipes its
  *       copy of the host environment, mounts the minimal root on a private
  *       tmpfs, writes the job's files into /work, pivot_root()s into it,
  *       makes itself non-dumpable, then starts the program:
@@ -71,6 +73,7 @@ typedef struct sbx_slot {
     char mem[PATH_CAP];   /* v1 memory cgroup dir, or v2 dir when v2 has memory */
     char pids[PATH_CAP];  /* v1 pids cgroup dir, or v2 dir when v2 has pids */
     char v2[PATH_CAP];    /* v2 dir (for cgroup.kill and joining) */
+    int netns;            /* an empty network namespace of this slot's own */
     int busy;
 } sbx_slot;
 
@@ -587,6 +590,10 @@ __attribute__((noreturn)) static void c_init(run_ctx *c)
 {
     const rlvr_sbx_job *j = c->job;
     const rlvr_sbx *s = c->s;
+    /* the slot's empty network namespace (creating one per run costs more
+     * than the rest of the run's setup; no process outlives a run, and a
+     * program without capabilities cannot configure it) */
+    if (setns(c->slot->netns, CLONE_NEWNET)) c_fail(c->status_fd, "joining the slot's network namespace", errno);
     /* fds: 1, 2 = the program's stdout and stderr, 3 = the status pipe */
     int st = fcntl(c->status_fd, F_DUPFD, 100), o = fcntl(c->out_fd, F_DUPFD, 100), e = fcntl(c->err_fd, F_DUPFD, 100);
     if (st < 0 || o < 0 || e < 0 || dup2(o, 1) < 0 || dup2(e, 2) < 0 || dup2(st, 3) < 0) _exit(112);
@@ -755,11 +762,42 @@ __attribute__((noreturn)) static void c_init(run_ctx *c)
 /* ------------------------------------------------------------------ */
 /* Opening and closing.                                                 */
 
+/* An empty network namespace, held by an fd: a child made in one opens it
+ * for us and is killed. -1 with errno on failure. */
+static int new_netns(void)
+{
+    int sync[2];
+    if (pipe2(sync, O_CLOEXEC)) return -1;
+    long pid = syscall(SYS_clone, CLONE_NEWNET | SIGCHLD, 0, NULL, NULL, 0);
+    if (pid == 0) {
+        char b = 0;
+        close(sync[1]);
+        /* wait for the parent to open our namespace, then go */
+        while (read(sync[0], &b, 1) < 0 && errno == EINTR) {}
+        _exit(0);
+    }
+    int e = errno;
+    close(sync[0]);
+    if (pid < 0) {
+        close(sync[1]);
+        errno = e;
+        return -1;
+    }
+    char p[64];
+    snprintf(p, sizeof p, "/proc/%ld/ns/net", pid);
+    int fd = open(p, O_RDONLY | O_CLOEXEC);
+    e = errno;
+    close(sync[1]);
+    while (waitpid((pid_t)pid, NULL, 0) < 0 && errno == EINTR) {}
+    errno = e;
+    return fd;
+}
+
 static void describe(rlvr_sbx *s)
 {
     const sbx_slot *z = &s->slots[0];
     snprintf(s->desc, sizeof s->desc,
-             "namespaces pid,mount,net,ipc,uts,cgroup; uids %d..%d; seccomp (%u+%u BPF instructions); "
+             "namespaces pid,mount,ipc,uts,cgroup per run, net per slot; uids %d..%d; seccomp (%u+%u BPF instructions); "
              "memory: %s; pids: %s; kill: %s",
              s->uid_base, s->uid_base + s->n_slots - 1, s->prog_run.len, s->prog_compile.len,
              z->mem[0] ? (s->mem_v2 ? "cgroup v2 memory.max" : "cgroup v1 memory.limit_in_bytes")
@@ -783,6 +821,7 @@ void rlvr_sbx_close(rlvr_sbx *s)
             if (z->mem[0]) rmdir(z->mem);
             if (z->pids[0] && strcmp(z->pids, z->mem) != 0) rmdir(z->pids);
             if (z->v2[0] && strcmp(z->v2, z->mem) != 0 && strcmp(z->v2, z->pids) != 0) rmdir(z->v2);
+            if (z->netns >= 0) close(z->netns);
         }
         free(s->slots);
     }
@@ -823,6 +862,7 @@ rlvr_sbx *rlvr_sbx_open(int n_slots, int uid_base, char *err, size_t err_len)
         snprintf(err, err_len, "out of memory");
         goto fail;
     }
+    for (int i = 0; i < n_slots; i++) s->slots[i].netns = -1;
     /* the exec page, at a random page-aligned address in [2^40, 2^46) */
     for (int tries = 0; tries < 64 && !s->exec_page; tries++) {
         uint64_t r;
@@ -888,6 +928,10 @@ rlvr_sbx *rlvr_sbx_open(int n_slots, int uid_base, char *err, size_t err_len)
         }
         if (have_pids && make_cg(pids, i, z->pids)) {
             errf(err, err_len, "creating a pids cgroup for a slot", errno);
+            goto fail;
+        }
+        if ((z->netns = new_netns()) < 0) {
+            errf(err, err_len, "creating a network namespace for a slot", errno);
             goto fail;
         }
         if (s->mem_v2) memcpy(z->mem, z->v2, sizeof z->mem);
@@ -1082,8 +1126,7 @@ int rlvr_sbx_run(rlvr_sbx *s, int slot, const rlvr_sbx_job *job, rlvr_sbx_result
     c.out_fd = op[1];
     c.err_fd = ep[1];
     int64_t t0 = now_ms();
-    long pid = syscall(SYS_clone, CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | SIGCHLD, 0,
-                       NULL, NULL, 0);
+    long pid = syscall(SYS_clone, CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS | SIGCHLD, 0, NULL, NULL, 0);
     if (pid == 0) c_init(&c);
     int clone_errno = errno;
     close(sp[1]);
