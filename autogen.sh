@@ -8,7 +8,7 @@ cd "$(dirname "$0")"
 DEBIAN_PACKAGES="build-essential autoconf automake libtool pkg-config \
   liblua5.4-dev libpcre2-dev libseccomp-dev libjson-c-dev libjansson-dev \
   libopenblas-dev libutf8proc-dev libgmp-dev python3 python3-numpy \
-  libicu-dev libcld2-dev libmicrohttpd-dev libcurl4-openssl-dev"
+  libicu-dev libcld2-dev libmicrohttpd-dev libcurl4-openssl-dev nettle-dev"
 
 if [ "$1" = "--deps" ]; then
   shift

@@ -12,13 +12,13 @@
  * only its last line). The file holds request hashes and reply bodies only:
  * never a header, never the API key.
  *
- * The SHA-256 is FIPS 180-4's, written here because none of the build's
- * libraries exports one (libcurl keeps its own private); test_judge_units
- * holds it to the standard's test vectors.
+ * The SHA-256 is nettle's (Debian's nettle-dev); test_judge_units holds
+ * it to FIPS 180-4's test vectors.
  */
 #include "judge.h"
 
 #include <json-c/json.h>
+#include <nettle/sha2.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,116 +26,25 @@
 
 /* ---- SHA-256 ------------------------------------------------------------------- */
 
-typedef struct sha256_ctx {
-    uint32_t h[8];
-    unsigned char buf[64];
-    size_t fill;
-    uint64_t total;
-} sha256_ctx;
-
-static const uint32_t K[64] = {
-    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
-    0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
-    0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
-    0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
-    0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
-    0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
-    0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
-    0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
-};
-
-#define ROR(x, n) (((x) >> (n)) | ((x) << (32 - (n))))
-
-static void sha256_block(uint32_t h[8], const unsigned char *p)
-{
-    uint32_t w[64];
-    for (int i = 0; i < 16; i++)
-        w[i] = (uint32_t)p[4 * i] << 24 | (uint32_t)p[4 * i + 1] << 16 | (uint32_t)p[4 * i + 2] << 8 | p[4 * i + 3];
-    for (int i = 16; i < 64; i++) {
-        uint32_t s0 = ROR(w[i - 15], 7) ^ ROR(w[i - 15], 18) ^ (w[i - 15] >> 3);
-        uint32_t s1 = ROR(w[i - 2], 17) ^ ROR(w[i - 2], 19) ^ (w[i - 2] >> 10);
-        w[i] = w[i - 16] + s0 + w[i - 7] + s1;
-    }
-    uint32_t a = h[0], b = h[1], c = h[2], d = h[3], e = h[4], f = h[5], g = h[6], k = h[7];
-    for (int i = 0; i < 64; i++) {
-        uint32_t t1 = k + (ROR(e, 6) ^ ROR(e, 11) ^ ROR(e, 25)) + ((e & f) ^ (~e & g)) + K[i] + w[i];
-        uint32_t t2 = (ROR(a, 2) ^ ROR(a, 13) ^ ROR(a, 22)) + ((a & b) ^ (a & c) ^ (b & c));
-        k = g;
-        g = f;
-        f = e;
-        e = d + t1;
-        d = c;
-        c = b;
-        b = a;
-        a = t1 + t2;
-    }
-    h[0] += a; h[1] += b; h[2] += c; h[3] += d;
-    h[4] += e; h[5] += f; h[6] += g; h[7] += k;
-}
-
-static void sha256_init(sha256_ctx *s)
-{
-    static const uint32_t iv[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
-                                   0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
-    memcpy(s->h, iv, sizeof iv);
-    s->fill = 0;
-    s->total = 0;
-}
-
-static void sha256_update(sha256_ctx *s, const void *data, size_t len)
-{
-    const unsigned char *p = data;
-    s->total += len;
-    if (s->fill) {
-        size_t k = 64 - s->fill < len ? 64 - s->fill : len;
-        memcpy(s->buf + s->fill, p, k);
-        s->fill += k;
-        p += k;
-        len -= k;
-        if (s->fill < 64) return;
-        sha256_block(s->h, s->buf);
-        s->fill = 0;
-    }
-    for (; len >= 64; p += 64, len -= 64) sha256_block(s->h, p);
-    memcpy(s->buf, p, len);
-    s->fill = len;
-}
-
-static void sha256_final(sha256_ctx *s, unsigned char out[32])
-{
-    uint64_t bits = s->total * 8;
-    unsigned char pad = 0x80, zero = 0, len[8];
-    sha256_update(s, &pad, 1);
-    while (s->fill != 56) sha256_update(s, &zero, 1);
-    for (int i = 0; i < 8; i++) len[i] = (unsigned char)(bits >> (56 - 8 * i));
-    sha256_update(s, len, 8);
-    for (int i = 0; i < 8; i++) {
-        out[4 * i] = (unsigned char)(s->h[i] >> 24);
-        out[4 * i + 1] = (unsigned char)(s->h[i] >> 16);
-        out[4 * i + 2] = (unsigned char)(s->h[i] >> 8);
-        out[4 * i + 3] = (unsigned char)s->h[i];
-    }
-}
-
 void rlvr_judge_sha256(const void *data, size_t len, unsigned char out[32])
 {
-    sha256_ctx s;
+    struct sha256_ctx s;
     sha256_init(&s);
-    sha256_update(&s, data, len);
-    sha256_final(&s, out);
+    sha256_update(&s, len, data);
+    sha256_digest(&s, SHA256_DIGEST_SIZE, out);
 }
 
 void rlvr_judge_cache_key(const char *model, const char *body, size_t body_len, int vote, unsigned char key[32])
 {
-    sha256_ctx s;
+    struct sha256_ctx s;
     char v[24];
     int n = snprintf(v, sizeof v, "%d", vote);
     sha256_init(&s);
-    sha256_update(&s, model, strlen(model) + 1);
-    sha256_update(&s, body, body_len);
-    sha256_update(&s, "", 1);
-    sha256_update(&s, v, (size_t)n);
-    sha256_final(&s, key);
+    sha256_update(&s, strlen(model) + 1, (const uint8_t *)model);
+    sha256_update(&s, body_len, (const uint8_t *)body);
+    sha256_update(&s, 1, (const uint8_t *)"");
+    sha256_update(&s, (size_t)n, (const uint8_t *)v);
+    sha256_digest(&s, SHA256_DIGEST_SIZE, key);
 }
 
 /* ---- the table ------------------------------------------------------------------- */
