@@ -9,10 +9,21 @@ import os
 from taplib import run_raw, skip_all
 
 SECRET = "sk-rlvr-test-SECRET-7f3a9c"
-SANDBOX_UIDS = range(61000, 62024)
+SANDBOX_UIDS = range(61000, 61000 + 512 * 1024)  # RLVR_SBX_UID_FIRST..LAST
+
+
+_lock = None
 
 
 def require_sandbox():
+    """Skip unless this machine can sandbox. Holds code-sandbox.lock (in the
+    build's tests folder) for the life of the test, so that the code tests,
+    which check the host for sandbox processes, never run beside each other
+    under make -j."""
+    global _lock
+    import fcntl
+    _lock = open("code-sandbox.lock", "a")
+    fcntl.flock(_lock, fcntl.LOCK_EX)
     p = run_raw(["exec", "--describe"], env={"OPENAI_API_KEY": SECRET})
     if p.returncode != 0:
         skip_all("no code sandbox here: " + p.stderr.decode(errors="replace").strip()[:300])

@@ -59,7 +59,9 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <stddef.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -85,6 +87,7 @@ typedef struct sbx_top {
 
 struct rlvr_sbx {
     int n_slots, uid_base;
+    int uid_lock;         /* the abstract socket that holds the uid range */
     struct sock_fprog prog_run, prog_compile;
     char *exec_page;
     size_t page_size;
@@ -828,6 +831,7 @@ void rlvr_sbx_close(rlvr_sbx *s)
     free(s->prog_run.filter);
     free(s->prog_compile.filter);
     if (s->exec_page) munmap(s->exec_page, s->page_size);
+    if (s->uid_lock >= 0) close(s->uid_lock);
     pthread_mutex_destroy(&s->mu);
     pthread_cond_destroy(&s->cv);
     free(s);
@@ -855,7 +859,33 @@ rlvr_sbx *rlvr_sbx_open(int n_slots, int uid_base, char *err, size_t err_len)
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
     s->n_slots = n_slots;
-    s->uid_base = uid_base > 0 ? uid_base : 61000;
+    s->uid_lock = -1;
+    if (uid_base > 0) {
+        s->uid_base = uid_base;
+    } else {
+        /* a range of 1024 uids of our own: two processes running sandboxes at
+         * once never share a uid (RLIMIT_NPROC counts per uid). The range is
+         * held by binding an abstract unix socket, which dies with us and
+         * leaves no file. */
+        for (int k = 0; k < 512 && s->uid_lock < 0; k++) {
+            int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+            if (fd < 0) break;
+            struct sockaddr_un a;
+            memset(&a, 0, sizeof a);
+            a.sun_family = AF_UNIX;
+            int n = snprintf(a.sun_path + 1, sizeof a.sun_path - 1, "rlvr-code-uids-%d", k);
+            if (bind(fd, (struct sockaddr *)&a, (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)n)) == 0) {
+                s->uid_lock = fd;
+                s->uid_base = RLVR_SBX_UID_FIRST + k * 1024;
+            } else {
+                close(fd);
+            }
+        }
+        if (s->uid_lock < 0) {
+            snprintf(err, err_len, "no free range of sandbox uids (512 sandboxes already run on this machine)");
+            goto fail;
+        }
+    }
     s->page_size = (size_t)sysconf(_SC_PAGESIZE);
     s->slots = calloc((size_t)n_slots, sizeof *s->slots);
     if (!s->slots) {

@@ -86,9 +86,14 @@ typedef struct rlvr_sbx_result {
     int memory_limit_hit;     /* the memory cgroup refused or OOM-killed */
 } rlvr_sbx_result;
 
+/* Sandbox uids: each open sandbox takes a range of 1024 uids from
+ * RLVR_SBX_UID_FIRST on, free among the processes of this machine. */
+#define RLVR_SBX_UID_FIRST 61000
+#define RLVR_SBX_UID_LAST (61000 + 512 * 1024 - 1)
+
 /* Open a sandbox with n_slots slots (runs that may go at once); uid_base is
- * the first of n_slots uids (0: 61000). NULL with a message when this
- * machine cannot sandbox. */
+ * the first of n_slots uids (0: a free range of its own, see above). NULL
+ * with a message when this machine cannot sandbox. */
 rlvr_sbx *rlvr_sbx_open(int n_slots, int uid_base, char *err, size_t err_len);
 void rlvr_sbx_close(rlvr_sbx *s);
 int rlvr_sbx_slots(const rlvr_sbx *s);
