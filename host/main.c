@@ -29,6 +29,7 @@ static void help(FILE *f)
             "  sft       supervised fine-tuning of a policy (CONFIG.lua)\n"
             "  train     GRPO with reward plugins: the R1-Zero loop (CONFIG.lua)\n"
             "  eval      pass@1, pass@k and maj@k of a policy on JSONL problems\n"
+            "  sample    rejection sampling into SFT data: generate, score, filter, dedupe (CONFIG.lua)\n"
             "  verify    check one answer with a verifier (rlvr verify math --gold G --pred P)\n"
             "  serve     the reward server: a mix over HTTP for verl, OpenRLHF and TRL\n"
             "  exec      run one program in the code sandbox (rlvr exec --lang python FILE)\n"
@@ -53,6 +54,7 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "sft") == 0) return rlvr_cmd_sft(argc - 1, argv + 1);
     if (strcmp(cmd, "train") == 0) return rlvr_cmd_train(argc - 1, argv + 1);
     if (strcmp(cmd, "eval") == 0) return rlvr_cmd_eval(argc - 1, argv + 1);
+    if (strcmp(cmd, "sample") == 0) return rlvr_cmd_sample(argc - 1, argv + 1);
     if (strcmp(cmd, "verify") == 0) return rlvr_cmd_verify(argc - 1, argv + 1);
     if (strcmp(cmd, "serve") == 0) return rlvr_cmd_serve(argc - 1, argv + 1);
     if (strcmp(cmd, "exec") == 0) return rlvr_cmd_exec(argc - 1, argv + 1);
@@ -67,13 +69,6 @@ int main(int argc, char **argv)
         help(stdout);
         return 0;
     }
-    static const char *const planned[] = {"sample", NULL};
-    for (const char *const *p = planned; *p; p++)
-        if (strcmp(cmd, *p) == 0) {
-            fprintf(stderr, "rlvr: '%s' is not built yet in this version (%s); see README.md for what is\n", cmd,
-                    PACKAGE_VERSION);
-            return 2;
-        }
     fprintf(stderr, "rlvr: unknown command '%s'\n", cmd);
     help(stderr);
     return 2;

@@ -41,7 +41,10 @@ for so in [os.path.join(os.environ.get("RLVR_BUILTIN_DIR", ""), "exact_match.so"
     is_eq(names, ["rlvr_plugin_entry"], "%s exports exactly one symbol" % os.path.basename(so))
 
 p = run_raw(["sample"])
-ok(p.returncode == 2 and "not built yet" in p.stderr.decode(), "a command not built yet says so plainly", p.stderr)
+ok(p.returncode == 2 and "'mix' is required" in p.stderr.decode() and "not built yet" not in p.stderr.decode(),
+   "rlvr sample is built: with no configuration it names the missing key", p.stderr)
+p = run_raw(["no-such-command"])
+ok(p.returncode == 2 and "unknown command 'no-such-command'" in p.stderr.decode(), "an unknown command says so", p.stderr)
 p = run_raw(["version"])
 ok(p.returncode == 0 and "plugin ABI 1.0" in p.stdout.decode() and "GPU backend" in p.stdout.decode(), "rlvr version", p.stdout)
 done()
