@@ -10,7 +10,10 @@
  * the line is always valid JSON. Exit status: 0 the program ran and exited
  * with 0, 1 any other verdict, 2 usage error or no sandbox on this machine
  * (nothing is ever run outside the sandbox). `rlvr exec --describe` prints
- * the sandbox's mechanisms, or why there is none.
+ * the sandbox's mechanisms, or why there is none. As root the sandbox is
+ * set up directly; as another user each run gets an unprivileged user
+ * namespace; limits that only rlimits enforce (no cgroup controller, or
+ * none delegated to this user) are named once on stderr.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -189,6 +192,9 @@ int rlvr_cmd_exec(int argc, char **argv)
         free(in);
         return 2;
     }
+    /* limits that no cgroup enforces here are said once, on stderr */
+    const char *note = rlvr_sbx_limits_note(rlvr_code_runner_sandbox(r));
+    if (note) fprintf(stderr, "rlvr exec: note: %s\n", note);
     if (describe) {
         printf("%s\n", rlvr_sbx_describe(rlvr_code_runner_sandbox(r)));
         rlvr_code_runner_close(r);

@@ -15,7 +15,9 @@
  * verdict as its reason; a sample without tests or with malformed tests
  * abstains, naming the field; a run whose sandbox fails abstains with the
  * sandbox's message. A machine that cannot sandbox at all refuses at load
- * (create fails): code is never run outside the sandbox.
+ * (create fails): code is never run outside the sandbox. Loading logs the
+ * sandbox's mechanisms (root, or an unprivileged user namespace per run)
+ * and, once, a warning naming the limits that only rlimits enforce.
  *
  * Batches: score_batch runs up to max_parallel samples at once on threads
  * of its own; the sandbox's slots (one uid and cgroup set each) bound the
@@ -123,6 +125,12 @@ static void *code_create(const rlvr_host *h, const rlvr_config *cfg, char *err, 
     if (!in->runner) {
         h->free(in);
         return NULL;
+    }
+    {
+        rlvr_sbx *sb = rlvr_code_runner_sandbox(in->runner);
+        const char *note = rlvr_sbx_limits_note(sb);
+        h->log(RLVR_LOG_INFO, "code", "sandbox: %s", rlvr_sbx_describe(sb));
+        if (note) h->log(RLVR_LOG_WARN, "code", "%s", note);
     }
     return in;
 }

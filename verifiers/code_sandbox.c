@@ -23,6 +23,18 @@
  *     wall clock (SIGKILL to the helper, cgroup.kill), reaps the helper and
  *     reads the cgroup counters.
  *
+ * Root or not: as root the helper is cloned straight into the namespaces
+ * above and the program switches to the slot's uid. As any other user
+ * (rlvr_sbx_open finds euid != 0) the clone also makes a user namespace and
+ * a network namespace of the run's own: the helper maps the caller's uid
+ * and gid to the slot's sandbox uid (setgroups denied, as the kernel wants
+ * of an unprivileged map), holds every capability inside that namespace
+ * only, and the program drops them all (bounding, ambient, permitted)
+ * before its execve. RLIMIT_NPROC then counts in the run's user namespace,
+ * so a fork bomb is bounded per run; cgroups are used only where a
+ * writable (delegated) tree exists, else the limits that are rlimit-only
+ * are named by rlvr_sbx_limits_note.
+ *
  * The children of a multi-threaded caller must not take locks that another
  * thread may have held at clone time: the helper and the program only make
  * system calls (raw ones for the credential changes, which glibc would
@@ -42,6 +54,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <linux/capability.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <poll.h>
@@ -87,6 +100,8 @@ typedef struct sbx_top {
 
 struct rlvr_sbx {
     int n_slots, uid_base;
+    int userns;           /* 1: not root; each run in a user namespace of its own */
+    int outer_uid, outer_gid;
     int uid_lock;         /* the abstract socket that holds the uid range */
     struct sock_fprog prog_run, prog_compile;
     char *exec_page;
@@ -99,6 +114,7 @@ struct rlvr_sbx {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     char desc[768];
+    char note[384];
 };
 
 /* ------------------------------------------------------------------ */
@@ -336,6 +352,13 @@ static void remove_stale(const char *dir)
     closedir(d);
 }
 
+static int cg_writable(const char *dir)
+{
+    char p[PATH_CAP + 32];
+    snprintf(p, sizeof p, "%s/cgroup.procs", dir);
+    return access(dir, W_OK) == 0 && access(p, W_OK) == 0;
+}
+
 static int make_cg(const char *parent, int slot, char *out)
 {
     char p[PATH_CAP];
@@ -369,6 +392,7 @@ typedef struct run_ctx {
     char root[64];
     char opt_tmp[96], opt_work[96], opt_root[96], opt_proc[32];
     char passwd[256], group[128];
+    char uid_map[64], gid_map[64];
     const struct sock_fprog *prog;
 } run_ctx;
 
@@ -528,6 +552,14 @@ static void c_wipe_env(void)
     }
 }
 
+static void c_write_file(const run_ctx *c, const char *path, const char *data)
+{
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    size_t n = c_strlen(data);
+    if (fd < 0 || write(fd, data, n) != (ssize_t)n) c_fail(c->status_fd, path, errno);
+    close(fd);
+}
+
 static void c_limit(int res, rlim_t v)
 {
     struct rlimit r = {v, v};
@@ -542,9 +574,22 @@ __attribute__((noreturn)) static void c_program(const run_ctx *c, int stdin_fd, 
     if (dup2(stdin_fd, 0) < 0 || dup3(exec_err, 3, O_CLOEXEC) < 0) goto fail;
     syscall(SYS_close_range, 4u, ~0u, 0u);
     setsid();
-    if (syscall(SYS_setgroups, 0, NULL) || syscall(SYS_setresgid, c->uid, c->uid, c->uid)
+    /* no capability survives: the bounding set (while CAP_SETPCAP is
+     * still held), then the uid change, the ambient set and every set of
+     * ours (in a user namespace the helper holds all of them in it, and a
+     * uid change between two non-zero uids would keep them) */
+    for (int cap = 0; cap < 64; cap++)
+        if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) && errno == EINVAL) break;
+    if ((!c->s->userns && syscall(SYS_setgroups, 0, NULL)) || syscall(SYS_setresgid, c->uid, c->uid, c->uid)
         || syscall(SYS_setresuid, c->uid, c->uid, c->uid))
         goto fail;
+    prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+    {
+        struct __user_cap_header_struct h = {_LINUX_CAPABILITY_VERSION_3, 0};
+        struct __user_cap_data_struct d[2];
+        memset(d, 0, sizeof d);
+        if (syscall(SYS_capset, &h, d)) goto fail;
+    }
     rlim_t cpu = (rlim_t)((j->time_ms + 999) / 1000 + 1);
     struct rlimit rc = {cpu, cpu + 1};
     setrlimit(RLIMIT_CPU, &rc);
@@ -554,7 +599,8 @@ __attribute__((noreturn)) static void c_program(const run_ctx *c, int stdin_fd, 
     c_limit(RLIMIT_AS, c->slot->mem[0] ? mem * 4 + ((rlim_t)1 << 30) : mem);
     c_limit(RLIMIT_FSIZE, (rlim_t)j->tmpfs_mb << 20);
     c_limit(RLIMIT_NOFILE, 256);
-    c_limit(RLIMIT_NPROC, (rlim_t)j->pids_max);
+    /* in a user namespace the helper has the program's uid and counts */
+    c_limit(RLIMIT_NPROC, (rlim_t)j->pids_max + (c->s->userns ? 1 : 0));
     c_limit(RLIMIT_CORE, 0);
     c_limit(RLIMIT_MEMLOCK, 0);
     c_limit(RLIMIT_MSGQUEUE, 0);
@@ -593,10 +639,24 @@ __attribute__((noreturn)) static void c_init(run_ctx *c)
 {
     const rlvr_sbx_job *j = c->job;
     const rlvr_sbx *s = c->s;
-    /* the slot's empty network namespace (creating one per run costs more
-     * than the rest of the run's setup; no process outlives a run, and a
-     * program without capabilities cannot configure it) */
-    if (setns(c->slot->netns, CLONE_NEWNET)) c_fail(c->status_fd, "joining the slot's network namespace", errno);
+    if (s->userns) {
+        /* our own user namespace: the caller's uid and gid become the
+         * slot's sandbox uid; setgroups stays denied (an unprivileged map
+         * requires it); the network namespace is new and empty */
+        c_write_file(c, "/proc/self/uid_map", c->uid_map);
+        c_write_file(c, "/proc/self/setgroups", "deny");
+        c_write_file(c, "/proc/self/gid_map", c->gid_map);
+    } else if (setns(c->slot->netns, CLONE_NEWNET)) {
+        /* the slot's empty network namespace (creating one per run costs
+         * more than the rest of the run's setup; no process outlives a run,
+         * and a program without capabilities cannot configure it) */
+        c_fail(c->status_fd, "joining the slot's network namespace", errno);
+    }
+    /* the caller's signal handlers are no business of pid 1 (a program of
+     * the same uid may signal it in a user namespace): defaults, which the
+     * kernel ignores for a namespace's init */
+    for (int sig = 1; sig < 65; sig++)
+        if (sig != SIGKILL && sig != SIGSTOP) signal(sig, SIG_DFL);
     /* fds: 1, 2 = the program's stdout and stderr, 3 = the status pipe */
     int st = fcntl(c->status_fd, F_DUPFD, 100), o = fcntl(c->out_fd, F_DUPFD, 100), e = fcntl(c->err_fd, F_DUPFD, 100);
     if (st < 0 || o < 0 || e < 0 || dup2(o, 1) < 0 || dup2(e, 2) < 0 || dup2(st, 3) < 0) _exit(112);
@@ -799,19 +859,41 @@ static int new_netns(void)
 static void describe(rlvr_sbx *s)
 {
     const sbx_slot *z = &s->slots[0];
+    char mode[160];
+    if (s->userns)
+        snprintf(mode, sizeof mode, "unprivileged: a user namespace per run (uid %d, gid %d mapped to the sandbox uid)",
+                 s->outer_uid, s->outer_gid);
+    else
+        snprintf(mode, sizeof mode, "root");
     snprintf(s->desc, sizeof s->desc,
-             "namespaces pid,mount,ipc,uts,cgroup per run, net per slot; uids %d..%d; seccomp (%u+%u BPF instructions); "
+             "mode: %s; namespaces pid,mount,ipc,uts,cgroup%s per run%s; uids %d..%d; seccomp (%u+%u BPF instructions); "
              "memory: %s; pids: %s; kill: %s",
-             s->uid_base, s->uid_base + s->n_slots - 1, s->prog_run.len, s->prog_compile.len,
+             mode, s->userns ? ",user,net" : "", s->userns ? "" : ", net per slot", s->uid_base,
+             s->uid_base + s->n_slots - 1, s->prog_run.len, s->prog_compile.len,
              z->mem[0] ? (s->mem_v2 ? "cgroup v2 memory.max" : "cgroup v1 memory.limit_in_bytes")
                        : "RLIMIT_AS only (no memory cgroup controller)",
              z->pids[0] ? (s->pids_v2 ? "cgroup v2 pids.max" : "cgroup v1 pids.max")
-                        : "RLIMIT_NPROC per slot uid only (no pids cgroup controller)",
+                        : (s->userns ? "RLIMIT_NPROC in the run's user namespace only (no pids cgroup controller)"
+                                     : "RLIMIT_NPROC per slot uid only (no pids cgroup controller)"),
              s->has_kill ? "pid namespace + cgroup v2 cgroup.kill" : "pid namespace (no cgroup.kill)");
+    s->note[0] = 0;
+    if (!z->mem[0] || !z->pids[0])
+        snprintf(s->note, sizeof s->note,
+                 "no %s%s%s cgroup controller %s (%s): %s%s%s",
+                 !z->mem[0] ? "memory" : "", !z->mem[0] && !z->pids[0] ? " or " : "", !z->pids[0] ? "pids" : "",
+                 s->userns ? "delegated to this user" : "on this machine",
+                 s->userns ? "unprivileged mode" : "root mode",
+                 !z->mem[0] ? "memory is limited by RLIMIT_AS only (address space, not resident memory)" : "",
+                 !z->mem[0] && !z->pids[0] ? "; " : "",
+                 !z->pids[0] ? (s->userns ? "processes by RLIMIT_NPROC in the run's user namespace only"
+                                          : "processes by RLIMIT_NPROC of the slot's uid only")
+                             : "");
 }
 
 int rlvr_sbx_slots(const rlvr_sbx *s) { return s->n_slots; }
 const char *rlvr_sbx_describe(const rlvr_sbx *s) { return s->desc; }
+const char *rlvr_sbx_limits_note(const rlvr_sbx *s) { return s->note[0] ? s->note : NULL; }
+int rlvr_sbx_unprivileged(const rlvr_sbx *s) { return s->userns; }
 int rlvr_sbx_has_cgroup_memory(const rlvr_sbx *s) { return s->slots[0].mem[0] != 0; }
 int rlvr_sbx_has_cgroup_pids(const rlvr_sbx *s) { return s->slots[0].pids[0] != 0; }
 
@@ -843,19 +925,34 @@ rlvr_sbx *rlvr_sbx_open(int n_slots, int uid_base, char *err, size_t err_len)
         snprintf(err, err_len, "slots must be 1..1024");
         return NULL;
     }
-    if (geteuid() != 0) {
-        snprintf(err, err_len,
-                 "the code sandbox needs root (it creates namespaces, mounts a minimal root and switches to "
-                 "per-slot uids); this process runs as uid %d and this version has no unprivileged "
-                 "user-namespace mode, so code is not run (there is no unsandboxed fallback)",
-                 (int)geteuid());
-        return NULL;
+    int userns = geteuid() != 0;
+    if (userns) {
+        /* not root: every run gets a user namespace of its own, which the
+         * kernel may forbid; say which switch does, before the probe */
+        char v[32];
+        if (read_small("/proc/sys/user/max_user_namespaces", v, sizeof v) == 0 && atoll(v) <= 0) {
+            snprintf(err, err_len,
+                     "the code sandbox needs root or unprivileged user namespaces, and this process runs as uid %d "
+                     "where user.max_user_namespaces is 0; code is not run (there is no unsandboxed fallback)",
+                     (int)geteuid());
+            return NULL;
+        }
+        if (read_small("/proc/sys/kernel/unprivileged_userns_clone", v, sizeof v) == 0 && atoll(v) == 0) {
+            snprintf(err, err_len,
+                     "the code sandbox needs root or unprivileged user namespaces, and this process runs as uid %d "
+                     "where kernel.unprivileged_userns_clone is 0; code is not run (there is no unsandboxed fallback)",
+                     (int)geteuid());
+            return NULL;
+        }
     }
     rlvr_sbx *s = calloc(1, sizeof *s);
     if (!s) {
         snprintf(err, err_len, "out of memory");
         return NULL;
     }
+    s->userns = userns;
+    s->outer_uid = (int)geteuid();
+    s->outer_gid = (int)getegid();
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
     s->n_slots = n_slots;
@@ -936,9 +1033,11 @@ rlvr_sbx *rlvr_sbx_open(int n_slots, int uid_base, char *err, size_t err_len)
     s->has_alternatives = stat("/etc/alternatives", &sb) == 0 && S_ISDIR(sb.st_mode);
     /* cgroups */
     char mem[PATH_CAP] = "", pids[PATH_CAP] = "", v2[PATH_CAP] = "";
-    int have_mem = cgroup_dir("memory", mem, sizeof mem) == 0 && access(mem, W_OK) == 0;
-    int have_pids = cgroup_dir("pids", pids, sizeof pids) == 0 && access(pids, W_OK) == 0;
-    int have_v2 = cgroup_dir(NULL, v2, sizeof v2) == 0 && access(v2, W_OK) == 0;
+    /* writable: ours to use (as root, or a subtree delegated to this user,
+     * whose cgroup.procs we may also write to move the helper) */
+    int have_mem = cgroup_dir("memory", mem, sizeof mem) == 0 && cg_writable(mem);
+    int have_pids = cgroup_dir("pids", pids, sizeof pids) == 0 && cg_writable(pids);
+    int have_v2 = cgroup_dir(NULL, v2, sizeof v2) == 0 && cg_writable(v2);
     if (have_v2) {
         if (!have_mem && v2_has(v2, "memory")) s->mem_v2 = 1;
         if (!have_pids && v2_has(v2, "pids")) s->pids_v2 = 1;
@@ -960,7 +1059,7 @@ rlvr_sbx *rlvr_sbx_open(int n_slots, int uid_base, char *err, size_t err_len)
             errf(err, err_len, "creating a pids cgroup for a slot", errno);
             goto fail;
         }
-        if ((z->netns = new_netns()) < 0) {
+        if (!s->userns && (z->netns = new_netns()) < 0) {
             errf(err, err_len, "creating a network namespace for a slot", errno);
             goto fail;
         }
@@ -1129,6 +1228,8 @@ int rlvr_sbx_run(rlvr_sbx *s, int slot, const rlvr_sbx_job *job, rlvr_sbx_result
     snprintf(c.passwd, sizeof c.passwd, "root:x:0:0:root:/:/usr/sbin/nologin\nsandbox:x:%d:%d:sandbox:/work:/usr/sbin/nologin\n",
              c.uid, c.uid);
     snprintf(c.group, sizeof c.group, "root:x:0:\nsandbox:x:%d:\n", c.uid);
+    snprintf(c.uid_map, sizeof c.uid_map, "%d %d 1\n", c.uid, s->outer_uid);
+    snprintf(c.gid_map, sizeof c.gid_map, "%d %d 1\n", c.uid, s->outer_gid);
     reset_counters(z, s->mem_v2, job);
     long long oom0 = s->mem_v2 ? read_key(z->mem, "memory.events", "oom_kill") : read_key(z->mem, "memory.oom_control", "oom_kill");
     long long pmax0 = read_key(z->pids, "pids.events", "max");
@@ -1156,7 +1257,9 @@ int rlvr_sbx_run(rlvr_sbx *s, int slot, const rlvr_sbx_job *job, rlvr_sbx_result
     c.out_fd = op[1];
     c.err_fd = ep[1];
     int64_t t0 = now_ms();
-    long pid = syscall(SYS_clone, CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS | SIGCHLD, 0, NULL, NULL, 0);
+    long flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS | SIGCHLD;
+    if (s->userns) flags |= CLONE_NEWUSER | CLONE_NEWNET;
+    long pid = syscall(SYS_clone, flags, 0, NULL, NULL, 0);
     if (pid == 0) c_init(&c);
     int clone_errno = errno;
     close(sp[1]);

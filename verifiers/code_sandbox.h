@@ -16,6 +16,12 @@
  * clock and the output caps and kills the helper when they are exceeded;
  * the kernel then kills every process of the namespace, daemons included.
  *
+ * As root this is set up directly; as an ordinary user each run also gets
+ * an unprivileged user namespace (the caller's uid mapped to the slot's
+ * sandbox uid) and a network namespace of its own, and cgroups are used
+ * only where a subtree is delegated to the user (rlvr_sbx_limits_note
+ * names what is then left to rlimits).
+ *
  * Invariants: there is no unsandboxed path (rlvr_sbx_open fails with a
  * message naming what is missing, and a run whose setup fails reports
  * -1, never runs the program outside); every child started is reaped; no
@@ -100,6 +106,11 @@ int rlvr_sbx_slots(const rlvr_sbx *s);
 
 /* One line: the mechanisms in use and those missing. */
 const char *rlvr_sbx_describe(const rlvr_sbx *s);
+/* NULL when cgroups enforce the memory and pids limits; else one sentence
+ * naming the limits that only rlimits enforce (to be said once, at load). */
+const char *rlvr_sbx_limits_note(const rlvr_sbx *s);
+/* 1 when not root: each run in an unprivileged user namespace of its own. */
+int rlvr_sbx_unprivileged(const rlvr_sbx *s);
 /* 1 when the memory and pids limits are enforced by cgroups. */
 int rlvr_sbx_has_cgroup_memory(const rlvr_sbx *s);
 int rlvr_sbx_has_cgroup_pids(const rlvr_sbx *s);
