@@ -13,6 +13,7 @@ int rlvr_cmd_sft(int argc, char **argv);
 int rlvr_cmd_train(int argc, char **argv);
 int rlvr_cmd_eval(int argc, char **argv);
 int rlvr_cmd_sample(int argc, char **argv);
+int rlvr_cmd_pipeline(int argc, char **argv);
 int rlvr_cmd_verify(int argc, char **argv);
 int rlvr_cmd_serve(int argc, char **argv);
 int rlvr_cmd_exec(int argc, char **argv);

@@ -30,6 +30,7 @@ static void help(FILE *f)
             "  train     GRPO with reward plugins: the R1-Zero loop (CONFIG.lua)\n"
             "  eval      pass@1, pass@k and maj@k of a policy on JSONL problems\n"
             "  sample    rejection sampling into SFT data: generate, score, filter, dedupe (CONFIG.lua)\n"
+            "  pipeline  the R1 stages chained (sft, train, sample, eval), resumable stage by stage (PIPELINE.lua)\n"
             "  verify    check one answer with a verifier (rlvr verify math --gold G --pred P)\n"
             "  serve     the reward server: a mix over HTTP for verl, OpenRLHF and TRL\n"
             "  exec      run one program in the code sandbox (rlvr exec --lang python FILE)\n"
@@ -55,6 +56,7 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "train") == 0) return rlvr_cmd_train(argc - 1, argv + 1);
     if (strcmp(cmd, "eval") == 0) return rlvr_cmd_eval(argc - 1, argv + 1);
     if (strcmp(cmd, "sample") == 0) return rlvr_cmd_sample(argc - 1, argv + 1);
+    if (strcmp(cmd, "pipeline") == 0) return rlvr_cmd_pipeline(argc - 1, argv + 1);
     if (strcmp(cmd, "verify") == 0) return rlvr_cmd_verify(argc - 1, argv + 1);
     if (strcmp(cmd, "serve") == 0) return rlvr_cmd_serve(argc - 1, argv + 1);
     if (strcmp(cmd, "exec") == 0) return rlvr_cmd_exec(argc - 1, argv + 1);
