@@ -54,7 +54,8 @@
 #include "util.h"
 
 #define MAX_STAGES 64
-/* output("x") is this prefix and the name: a string no file name holds */
+/* output("x") is this prefix, the name and a \x01: a string no file name
+ * holds, whose both ends show when it was joined to other text */
 #define REF_MARK "\x01rlvr-output\x01"
 
 enum run_kind { RUN_SFT, RUN_TRAIN, RUN_SAMPLE, RUN_EVAL };
@@ -93,7 +94,7 @@ static const char *g_folder; /* for here() */
 static int l_output(lua_State *L)
 {
     const char *name = luaL_checkstring(L, 1);
-    lua_pushfstring(L, REF_MARK "%s", name);
+    lua_pushfstring(L, REF_MARK "%s\x01", name);
     return 1;
 }
 
@@ -182,13 +183,16 @@ static int resolve_refs(struct pipeline *pl, int s, const char *key, json_object
         const char *m = strstr(str, "\x01");
         if (!m)
             return 0;
-        if (strncmp(str, REF_MARK, strlen(REF_MARK)) || strchr(str + strlen(REF_MARK), '\x01')) {
+        size_t sl = strlen(str), ml = strlen(REF_MARK);
+        if (strncmp(str, REF_MARK, ml) || sl < ml + 2 || str[sl - 1] != '\x01' ||
+            memchr(str + ml, '\x01', sl - ml - 1)) {
             rlvr_errf(err, err_len,
                       "stage '%s', key '%s': output(...) must be the whole value (not joined to other text)",
                       st->name, key);
             return -1;
         }
-        const char *ref = str + strlen(REF_MARK);
+        char ref[64];
+        snprintf(ref, sizeof ref, "%.*s", (int)(sl - ml - 1), str + ml);
         int j = 0;
         while (j < pl->n && strcmp(pl->st[j].name, ref))
             j++;
