@@ -65,6 +65,9 @@ static const rlvr_option code_options[] = {
     {"max_parallel", RLVR_OPT_INT, "0", 0, 1024, NULL, "programs run at once (sandbox slots); 0: the number of CPUs"},
     {"compile_cache", RLVR_OPT_INT, "256", 0, 1000000, NULL, "compiled programs kept, keyed by their source (0: none)"},
     {"python", RLVR_OPT_STRING, "/usr/bin/python3", 0, 0, NULL, "the Python interpreter (absolute path)"},
+    {"python_site", RLVR_OPT_BOOL, "true", 0, 0, NULL,
+     "run Python's site (dist-packages such as numpy, .pth files); false adds -S, which starts faster but "
+     "leaves only the standard library importable"},
     {"gcc", RLVR_OPT_STRING, "/usr/bin/gcc", 0, 0, NULL, "the C compiler (absolute path)"},
     {"gxx", RLVR_OPT_STRING, "/usr/bin/g++", 0, 0, NULL, "the C++ compiler (absolute path)"},
     {"c_flags", RLVR_OPT_STRING, "-O2 -std=gnu11", 0, 0, NULL, "C compiler flags (-lm is always added)"},
@@ -91,6 +94,7 @@ static void *code_create(const rlvr_host *h, const rlvr_config *cfg, char *err, 
     rlvr_code_config c;
     rlvr_code_config_defaults(&c);
     c.python = python;
+    c.python_site = h->config_bool(cfg, "python_site");
     c.gcc = gcc;
     c.gxx = gxx;
     c.c_flags = cf;

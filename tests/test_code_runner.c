@@ -4,7 +4,9 @@
  * extraction, the tests parser and the dataset adapters), then the sandbox:
  * a soak of repeated runs (500 in `make check`, RLVR_CODE_SOAK=10000 in
  * `make soak`) that must leak no file descriptor, no memory and no process,
- * and parallel slots that do not interfere. The sandbox part skips (with
+ * parallel slots that do not interfere, and a run that leaves files,
+ * processes and a hit limit behind, followed in the same slot by one that
+ * must see none of them. The sandbox part skips (with
  * the reason) on a machine that cannot sandbox.
  */
 #include <dirent.h>
@@ -354,6 +356,63 @@ static void test_sandbox(void)
     ok(left == 0, "closing the runner removes its cgroups");
 }
 
+/* A run starts with nothing of the previous run of its slot: no file in
+ * /work, /tmp or /dev/shm, no process (run 1 leaves sleeping children), no
+ * limit counter (run 1 hits the process limit). */
+static void test_next_run(void)
+{
+    char err[1024];
+    rlvr_sbx *s = rlvr_sbx_open(1, 0, err, sizeof err);
+    if (!s) {
+        ok(1, "# SKIP sandbox: %s", err);
+        return;
+    }
+    const char *leave[] = {"/usr/bin/python3", "-c",
+                           "import os, time\n"
+                           "for f in ('/work/left_work', '/tmp/left_tmp', '/dev/shm/left_shm'):\n"
+                           "    open(f, 'w').write('x')\n"
+                           "n = 0\n"
+                           "while n < 20:\n"
+                           "    try:\n"
+                           "        pid = os.fork()\n"
+                           "    except OSError:\n"
+                           "        break\n"
+                           "    if pid == 0:\n"
+                           "        os.setsid()\n"
+                           "        time.sleep(30)\n"
+                           "        os._exit(0)\n"
+                           "    n += 1\n"
+                           "print('left', flush=True)\n",
+                           NULL};
+    const char *look[] = {"/bin/sh", "-c",
+                          "for f in /work/left_work /tmp/left_tmp /dev/shm/left_shm; do [ -e $f ] && echo LEFT $f; done; "
+                          "for p in /proc/[0-9]*; do [ \"$(cat $p/comm 2>/dev/null)\" = python3 ] && echo LEFT $p; done; "
+                          "echo checked",
+                          NULL};
+    for (int round = 0; round < 3; round++) {
+        rlvr_sbx_job j = {.argv = leave, .time_ms = 2000, .memory_mb = 256, .stdout_max = 4096, .stderr_max = 4096,
+                          .pids_max = 8, .tmpfs_mb = 4, .allow_exec = 1};
+        rlvr_sbx_result a, b;
+        int slot = rlvr_sbx_acquire(s);
+        int rc1 = rlvr_sbx_run(s, slot, &j, &a, err, sizeof err);
+        j.argv = look;
+        j.pids_max = 64;
+        int rc2 = rc1 ? -1 : rlvr_sbx_run(s, slot, &j, &b, err, sizeof err);
+        rlvr_sbx_release(s, slot);
+        ok(rc1 == 0 && a.outcome == RLVR_SBX_EXITED && strcmp(a.out, "left\n") == 0,
+           "round %d: a run leaves files and sleeping processes (%s)", round, rc1 ? err : a.out);
+        if (rlvr_sbx_has_cgroup_pids(s))
+            ok(rc1 == 0 && a.pids_limit_hit, "round %d: it hits the pids limit", round);
+        ok(rc2 == 0 && b.outcome == RLVR_SBX_EXITED && strcmp(b.out, "checked\n") == 0,
+           "round %d: the next run in the slot sees none of them (%s)", round, rc2 ? err : b.out);
+        ok(rc2 == 0 && !b.pids_limit_hit && !b.memory_limit_hit,
+           "round %d: and starts with fresh limit counters", round);
+        if (rc1 == 0) rlvr_sbx_result_free(&a);
+        if (rc2 == 0) rlvr_sbx_result_free(&b);
+    }
+    rlvr_sbx_close(s);
+}
+
 int main(void)
 {
     /* the code tests check the host for sandbox processes: one at a time
@@ -365,5 +424,6 @@ int main(void)
     test_extract();
     test_parse();
     test_sandbox();
+    test_next_run();
     return done_testing();
 }

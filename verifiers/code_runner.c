@@ -69,6 +69,7 @@ void rlvr_code_config_defaults(rlvr_code_config *c)
 {
     memset(c, 0, sizeof *c);
     c->python = "/usr/bin/python3";
+    c->python_site = 1;
     c->gcc = "/usr/bin/gcc";
     c->gxx = "/usr/bin/g++";
     c->c_flags = "-O2 -std=gnu11";
@@ -403,7 +404,7 @@ static int exec_files(const rlvr_code_runner *r, const rlvr_code_prog *p, rlvr_s
         *f = (rlvr_sbx_file){"main.py", p->data, p->len, 0644};
         argv[0] = r->python;
         argv[1] = "-B";
-        argv[2] = "-s";
+        argv[2] = r->cfg.python_site ? "-s" : "-sS";
         argv[3] = "main.py";
         argv[4] = NULL;
     } else {
@@ -1076,7 +1077,7 @@ static int run_checker(rlvr_code_runner *r, const rlvr_code_tests *t, const rlvr
     const char *in = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN, &n);
     rlvr_sbx_file f[2] = {{"checker_main.py", wrapper, sizeof wrapper - 1, 0644},
                           {"checker.py", t->checker_src, strlen(t->checker_src), 0644}};
-    const char *argv[] = {r->python, "-B", "-s", "checker_main.py", NULL};
+    const char *argv[] = {r->python, "-B", r->cfg.python_site ? "-s" : "-sS", "checker_main.py", NULL};
     rlvr_sbx_job j;
     memset(&j, 0, sizeof j);
     run_job_defaults(r, &j);
@@ -1198,7 +1199,7 @@ static int judge_harness(rlvr_code_runner *r, const rlvr_code_tests *t, const ch
     size_t spec_len;
     const char *spec_txt = json_object_to_json_string_length(spec, JSON_C_TO_STRING_PLAIN, &spec_len);
     rlvr_sbx_file f[2] = {{"main.py", src, len, 0644}, {"judge.py", rlvr_code_harness_py, strlen(rlvr_code_harness_py), 0644}};
-    const char *argv[] = {r->python, "-B", "-s", "judge.py", t->mode == RLVR_CODE_ASSERT ? "assert" : "function", NULL};
+    const char *argv[] = {r->python, "-B", r->cfg.python_site ? "-s" : "-sS", "judge.py", t->mode == RLVR_CODE_ASSERT ? "assert" : "function", NULL};
     rlvr_sbx_job j;
     memset(&j, 0, sizeof j);
     run_job_defaults(r, &j);

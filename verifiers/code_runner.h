@@ -46,6 +46,7 @@ typedef struct rlvr_code_config {
     int64_t output_limit_bytes, pids_max, tmpfs_mb;
     int64_t compile_cache;               /* entries kept (0: no cache) */
     int max_parallel;                    /* sandbox slots */
+    int python_site;                     /* 1 (default): site runs (dist-packages, .pth files); 0: python -S */
 } rlvr_code_config;
 
 /* The defaults: /usr/bin/python3, /usr/bin/gcc, /usr/bin/g++, -O2, 2 s, 256 MiB... */

@@ -627,6 +627,17 @@ fail:
     _exit(127);
 }
 
+typedef struct prog_start {
+    const run_ctx *c;
+    int stdin_fd, exec_err;
+} prog_start;
+
+static int c_program_start(void *arg)
+{
+    const prog_start *p = arg;
+    c_program(p->c, p->stdin_fd, p->exec_err);
+}
+
 typedef struct init_record {
     int32_t wstatus;
     int32_t exec_errno;
@@ -756,12 +767,17 @@ __attribute__((noreturn)) static void c_init(run_ctx *c)
     prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     int ep[2];
     if (pipe2(ep, O_CLOEXEC)) c_fail(3, "pipe", errno);
-    long pid = syscall(SYS_clone, SIGCHLD, 0, NULL, NULL, 0);
+    /* the program shares our memory until its execve (CLONE_VM |
+     * CLONE_VFORK, on a stack of its own; we wait meanwhile): no copy of
+     * the page tables, which for a trainer's large address space would
+     * cost more than the rest of the run's setup */
+    size_t stack_len = 256 << 10;
+    char *stack = mmap(NULL, stack_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if (stack == MAP_FAILED) c_fail(3, "a stack for the program's start", errno);
+    prog_start ps = {c, in_fd, ep[1]};
+    long pid = clone(c_program_start, stack + stack_len, CLONE_VM | CLONE_VFORK | SIGCHLD, &ps);
     if (pid < 0) c_fail(3, "starting the program", errno);
-    if (pid == 0) {
-        close(ep[0]);
-        c_program(c, in_fd, ep[1]);
-    }
+    munmap(stack, stack_len);
     close(ep[1]);
     close(in_fd);
     close(1);
