@@ -88,8 +88,8 @@ def check_shape(path, req):
         if not all(is_str(t) for t in req["texts"]):
             return "texts must be strings"
         return [(req["query"], t) for t in req["texts"]]
-    if not is_str(req.get("model")) or not req["model"]:
-        return "vLLM requests name the model"
+    if "model" in req and (not is_str(req["model"]) or not req["model"]):
+        return "vLLM's model, when sent, is a non-empty name (absent: the served model)"
     if path in ("/pooling", "/classify"):
         inp = req.get("input")
         if not isinstance(inp, list) or not inp or not all(is_str(x) for x in inp):
