@@ -5,8 +5,11 @@ compiled: the plugin's compile cache serves every run after the first):
   - rlvr: N samples scored by `rlvr score --plugin code` with max_parallel
     slots; programs/s over the whole command, peak RSS of rlvr;
   - the sandbox's cost per run: rlvr's mean wall time per run (from the
-    details) minus the bare run's mean time;
+    details) with one slot, minus the bare run's mean time (both serial;
+    the same with all slots busy is printed too, inflated by contention);
   - bare: the program run with subprocess, no limits (serial);
+  - "py -S": the Python program again with the plugin's python_site = false
+    (python -S: no site, no .pth files), beside bare python -S;
   - reference: a Python runner as open-r1/verl run local code (subprocess,
     setrlimit in the child, a timeout, no namespaces, no seccomp) with the
     same number of threads as slots.
@@ -29,12 +32,13 @@ PY_SRC = "print(int(input()) + 1)\n"
 C_SRC = '#include <stdio.h>\nint main(void){int x; if (scanf("%d", &x) != 1) return 1; printf("%d\\n", x + 1); return 0;}\n'
 
 
-def rlvr_run(lang, src, n):
+def rlvr_run(lang, src, n, extra="", slots=None):
+    slots = slots or SLOTS
     rows = "".join(json.dumps({"id": i, "completion": "```%s\n%s```\n" % (lang, src),
                                "tests": {"cases": [{"stdin": "%d\n" % i, "stdout": "%d\n" % (i + 1)}]}}) + "\n"
                    for i in range(n))
     mix = tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False)
-    mix.write('return mix { plugin("code", { config = { max_parallel = %d } }) }\n' % SLOTS)
+    mix.write('return mix { plugin("code", { config = { max_parallel = %d%s } }) }\n' % (slots, extra))
     mix.close()
     t0 = time.perf_counter()
     p = subprocess.Popen([RLVR, "score", "--mix", mix.name, "--quiet", "--threads", "1"], stdin=subprocess.PIPE,
@@ -85,17 +89,26 @@ def main():
         subprocess.run(["/usr/bin/gcc", "-O2", "-o", cbin, csrc], check=True)
         print("code sandbox: %d slots, %d CPUs (figures under whatever else runs here)" % (SLOTS, os.cpu_count()))
         print("%-8s %-34s %10s %12s %10s" % ("program", "runner", "programs/s", "ms/run", "peak MiB"))
-        for name, lang, src, n, argv in [("python", "python", PY_SRC, N_PY, ["/usr/bin/python3", "-B", "-s", py]),
-                                         ("c", "c", C_SRC, N_C, [cbin])]:
+        for name, lang, src, n, argv, extra in [
+                ("python", "python", PY_SRC, N_PY, ["/usr/bin/python3", "-B", "-s", py], ""),
+                ("py -S", "python", PY_SRC, N_PY, ["/usr/bin/python3", "-B", "-s", "-S", py], ", python_site = false"),
+                ("c", "c", C_SRC, N_C, [cbin], "")]:
             b = bare(argv, min(n, 200))
-            rate, good, wall, peak, err = rlvr_run(lang, src, n)
+            rate, good, wall, peak, err = rlvr_run(lang, src, n, extra)
             if good != n:
                 print("# rlvr: only %d of %d passed: %s" % (good, n, err))
             ref_rate, ref_good = reference(argv, n)
             print("%-8s %-34s %10.1f %12.2f %10.1f" % (name, "rlvr sandbox (%d slots)" % SLOTS, rate, wall, peak / 1024))
             print("%-8s %-34s %10.1f %12s %10s" % (name, "subprocess + rlimits (%d threads)" % SLOTS, ref_rate, "-", "-"))
             print("%-8s %-34s %10.1f %12.2f %10s" % (name, "bare, serial", 1000 / b, b, "-"))
-            print("%-8s sandbox overhead per run: %.2f ms (sandboxed wall %.2f ms - bare %.2f ms)" % (name, wall - b, wall, b))
+            # the overhead, serially: one slot, so that the two CPUs' contention
+            # between parallel runs does not count as the sandbox's cost
+            _, good1, wall1, _, err1 = rlvr_run(lang, src, min(n, 200), extra, slots=1)
+            if good1 != min(n, 200):
+                print("# rlvr (1 slot): only %d passed: %s" % (good1, err1))
+            print("%-8s %-34s %10s %12.2f %10s" % (name, "rlvr sandbox (1 slot)", "-", wall1, "-"))
+            print("%-8s sandbox overhead per run: %.2f ms serially (1 slot %.2f ms - bare %.2f ms); %.2f ms with %d slots busy"
+                  % (name, wall1 - b, wall1, b, wall - b, SLOTS))
     finally:
         shutil.rmtree(d)
 
