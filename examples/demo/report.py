@@ -60,6 +60,13 @@ def study(dirs):
         lines.append("%-30s %8.3f +- %.3f %8.3f +- %.3f %8.1f +- %.1f" % (
             name, agg["pass@1"]["mean"], agg["pass@1"]["std"], agg["format"]["mean"], agg["format"]["std"],
             agg["mean_length"]["mean"], agg["mean_length"]["std"]))
+    for key, name in (("grpo", "GRPO"), ("sft_more", "SFT continued")):
+        gains = [r["models"][key]["pass@1"] - r["models"]["sft"]["pass@1"] for r in runs if key in r["models"]]
+        if len(gains) == len(runs):
+            g = {"mean": statistics.mean(gains), "std": statistics.stdev(gains) if len(gains) > 1 else 0.0}
+            out["gain_pass@1_" + key] = g
+            lines.append("%s's gain in pass@1 over the cold start: %+.1f +- %.1f points (seeds: %s)" % (
+                name, 100 * g["mean"], 100 * g["std"], ", ".join("%+.1f" % (100 * x) for x in gains)))
     json.dump(out, open("demo-study.json", "w"), indent=1)
     open("demo-study.txt", "w").write("\n".join(lines) + "\n")
     print("\n".join(lines))

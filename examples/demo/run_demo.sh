@@ -16,7 +16,7 @@ mkdir -p "$WORK"
 cd "$WORK"
 # the same held-out sampling for every model: 500 problems x 4 samples, T = 1
 EVAL="--mix=$MIX --data=data/test.jsonl --num_samples=4 --temperature=1.0 --top_p=1.0 --max_completion_length=48 --seed=$SEED"
-python3 "$DEMO/make_data.py" data --digits 2 --sft 1000 --train 3000 --test 500 --seed "$SEED"
+python3 "$DEMO/make_data.py" data --digits 2 --sft 200 --train 3000 --test 500 --seed "$SEED"
 t0=$(date +%s.%N)
 "$RLVR" sft "$DEMO/sft.lua" --data=data/sft.jsonl --output_dir=sft --seed="$SEED" --init_seed="$SEED" --progress=false
 t1=$(date +%s.%N)
