@@ -25,6 +25,7 @@
 
 #include "code_runner.h"
 #include "commands.h"
+#include "util.h"
 
 static void usage(FILE *f)
 {
@@ -42,31 +43,6 @@ static void usage(FILE *f)
           "  --describe           print the sandbox's mechanisms and exit\n"
           "Exit status: 0 ran and exited 0, 1 any other verdict, 2 usage error or no sandbox.\n",
           f);
-}
-
-static char *slurp(const char *path, size_t *n)
-{
-    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
-    if (!f) return NULL;
-    size_t cap = 65536, len = 0;
-    char *b = malloc(cap + 1);
-    while (b) {
-        size_t r = fread(b + len, 1, cap - len, f);
-        len += r;
-        if (len < cap) break;
-        char *nb = cap < ((size_t)1 << 30) ? realloc(b, cap * 2 + 1) : NULL;
-        if (!nb) {
-            free(b);
-            b = NULL;
-            break;
-        }
-        b = nb;
-        cap *= 2;
-    }
-    if (f != stdin) fclose(f);
-    if (b) b[len] = 0;
-    *n = len;
-    return b;
 }
 
 /* Valid UTF-8 copy of s (invalid bytes become U+FFFD). */
@@ -173,12 +149,12 @@ int rlvr_cmd_exec(int argc, char **argv)
     size_t src_len = 0, in_len = 0;
     char *src = NULL, *in = NULL;
     if (!describe) {
-        src = slurp(argv[optind], &src_len);
+        src = rlvr_read_file(argv[optind], &src_len);
         if (!src) {
             fprintf(stderr, "rlvr exec: cannot read %s: %s\n", argv[optind], strerror(errno));
             return 2;
         }
-        if (stdin_path && !(in = slurp(stdin_path, &in_len))) {
+        if (stdin_path && !(in = rlvr_read_file(stdin_path, &in_len))) {
             fprintf(stderr, "rlvr exec: cannot read %s: %s\n", stdin_path, strerror(errno));
             free(src);
             return 2;

@@ -167,3 +167,37 @@ void rlvr_errf(char *dst, size_t cap, const char *fmt, ...)
     vsnprintf(dst, cap, fmt, ap);
     va_end(ap);
 }
+
+char *rlvr_read_file(const char *path, size_t *n)
+{
+    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+    if (!f)
+        return NULL;
+    size_t cap = 65536, len = 0;
+    char *b = malloc(cap + 1);
+    while (b) {
+        size_t r = fread(b + len, 1, cap - len, f);
+        len += r;
+        if (len < cap) {
+            if (ferror(f)) {
+                free(b);
+                b = NULL;
+            }
+            break;
+        }
+        char *nb = cap < ((size_t)1 << 30) ? realloc(b, cap * 2 + 1) : NULL;
+        if (!nb) {
+            free(b);
+            b = NULL;
+            break;
+        }
+        b = nb;
+        cap *= 2;
+    }
+    if (f != stdin)
+        fclose(f);
+    if (b)
+        b[len] = 0;
+    *n = len;
+    return b;
+}

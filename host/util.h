@@ -34,6 +34,11 @@ void rlvr_buf_json_string(rlvr_buf *b, const char *s, size_t n);
  * values are written as null. */
 void rlvr_buf_json_number(rlvr_buf *b, double v);
 
+/* The whole of the file at path ("-": standard input), NUL-terminated,
+ * its length in *n; NULL when it cannot be opened or read or memory runs
+ * out (errno says which), or past 1 GiB. The caller frees it. */
+char *rlvr_read_file(const char *path, size_t *n);
+
 /* 1 when s[0..n) is valid UTF-8 (no overlongs, no surrogates, <= U+10FFFF);
  * else 0 and *bad_offset is the offset of the first bad byte. */
 int rlvr_utf8_valid(const char *s, size_t n, size_t *bad_offset);

@@ -15,6 +15,7 @@
 
 #include "math_verifier.h"
 #include "commands.h"
+#include "util.h"
 
 static void usage(FILE *f)
 {
@@ -26,31 +27,6 @@ static void usage(FILE *f)
           "--extract=boxed,latex, --percent=fraction, --choices=ABCD.\n"
           "Exit status: 0 equal, 1 not equal (score 0), 2 usage error, 3 abstain.\n",
           f);
-}
-
-static char *read_all(const char *path, size_t *n)
-{
-    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
-    if (!f) return NULL;
-    size_t cap = 65536, len = 0;
-    char *b = malloc(cap + 1);
-    while (b) {
-        size_t r = fread(b + len, 1, cap - len, f);
-        len += r;
-        if (len < cap) break;
-        char *nb = realloc(b, cap * 2 + 1);
-        if (!nb) {
-            free(b);
-            b = NULL;
-            break;
-        }
-        b = nb;
-        cap *= 2;
-    }
-    if (f != stdin) fclose(f);
-    if (b) b[len] = 0;
-    *n = len;
-    return b;
 }
 
 static int parse_bool(const char *v, int *out)
@@ -206,7 +182,7 @@ int rlvr_cmd_verify(int argc, char **argv)
             }
             free(*dst);
             if (file) {
-                *dst = read_all(argv[++i], dn);
+                *dst = rlvr_read_file(argv[++i], dn);
                 if (!*dst) {
                     fprintf(stderr, "rlvr verify: cannot read %s: %s\n", argv[i], strerror(errno));
                     goto done;
