@@ -13,6 +13,7 @@ RLVR=$1 SRC=$2 WORK=$3 SEED=${4:-1} EXTRA=${5:-}
 DEMO=$SRC/examples/demo
 MIX=$SRC/lua/examples/r1_mix.lua
 mkdir -p "$WORK"
+WORK=$(cd "$WORK" && pwd)
 cd "$WORK"
 # the same held-out sampling for every model: 500 problems x 4 samples, T = 1
 EVAL="--mix=$MIX --data=data/test.jsonl --num_samples=4 --temperature=1.0 --top_p=1.0 --max_completion_length=48 --seed=$SEED"
