@@ -57,7 +57,8 @@ rlvr_sched *rlvr_sched_new(rlvr_mix *mix, const rlvr_field_map *map, const rlvr_
  * held must have been released. */
 void rlvr_sched_free(rlvr_sched *s);
 
-/* Submit lines[0..n) (the caller keeps them alive until rlvr_job_release).
+/* Submit lines[0..n) (the job copies them: the caller may free them once
+ * this returns).
  * Returns the job, or NULL with *busy = 1 when the queue has no room (answer
  * 503), or *busy = 0 when memory ran out. */
 rlvr_job *rlvr_sched_submit(rlvr_sched *s, const rlvr_line *lines, size_t n, int *busy);

@@ -25,7 +25,10 @@
 
 struct rlvr_job {
     rlvr_sched *s;
-    const rlvr_line *lines;
+    rlvr_line *lines;      /* [n], pointing into bytes: the job's own copy, so
+                            * a task still running after its request timed out
+                            * (504) never reads a freed request body */
+    char *bytes;
     size_t n;
     size_t *cuts;          /* task t is [cuts[t], cuts[t+1]) */
     size_t n_tasks, next_task;
@@ -76,6 +79,8 @@ static void job_free(rlvr_job *j)
     for (size_t i = 0; j->res && i < j->n; i++) free(j->res[i].json);
     free(j->res);
     free(j->cuts);
+    free(j->lines);
+    free(j->bytes);
     pthread_cond_destroy(&j->done);
     free(j);
 }
@@ -149,16 +154,27 @@ rlvr_job *rlvr_sched_submit(rlvr_sched *s, const rlvr_line *lines, size_t n, int
     rlvr_job *j = calloc(1, sizeof *j);
     if (!j) return NULL;
     j->s = s;
-    j->lines = lines;
     j->n = n;
     j->remaining = n;
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++) total += lines[i].len + 1;
+    j->lines = malloc((n ? n : 1) * sizeof *j->lines);
+    j->bytes = malloc(total ? total : 1);
     j->res = calloc(n ? n : 1, sizeof *j->res);
     j->cuts = malloc((n + 2) * sizeof *j->cuts);
-    if (!j->res || !j->cuts || pthread_cond_init(&j->done, NULL)) {
+    if (!j->lines || !j->bytes || !j->res || !j->cuts || pthread_cond_init(&j->done, NULL)) {
+        free(j->lines);
+        free(j->bytes);
         free(j->res);
         free(j->cuts);
         free(j);
         return NULL;
+    }
+    for (size_t i = 0, at = 0; i < n; i++) {
+        memcpy(j->bytes + at, lines[i].ptr, lines[i].len);
+        j->bytes[at + lines[i].len] = 0;
+        j->lines[i] = (rlvr_line){.ptr = j->bytes + at, .len = lines[i].len, .line = lines[i].line};
+        at += lines[i].len + 1;
     }
     if (s->wants_groups && n > 1) {
         if (group_cuts(s, j)) { job_free(j); return NULL; }

@@ -330,7 +330,10 @@ ok(started >= 2 and all(s == 200 for s in slow_done) and len(slow_done) >= 8,
 slow.stop()
 
 # == the queue bound and the request timeout ===================================================
-q = Server(["--mix", SLOW, "--threads", "1", "--max-threads", "1", "--queue", "4", "--request-timeout", "5"])
+# glibc fills freed memory with 0xa5 here (tcache off, so every free is
+# filled): a sample read after its request was freed would be garbage.
+q = Server(["--mix", SLOW, "--threads", "1", "--max-threads", "1", "--queue", "4", "--request-timeout", "5"],
+           env={"MALLOC_PERTURB_": "165", "GLIBC_TUNABLES": "glibc.malloc.tcache_count=0"})
 slow4 = "".join(json.dumps({"id": i, "completion": "x", "data_source": "slow"}) + "\n" for i in range(4))
 answers = {}
 
@@ -366,6 +369,15 @@ st, res = q.score([math_sample(3)])
 ok(st == 200 and res[0]["reward"] == 1.2, "the server goes on after a timeout", res)
 ok(q.metric('rlvr_http_requests_total{endpoint="/score",code="503"}') == 1
    and q.metric('rlvr_http_requests_total{endpoint="/score",code="504"}') == 1, "/metrics counts the 503 and the 504")
+# The timed-out request's samples still being scored read the job's own
+# copy of them, not the freed request body: all 8 slow samples are scored
+# (a bug once read them from freed memory).
+t0 = time.time()
+while time.time() - t0 < 10 and q.metric('rlvr_component_ok_total{component="slow"') < 8:
+    time.sleep(0.1)
+is_eq((q.metric('rlvr_component_ok_total{component="slow"'), q.metric('rlvr_component_error_total')), (8.0, 0.0),
+      "the samples of a timed-out request scored after its 504 are read intact")
+ok(q.proc.poll() is None, "the server is still up")
 q.stop()
 
 # == graceful shutdown =============================================================================
