@@ -301,8 +301,7 @@ int rlvr_cmd_eval(int argc, char **argv)
     struct rlvr_run_args args;
     int bad_args = rlvr_run_args_parse(argc, argv, 0, &args, err, sizeof err);
     if (bad_args) {
-        if (bad_args)
-            fprintf(stderr, "rlvr eval: %s\n", err);
+        fprintf(stderr, "rlvr eval: %s\n", err);
         usage(stderr, keys);
         rlvr_run_args_free(&args);
         return 2;

@@ -26,6 +26,7 @@
  */
 #include "rlvr_plugin.h"
 #include "answer.h"
+#include "http_plugin.h"
 #include "judge.h"
 #include "judge_templates.h"
 
@@ -41,8 +42,6 @@ static const rlvr_option judge_options[] = {
     {"base_url", RLVR_OPT_STRING, "http://127.0.0.1:8000/v1", 0, 0, NULL,
      "the server's OpenAI-compatible base URL; requests go to BASE_URL/chat/completions"},
     {"model", RLVR_OPT_STRING, NULL, 0, 0, NULL, "the judge model's name, as the server knows it (required)"},
-    {"api_key_env", RLVR_OPT_STRING, "", 0, 0, NULL,
-     "name of the environment variable holding the API key (\"\": no key); it must be set when named"},
     {"template", RLVR_OPT_STRING, "r1_json", 0, 0, "r1_json|final_decision|score_10|yes_no",
      "built-in prompt: r1_json (JSON analysis + correctness), final_decision (\"Final Decision: Yes/No\"), "
      "score_10 (\"Score: N\", 1-10), yes_no (one word, for logprobs)"},
@@ -74,25 +73,13 @@ static const rlvr_option judge_options[] = {
      "fields added to every request body, e.g. {chat_template_kwargs = {enable_thinking = false}}"},
     {"n", RLVR_OPT_INT, "1", 1, 64, NULL,
      "verdicts per sample, asked one request each (llama.cpp refuses n > 1); the score is their mean"},
-    {"timeout_ms", RLVR_OPT_INT, "60000", 1, 3600000, NULL, "one attempt's time limit"},
-    {"connect_timeout_ms", RLVR_OPT_INT, "10000", 1, 600000, NULL, "time limit to connect"},
-    {"total_timeout_ms", RLVR_OPT_INT, "300000", 1, 86400000, NULL,
-     "one request's limit, every attempt and wait included"},
-    {"max_retries", RLVR_OPT_INT, "4", 0, 100, NULL,
-     "retries after connection errors, timeouts, 5xx, 408 and 429 (never other 4xx)"},
-    {"backoff_ms", RLVR_OPT_INT, "500", 0, 600000, NULL,
-     "first wait before a retry; doubles each retry, with jitter; Retry-After is honoured"},
-    {"max_backoff_ms", RLVR_OPT_INT, "30000", 0, 3600000, NULL, "the longest wait between retries"},
-    {"max_concurrency", RLVR_OPT_INT, "64", 1, 4096, NULL, "requests in flight at once for this entry, all threads"},
-    {"cache", RLVR_OPT_BOOL, "true", 0, 0, NULL, "reuse replies to identical requests (model and body)"},
-    {"cache_file", RLVR_OPT_STRING, "", 0, 0, NULL, "also keep the cache in this JSONL file, read at load (\"\": memory only)"},
-    {"cache_max_entries", RLVR_OPT_INT, "1000000", 1, 1e9, NULL, "entries the cache holds at most"},
     {"response_after_think", RLVR_OPT_BOOL, "true", 0, 0, NULL,
      "insert only the response after its last </think> (the chain of thought is not sent)"},
     {"max_response_bytes", RLVR_OPT_INT, "16384", 64, 1 << 24, NULL,
      "a longer response is inserted as its first and last halves of this size"},
     {"max_context_bytes", RLVR_OPT_INT, "16384", 64, 1 << 24, NULL, "the same cap for the question and the reference"},
-    {"max_reply_bytes", RLVR_OPT_INT, "1048576", 1024, 1 << 26, NULL, "a longer reply abstains (judge_reply_too_large)"},
+    RLVR_HTTP_OPTIONS("64", "1048576", 1 << 26, "a longer reply abstains (judge_reply_too_large)",
+                      "reuse replies to identical requests (model and body)"),
 };
 
 #define N_OPTIONS (sizeof judge_options / sizeof judge_options[0])
@@ -222,7 +209,7 @@ static json_object *r1_schema(void)
 static void *judge_create(const rlvr_host *h, const rlvr_config *cfg, char *err, size_t err_len)
 {
     judge *j = calloc(1, sizeof *j);
-    char *tfile_text = NULL, *url = NULL, *tmp = NULL;
+    char *tfile_text = NULL, *tmp = NULL;
     json_object *stop = NULL, *schema = NULL, *extra = NULL;
     if (!j) {
         snprintf(err, err_len, "out of memory");
@@ -346,58 +333,10 @@ static void *judge_create(const rlvr_host *h, const rlvr_config *cfg, char *err,
     j->caps[RLVR_JUDGE_QUESTION] = j->caps[RLVR_JUDGE_REFERENCE] = (size_t)h->config_int(cfg, "max_context_bytes");
 
     /* the client */
-    rlvr_text bu = h->config_string(cfg, "base_url");
-    size_t bl = bu.ptr ? bu.len : 0;
-    while (bl && bu.ptr[bl - 1] == '/') bl--;
-    if (bl == 0) FAIL("base_url: empty");
-    if (memchr(bu.ptr, 0, bl) || memchr(bu.ptr, ' ', bl) || memchr(bu.ptr, '\n', bl))
-        FAIL("base_url: must be a URL without spaces");
-    static const char suffix[] = "/chat/completions";
-    int has_suffix = bl >= sizeof suffix - 1 && memcmp(bu.ptr + bl - (sizeof suffix - 1), suffix, sizeof suffix - 1) == 0;
-    if (!(url = malloc(bl + sizeof suffix))) FAIL("out of memory");
-    memcpy(url, bu.ptr, bl);
-    memcpy(url + bl, has_suffix ? "" : suffix, has_suffix ? 1 : sizeof suffix);
-    rlvr_judge_client_options co;
-    rlvr_judge_client_options_init(&co);
-    co.url = url;
-    rlvr_text kenv = h->config_string(cfg, "api_key_env");
-    if (kenv.ptr && kenv.len) {
-        free(tmp);
-        if (!(tmp = text_dup(kenv))) FAIL("out of memory");
-        const char *key = getenv(tmp);
-        if (!key || !*key) FAIL("api_key_env: the environment variable %s is not set or empty", tmp);
-        for (const char *p = key; *p; p++)
-            if ((unsigned char)*p < 0x20 || *p == 0x7f)
-                FAIL("api_key_env: the value of %s holds a control character", tmp);
-        co.api_key = key;
-    }
-    co.timeout_ms = (long)h->config_int(cfg, "timeout_ms");
-    co.connect_timeout_ms = (long)h->config_int(cfg, "connect_timeout_ms");
-    co.total_timeout_ms = (long)h->config_int(cfg, "total_timeout_ms");
-    co.max_retries = (int)h->config_int(cfg, "max_retries");
-    co.backoff_ms = (long)h->config_int(cfg, "backoff_ms");
-    co.max_backoff_ms = (long)h->config_int(cfg, "max_backoff_ms");
-    if (co.max_backoff_ms < co.backoff_ms) FAIL("max_backoff_ms: below backoff_ms");
-    co.max_concurrency = (int)h->config_int(cfg, "max_concurrency");
-    co.max_reply_bytes = (size_t)h->config_int(cfg, "max_reply_bytes");
-    char cerr[300];
-    if (!(j->client = rlvr_judge_client_new(&co, cerr, sizeof cerr))) FAIL("base_url: %s", cerr);
-
-    if (h->config_bool(cfg, "cache")) {
-        rlvr_text cf = h->config_string(cfg, "cache_file");
-        free(tmp);
-        if (!(tmp = text_dup(cf))) FAIL("out of memory");
-        size_t skipped = 0;
-        if (!(j->cache = rlvr_judge_cache_new(tmp, (size_t)h->config_int(cfg, "cache_max_entries"), &skipped, cerr,
-                                              sizeof cerr)))
-            FAIL("cache_file: %s", cerr);
-        if (skipped)
-            h->log(RLVR_LOG_WARN, "judge", "cache_file %s: %zu malformed lines skipped", tmp, skipped);
-    } else if (h->config_string(cfg, "cache_file").len) {
-        FAIL("cache_file: set, but cache is false");
-    }
+    char herr[400];
+    if (rlvr_http_plugin_open(h, cfg, "judge", "/chat/completions", &j->client, &j->cache, herr, sizeof herr))
+        FAIL("%s", herr);
     free(tmp);
-    free(url);
     free(tfile_text);
     json_object_put(stop);
     json_object_put(schema);
@@ -405,7 +344,6 @@ static void *judge_create(const rlvr_host *h, const rlvr_config *cfg, char *err,
     return j;
 fail:
     free(tmp);
-    free(url);
     free(tfile_text);
     json_object_put(stop);
     json_object_put(schema);

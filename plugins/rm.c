@@ -28,6 +28,7 @@
  * configuration, the thread-safe client and cache, and counters under a mutex.
  */
 #include "rlvr_plugin.h"
+#include "http_plugin.h"
 #include "judge.h"
 #include "rm.h"
 
@@ -44,8 +45,6 @@ static const rlvr_option rm_options[] = {
     {"api", RLVR_OPT_STRING, NULL, 0, 0, "tei_predict|tei_rerank|vllm_pooling|vllm_classify|vllm_score",
      "the scoring endpoint (required): TEI /predict or /rerank, vLLM /pooling (--task reward), /classify or /score"},
     {"model", RLVR_OPT_STRING, "", 0, 0, NULL, "vLLM: the served model's name, sent as \"model\" (\"\": not sent)"},
-    {"api_key_env", RLVR_OPT_STRING, "", 0, 0, NULL,
-     "name of the environment variable holding the API key (\"\": no key); it must be set when named"},
     {"input", RLVR_OPT_STRING, "auto", 0, 0, "auto|pair|template",
      "pair: (prompt, completion) as a text pair (tei_predict, tei_rerank, vllm_score); template: one text from "
      "`template`; auto: pair where the API takes pairs, else template"},
@@ -72,21 +71,9 @@ static const rlvr_option rm_options[] = {
      "prompt and completion each capped at this many characters (first and last halves kept; 0: no cap); a "
      "cut is counted in details.input_chars_cut"},
     {"batch_size", RLVR_OPT_INT, "32", 1, 4096, NULL, "inputs per HTTP request"},
-    {"max_concurrency", RLVR_OPT_INT, "16", 1, 4096, NULL, "requests in flight at once for this entry, all threads"},
-    {"timeout_ms", RLVR_OPT_INT, "60000", 1, 3600000, NULL, "one attempt's time limit"},
-    {"connect_timeout_ms", RLVR_OPT_INT, "10000", 1, 600000, NULL, "time limit to connect"},
-    {"total_timeout_ms", RLVR_OPT_INT, "300000", 1, 86400000, NULL,
-     "one request's limit, every attempt and wait included"},
-    {"max_retries", RLVR_OPT_INT, "4", 0, 100, NULL,
-     "retries after connection errors, timeouts, 5xx, 408 and 429 (never other 4xx)"},
-    {"backoff_ms", RLVR_OPT_INT, "500", 0, 600000, NULL,
-     "first wait before a retry; doubles each retry, with jitter; Retry-After is honoured"},
-    {"max_backoff_ms", RLVR_OPT_INT, "30000", 0, 3600000, NULL, "the longest wait between retries"},
-    {"cache", RLVR_OPT_BOOL, "true", 0, 0, NULL, "reuse the score of an identical input (same server settings)"},
-    {"cache_file", RLVR_OPT_STRING, "", 0, 0, NULL, "also keep the cache in this JSONL file, read at load (\"\": memory only)"},
-    {"cache_max_entries", RLVR_OPT_INT, "1000000", 1, 1e9, NULL, "entries the cache holds at most"},
-    {"max_reply_bytes", RLVR_OPT_INT, "16777216", 1024, 1 << 30, NULL,
-     "a longer reply abstains (rm_reply_too_large); per-token pooling replies can be large"},
+    RLVR_HTTP_OPTIONS("16", "16777216", 1 << 30,
+                      "a longer reply abstains (rm_reply_too_large); per-token pooling replies can be large",
+                      "reuse the score of an identical input (same server settings)"),
 };
 
 #define N_OPTIONS (sizeof rm_options / sizeof rm_options[0])
@@ -163,7 +150,7 @@ static void rm_destroy(void *inst)
 static void *rm_create(const rlvr_host *h, const rlvr_config *cfg, char *err, size_t err_len)
 {
     rm *m = calloc(1, sizeof *m);
-    char *tmp = NULL, *url = NULL;
+    char *tmp = NULL;
     json_object *extra = NULL;
     if (!m) {
         snprintf(err, err_len, "out of memory");
@@ -242,62 +229,14 @@ static void *rm_create(const rlvr_host *h, const rlvr_config *cfg, char *err, si
     snprintf(m->keyhead, m->keyhead_len + 1, "%s%s|%s|", head, m->model, m->extra ? m->extra : "");
 
     /* the client */
-    rlvr_text bu = h->config_string(cfg, "base_url");
-    size_t bl = bu.ptr ? bu.len : 0;
-    while (bl && bu.ptr[bl - 1] == '/') bl--;
-    if (bl == 0) FAIL("base_url: empty");
-    if (memchr(bu.ptr, 0, bl) || memchr(bu.ptr, ' ', bl) || memchr(bu.ptr, '\n', bl))
-        FAIL("base_url: must be a URL without spaces");
-    const char *path = rlvr_rm_api_path(api);
-    size_t pl = strlen(path);
-    int has_path = bl >= pl && memcmp(bu.ptr + bl - pl, path, pl) == 0;
-    if (!(url = malloc(bl + pl + 1))) FAIL("out of memory");
-    memcpy(url, bu.ptr, bl);
-    memcpy(url + bl, has_path ? "" : path, has_path ? 1 : pl + 1);
-    rlvr_judge_client_options co;
-    rlvr_judge_client_options_init(&co);
-    co.url = url;
-    rlvr_text kenv = h->config_string(cfg, "api_key_env");
-    if (kenv.ptr && kenv.len) {
-        free(tmp);
-        if (!(tmp = text_dup(kenv))) FAIL("out of memory");
-        const char *key = getenv(tmp);
-        if (!key || !*key) FAIL("api_key_env: the environment variable %s is not set or empty", tmp);
-        for (const char *p = key; *p; p++)
-            if ((unsigned char)*p < 0x20 || *p == 0x7f)
-                FAIL("api_key_env: the value of %s holds a control character", tmp);
-        co.api_key = key;
-    }
-    co.timeout_ms = (long)h->config_int(cfg, "timeout_ms");
-    co.connect_timeout_ms = (long)h->config_int(cfg, "connect_timeout_ms");
-    co.total_timeout_ms = (long)h->config_int(cfg, "total_timeout_ms");
-    co.max_retries = (int)h->config_int(cfg, "max_retries");
-    co.backoff_ms = (long)h->config_int(cfg, "backoff_ms");
-    co.max_backoff_ms = (long)h->config_int(cfg, "max_backoff_ms");
-    if (co.max_backoff_ms < co.backoff_ms) FAIL("max_backoff_ms: below backoff_ms");
-    co.max_concurrency = (int)h->config_int(cfg, "max_concurrency");
-    co.max_reply_bytes = (size_t)h->config_int(cfg, "max_reply_bytes");
-    char cerr[300];
-    if (!(m->client = rlvr_judge_client_new(&co, cerr, sizeof cerr))) FAIL("base_url: %s", cerr);
-
-    if (h->config_bool(cfg, "cache")) {
-        free(tmp);
-        if (!(tmp = text_dup(h->config_string(cfg, "cache_file")))) FAIL("out of memory");
-        size_t skipped = 0;
-        if (!(m->cache = rlvr_judge_cache_new(tmp, (size_t)h->config_int(cfg, "cache_max_entries"), &skipped, cerr,
-                                              sizeof cerr)))
-            FAIL("cache_file: %s", cerr);
-        if (skipped) h->log(RLVR_LOG_WARN, "rm", "cache_file %s: %zu malformed lines skipped", tmp, skipped);
-    } else if (h->config_string(cfg, "cache_file").len) {
-        FAIL("cache_file: set, but cache is false");
-    }
+    char herr[400];
+    if (rlvr_http_plugin_open(h, cfg, "rm", rlvr_rm_api_path(api), &m->client, &m->cache, herr, sizeof herr))
+        FAIL("%s", herr);
     free(tmp);
-    free(url);
     json_object_put(extra);
     return m;
 fail:
     free(tmp);
-    free(url);
     json_object_put(extra);
     rm_destroy(m);
     return NULL;
