@@ -91,6 +91,14 @@ struct rlvr_grpo_config {
     int32_t grad_accum_steps;      /* micro-batches per optimizer step; default 1 */
 };
 
+/* The GRPO kernels (log-probabilities, entropy, the policy loss and its
+ * gradient) and the policy's kernels (layers, attention, optimizer, the
+ * model's forward and backward) are declared in these two parts of this
+ * header, kept in their own files so that each area reads alone. They are
+ * part of gpu.h's face: the host includes gpu.h, never them directly. */
+#include "gpu_grpo.h"
+#include "gpu_model.h"
+
 /* Number of CUDA devices the runtime reports and this build can use; 0 when
  * built without CUDA, when no device or driver is present, or on any error. */
 int rlvr_gpu_available(void);

@@ -1,0 +1,1 @@
+# gpu/standalone_grpo.mk: part of gpu/Makefile.standalone.

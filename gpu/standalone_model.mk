@@ -1,0 +1,1 @@
+# gpu/standalone_model.mk: part of gpu/Makefile.standalone.
