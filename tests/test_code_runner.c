@@ -6,11 +6,16 @@
  * `make soak`) that must leak no file descriptor, no memory and no process,
  * parallel slots that do not interfere, and a run that leaves files,
  * processes and a hit limit behind, followed in the same slot by one that
- * must see none of them. The sandbox part skips (with
+ * must see none of them; the slots' helper processes (an empty
+ * environment, a new one when one is killed, none left when the caller
+ * dies, a clear refusal when the program is missing). The sandbox part skips (with
  * the reason) on a machine that cannot sandbox.
  */
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <sys/file.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -359,6 +364,125 @@ static void test_sandbox(void)
 /* A run starts with nothing of the previous run of its slot: no file in
  * /work, /tmp or /dev/shm, no process (run 1 leaves sleeping children), no
  * limit counter (run 1 hits the process limit). */
+
+/* The pid of a child of pid `parent` named rlvr-sandbox other than `not`, or 0. */
+static int helper_of(int parent, int not)
+{
+    DIR *d = opendir("/proc");
+    int found = 0;
+    struct dirent *e;
+    while (d && !found && (e = readdir(d))) {
+        char p[300], line[512];
+        if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+        snprintf(p, sizeof p, "/proc/%s/stat", e->d_name);
+        FILE *f = fopen(p, "r");
+        if (!f) continue;
+        int pid, ppid;
+        char comm[64], state;
+        if (fgets(line, sizeof line, f) && sscanf(line, "%d (%63[^)]) %c %d", &pid, comm, &state, &ppid) == 4
+            && ppid == parent && strcmp(comm, "rlvr-sandbox") == 0 && pid != not && state != 'Z')
+            found = pid;
+        fclose(f);
+    }
+    if (d) closedir(d);
+    return found;
+}
+
+static int run_true(rlvr_sbx *s, char *err, size_t err_len)
+{
+    const char *const argv[] = {"/bin/sh", "-c", "echo fine", NULL};
+    rlvr_sbx_job job = {.argv = argv, .time_ms = 2000, .wall_ms = 5000, .memory_mb = 64, .stdout_max = 4096,
+                        .stderr_max = 4096, .pids_max = 8, .tmpfs_mb = 1};
+    rlvr_sbx_result res;
+    int slot = rlvr_sbx_acquire(s);
+    int rc = rlvr_sbx_run(s, slot, &job, &res, err, err_len);
+    rlvr_sbx_release(s, slot);
+    if (rc) return -1;
+    int good = res.outcome == RLVR_SBX_EXITED && strcmp(res.out, "fine\n") == 0;
+    rlvr_sbx_result_free(&res);
+    if (!good) snprintf(err, err_len, "the run did not print fine");
+    return good ? 0 : -1;
+}
+
+static void test_helpers(void)
+{
+    char err[1024];
+    rlvr_sbx *s = rlvr_sbx_open(1, 0, err, sizeof err);
+    if (!s) {
+        ok(1, "# SKIP sandbox: %s", err);
+        return;
+    }
+    int h = helper_of((int)getpid(), 0);
+    ok(h > 0, "the slot has a helper process, a child of the caller (pid %d)", h);
+    char p[64];
+    snprintf(p, sizeof p, "/proc/%d/environ", h);
+    FILE *f = fopen(p, "r");
+    int c = f ? fgetc(f) : 0;
+    if (f) fclose(f);
+    ok(f && c == EOF, "the helper's environment is empty (the caller's secrets never reach it)");
+    ok(run_true(s, err, sizeof err) == 0, "a run through the helper (%s)", err);
+    kill(h, SIGKILL);
+    for (int i = 0; i < 200; i++) { /* until it is dead (a zombie until the sandbox reaps it) */
+        char st[64] = "";
+        snprintf(p, sizeof p, "/proc/%d/stat", h);
+        f = fopen(p, "r");
+        if (f) {
+            if (!fgets(st, sizeof st, f)) st[0] = 0;
+            fclose(f);
+        }
+        if (!f || strstr(st, ") Z ")) break;
+        usleep(10000);
+    }
+    err[0] = 0;
+    ok(run_true(s, err, sizeof err) == 0, "after its helper was killed, the slot's next run gets a new one (%s)", err);
+    int h2 = helper_of((int)getpid(), h);
+    ok(h2 > 0 && h2 != h, "a new helper runs (pid %d, was %d)", h2, h);
+    rlvr_sbx_close(s);
+    ok(helper_of((int)getpid(), 0) == 0, "closing the sandbox ends its helpers");
+
+    /* the caller dies: its helper follows */
+    int pp[2];
+    if (pipe(pp) == 0) {
+        pid_t kid = fork();
+        if (kid == 0) {
+            close(pp[0]);
+            char e2[512];
+            rlvr_sbx *s2 = rlvr_sbx_open(1, 0, e2, sizeof e2);
+            int hk = s2 ? helper_of((int)getpid(), 0) : 0;
+            if (write(pp[1], &hk, sizeof hk) != (ssize_t)sizeof hk) _exit(1);
+            pause();
+            _exit(0);
+        }
+        close(pp[1]);
+        int hk = 0;
+        if (read(pp[0], &hk, sizeof hk) != (ssize_t)sizeof hk) hk = 0;
+        close(pp[0]);
+        kill(kid, SIGKILL);
+        waitpid(kid, NULL, 0);
+        int gone = 0;
+        for (int i = 0; hk > 0 && i < 500 && !gone; i++) {
+            char st[128] = "";
+            snprintf(p, sizeof p, "/proc/%d/stat", hk);
+            f = fopen(p, "r");
+            if (f) {
+                if (!fgets(st, sizeof st, f)) st[0] = 0;
+                fclose(f);
+            }
+            gone = !f || strstr(st, ") Z ") != NULL || strstr(st, "rlvr-sandbox") == NULL;
+            if (!gone) usleep(10000);
+        }
+        ok(hk > 0 && gone, "when the caller is killed, its slot's helper exits (pid %d)", hk);
+    }
+
+    /* a missing helper program: refused, with the path */
+    setenv("RLVR_SANDBOX_HELPER", "/nonexistent/rlvr-sandbox", 1);
+    rlvr_sbx *s3 = rlvr_sbx_open(1, 0, err, sizeof err);
+    unsetenv("RLVR_SANDBOX_HELPER");
+    ok(!s3 && strstr(err, "/nonexistent/rlvr-sandbox") && strstr(err, "not run"),
+       "a missing helper program is refused, naming it (%s)", err);
+    rlvr_sbx_close(s3);
+}
+
 static void test_next_run(void)
 {
     char err[1024];
@@ -425,5 +549,6 @@ int main(void)
     test_parse();
     test_sandbox();
     test_next_run();
+    test_helpers();
     return done_testing();
 }

@@ -52,7 +52,13 @@ if os.path.exists(code_so):
     shutil.copy(code_so, os.path.join(plugdir, "code.so"))
     os.chmod(os.path.join(plugdir, "code.so"), 0o755)
 DROP = [SETPRIV, "--reuid=%d" % NOBODY, "--regid=%d" % NOBODY, "--clear-groups"]
-ENV = dict(os.environ, OPENAI_API_KEY=SECRET, RLVR_BUILTIN_DIR=plugdir, HOME="/", TMPDIR="/tmp")
+# the sandbox's helper program, found through RLVR_SANDBOX_HELPER (the copies
+# of rlvr and code.so are outside the build tree)
+helper = os.path.join(work, "rlvr-sandbox")
+shutil.copy(os.path.join(os.path.dirname(os.path.dirname(RLVR)), "verifiers", "rlvr-sandbox"), helper)
+os.chmod(helper, 0o755)
+ENV = dict(os.environ, OPENAI_API_KEY=SECRET, RLVR_BUILTIN_DIR=plugdir, HOME="/", TMPDIR="/tmp",
+           RLVR_SANDBOX_HELPER=helper)
 
 
 def as_nobody(args, input=b"", timeout=120):

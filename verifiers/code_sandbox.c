@@ -1,116 +1,95 @@
 /*
- * code_sandbox.c -- the code sandbox: namespaces, a minimal root, a
- * distinct uid per slot, rlimits, cgroups detected at run time, a seccomp
- * filter with a no-exec policy, a wall clock, output caps and a cleanup that
- * leaves nothing behind.
+ * code_sandbox.c -- the code sandbox's supervisor: the side of a run that
+ * lives in the caller. It finds the cgroup controllers that exist and makes
+ * one cgroup set per slot, holds a range of sandbox uids, starts one helper
+ * process per slot (rlvr-sandbox, code_zygote.c, which makes the run's
+ * namespaces, root, credentials, rlimits and seccomp filter), sends it each
+ * job, and keeps the wall clock, the output caps and the cgroup counters
+ * that decide a run's outcome.
  *
  * One run:
- *   supervisor (caller's thread)
- *     clone(NEWPID|NEWNS|NEWIPC|NEWUTS)  ->  helper, pid 1 of the run
- *       joins the slot's empty network namespace (one per slot, made when
- *       the sandbox opens) and the slot's cgroups, unshares the cgroup
- *       namespace, wipes its
- *       copy of the host environment, mounts the minimal root on a private
- *       tmpfs, writes the job's files into /work, pivot_root()s into it,
- *       makes itself non-dumpable, then starts the program:
- *         fork  ->  program: stdin from a file (unlinked), setgroups/
- *                   setresgid/setresuid to the slot's uid, rlimits,
- *                   no_new_privs, the seccomp filter, execve
- *       reaps every process until the program ends, writes one record
- *       (wait status, CPU time, max RSS, the collected file) and exits:
- *       the kernel kills what is left of the namespace.
- *     reads stdout and stderr (caps), waits for the record, enforces the
- *     wall clock (SIGKILL to the helper, cgroup.kill), reaps the helper and
- *     reads the cgroup counters.
+ *   supervisor (caller's thread)           helper of the slot (one per slot)
+ *     job + pipe ends over the socket  ->    clone(new namespaces) -> pid 1
+ *                                     <-    'P' pid
+ *     reads stdout and stderr (caps) and the status pipe (pid 1's record),
+ *     enforces the wall clock ('K': the helper SIGKILLs pid 1, and the
+ *     kernel every process of the namespace; cgroup.kill where it exists)
+ *                                     <-    'W' wait status (pid 1 reaped)
+ *     reads the cgroup counters and decides the outcome.
  *
- * Root or not: as root the helper is cloned straight into the namespaces
- * above and the program switches to the slot's uid. As any other user
- * (rlvr_sbx_open finds euid != 0) the clone also makes a user namespace and
- * a network namespace of the run's own: the helper maps the caller's uid
- * and gid to the slot's sandbox uid (setgroups denied, as the kernel wants
- * of an unprivileged map), holds every capability inside that namespace
- * only, and the program drops them all (bounding, ambient, permitted)
- * before its execve. RLIMIT_NPROC then counts in the run's user namespace,
- * so a fork bomb is bounded per run; cgroups are used only where a
- * writable (delegated) tree exists, else the limits that are rlimit-only
- * are named by rlvr_sbx_limits_note.
+ * Why a helper per slot (code_sandbox_wire.h): forking the caller on every
+ * run copied its page tables (a trainer with 2 GiB touched paid 100 ms and
+ * more per run) and made every child of a multi-threaded caller live by the
+ * rules of a fork among threads. The helpers are started with posix_spawn
+ * (no copy) and an empty environment, so nothing of the caller's memory or
+ * environment (a trainer's API keys) is ever in a sandboxed process.
  *
- * The children of a multi-threaded caller must not take locks that another
- * thread may have held at clone time: the helper and the program only make
- * system calls (raw ones for the credential changes, which glibc would
- * broadcast to threads that do not exist in the child) on data prepared by
- * the supervisor beforehand. Everything the children need is in one
- * run_ctx built before the clone.
+ * Finding the helper: $RLVR_SANDBOX_HELPER; else, when this code runs from
+ * a build tree (the object that holds it sits in host/, plugins/.libs/ or
+ * the like), that tree's verifiers/rlvr-sandbox; else the installed
+ * RLVR_PKGLIBEXECDIR/rlvr-sandbox. A helper that is missing or fails to
+ * start makes rlvr_sbx_open fail with the path and the reason: there is no
+ * unsandboxed fallback.
  *
- * The no-exec policy: the run filter kills any execve whose path pointer is
- * not the address of a page reserved at a random address when the sandbox
- * opens; the program child copies its path into that page for its single
- * execve. After the execve that page no longer exists in the program, and
- * guessing its address costs the program its life (SIGSYS).
+ * Root or not: as root the runs of a slot share the helper's empty network
+ * namespace and the program switches to the slot's uid. As any other user
+ * (rlvr_sbx_open finds euid != 0) each run also gets a user namespace and a
+ * network namespace of its own: pid 1 maps the caller's uid and gid to the
+ * slot's sandbox uid (setgroups denied, as the kernel wants of an
+ * unprivileged map), and the program drops every capability before its
+ * execve. RLIMIT_NPROC then counts in the run's user namespace, so a fork
+ * bomb is bounded per run; cgroups are used only where a writable
+ * (delegated) tree exists, else the limits that are rlimit-only are named
+ * by rlvr_sbx_limits_note.
  */
 #include "code_sandbox.h"
+#include "code_sandbox_wire.h"
 
 #include <dirent.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
-#include <linux/capability.h>
-#include <linux/filter.h>
-#include <linux/seccomp.h>
 #include <poll.h>
 #include <pthread.h>
-#include <sched.h>
-#include <seccomp.h>
 #include <signal.h>
+#include <spawn.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/mount.h>
-#include <sys/prctl.h>
-#include <sys/random.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <stddef.h>
-#include <sys/syscall.h>
 #include <sys/un.h>
-#include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
-#define PATH_CAP 512
-#define MAX_TOP 8
+#ifndef RLVR_PKGLIBEXECDIR
+#define RLVR_PKGLIBEXECDIR "/usr/local/libexec/rlvr"
+#endif
 
-/* The cgroup files of one slot ("" when that controller is missing). */
+#define PATH_CAP 512
+
+/* One slot: its cgroup files ("" when that controller is missing) and its
+ * helper process. */
 typedef struct sbx_slot {
     char mem[PATH_CAP];   /* v1 memory cgroup dir, or v2 dir when v2 has memory */
     char pids[PATH_CAP];  /* v1 pids cgroup dir, or v2 dir when v2 has pids */
     char v2[PATH_CAP];    /* v2 dir (for cgroup.kill and joining) */
-    int netns;            /* an empty network namespace of this slot's own */
+    int zfd;              /* the socket to the slot's helper; -1: none running */
+    pid_t zpid;
     int busy;
 } sbx_slot;
-
-/* A top-level entry of the host root that the sandbox root mirrors. */
-typedef struct sbx_top {
-    char name[16];
-    char link[PATH_CAP]; /* symlink target, or "" for a directory to bind */
-} sbx_top;
 
 struct rlvr_sbx {
     int n_slots, uid_base;
     int userns;           /* 1: not root; each run in a user namespace of its own */
     int outer_uid, outer_gid;
     int uid_lock;         /* the abstract socket that holds the uid range */
-    struct sock_fprog prog_run, prog_compile;
-    char *exec_page;
-    size_t page_size;
+    unsigned bpf_run, bpf_compile; /* the helpers' seccomp programs, in instructions */
     int mem_v2, pids_v2, has_kill;
     sbx_slot *slots;
-    sbx_top top[MAX_TOP];
-    int n_top;
-    int has_ldcache, has_alternatives;
+    char helper[PATH_CAP];
     pthread_mutex_t mu;
     pthread_cond_t cv;
     char desc[768];
@@ -198,81 +177,162 @@ const char *rlvr_sbx_outcome_name(rlvr_sbx_outcome o)
 }
 
 /* ------------------------------------------------------------------ */
-/* The seccomp programs.                                                */
+/* The slots' helpers.                                                  */
 
-static int build_filter(int allow_exec, uintptr_t exec_addr, struct sock_fprog *out, char *err, size_t err_len)
+static int exe_at(char *out, const char *dir, const char *rel)
 {
-    scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
-    if (!ctx) {
-        snprintf(err, err_len, "seccomp_init failed");
-        return -1;
-    }
-    static const char *const killed[] = {
-        "ptrace", "process_vm_readv", "process_vm_writev", "keyctl", "add_key", "request_key",
-        "bpf", "perf_event_open", "io_uring_setup", "io_uring_enter", "io_uring_register",
-        "userfaultfd", "mount", "umount2", "pivot_root", "chroot", "unshare", "setns",
-        "fsopen", "fsconfig", "fsmount", "fspick", "move_mount", "open_tree", "mount_setattr",
-        "kexec_load", "kexec_file_load", "init_module", "finit_module", "delete_module",
-        "reboot", "swapon", "swapoff", "acct", "quotactl", "iopl", "ioperm", "lookup_dcookie",
-        "name_to_handle_at", "open_by_handle_at", "kcmp", "pidfd_getfd", "process_madvise",
-        "uselib", "vhangup", "syslog", "fanotify_init", "settimeofday",
-        "clock_settime", "clock_adjtime", "adjtimex", "sethostname", "setdomainname",
-    };
-    int rc = 0;
-    for (size_t i = 0; i < sizeof killed / sizeof killed[0] && rc == 0; i++) {
-        int nr = seccomp_syscall_resolve_name(killed[i]);
-        if (nr == __NR_SCMP_ERROR) continue; /* not on this architecture */
-        rc = seccomp_rule_add(ctx, SCMP_ACT_KILL_PROCESS, nr, 0);
-    }
-    /* Namespaces through clone; clone3's flags are behind a pointer, so it
-     * answers ENOSYS and libc falls back to clone. */
-    const uint64_t ns = CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWUSER
-                        | CLONE_NEWPID | CLONE_NEWNET;
-    for (int b = 0; b < 64 && !rc; b++) {
-        uint64_t f = (uint64_t)1 << b;
-        if (!(ns & f)) continue;
-        rc = seccomp_rule_add(ctx, SCMP_ACT_KILL_PROCESS, SCMP_SYS(clone), 1, SCMP_A0(SCMP_CMP_MASKED_EQ, f, f));
-    }
-    if (!rc) rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0);
-    /* Sockets: AF_UNIX only; others fail with EPERM and the program goes on. */
-    if (!rc) rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(socket), 1, SCMP_A0_32(SCMP_CMP_NE, AF_UNIX));
-    if (!rc) rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(socketpair), 1, SCMP_A0_32(SCMP_CMP_NE, AF_UNIX));
-    if (!allow_exec) {
-        if (!rc) rc = seccomp_rule_add(ctx, SCMP_ACT_KILL_PROCESS, SCMP_SYS(execve), 1, SCMP_A0(SCMP_CMP_NE, (scmp_datum_t)exec_addr));
-        if (!rc) rc = seccomp_rule_add(ctx, SCMP_ACT_KILL_PROCESS, SCMP_SYS(execveat), 0);
-    }
-    if (rc) {
-        snprintf(err, err_len, "seccomp rule: %s", strerror(-rc));
-        seccomp_release(ctx);
-        return -1;
-    }
-    int fd = memfd_create("rlvr-seccomp", MFD_CLOEXEC);
-    if (fd < 0) {
-        errf(err, err_len, "memfd_create", errno);
-        seccomp_release(ctx);
-        return -1;
-    }
-    rc = seccomp_export_bpf(ctx, fd);
-    seccomp_release(ctx);
-    off_t len = lseek(fd, 0, SEEK_END);
-    if (rc || len <= 0 || len % (off_t)sizeof(struct sock_filter)) {
-        close(fd);
-        snprintf(err, err_len, "seccomp_export_bpf failed");
-        return -1;
-    }
-    struct sock_filter *f = malloc((size_t)len);
-    if (!f || pread(fd, f, (size_t)len, 0) != len) {
-        free(f);
-        close(fd);
-        snprintf(err, err_len, "reading the seccomp program failed");
-        return -1;
-    }
-    close(fd);
-    out->len = (unsigned short)(len / (off_t)sizeof(struct sock_filter));
-    out->filter = f;
+    char p[PATH_CAP];
+    if ((size_t)snprintf(p, sizeof p, "%s%s", dir, rel) >= sizeof p) return -1;
+    struct stat sb;
+    if (stat(p, &sb) || !S_ISREG(sb.st_mode) || access(p, X_OK)) return -1;
+    if (!realpath(p, out)) return -1;
     return 0;
 }
 
+/* The helper program (see the file's comment). 0, or -1 with a message. */
+static int find_helper(char *out, char *err, size_t err_len)
+{
+    const char *env = getenv("RLVR_SANDBOX_HELPER");
+    if (env && *env) {
+        if (exe_at(out, env, "") == 0) return 0;
+        snprintf(err, err_len, "RLVR_SANDBOX_HELPER=%s is not an executable file; code is not run", env);
+        return -1;
+    }
+    Dl_info di;
+    if (dladdr((void *)find_helper, &di) && di.dli_fname && strchr(di.dli_fname, '/')) {
+        char dir[PATH_CAP];
+        snprintf(dir, sizeof dir, "%s", di.dli_fname);
+        *strrchr(dir, '/') = 0;
+        if (exe_at(out, dir, "/../verifiers/rlvr-sandbox") == 0 || exe_at(out, dir, "/../../verifiers/rlvr-sandbox") == 0)
+            return 0;
+    }
+    if (exe_at(out, RLVR_PKGLIBEXECDIR, "/rlvr-sandbox") == 0) return 0;
+    snprintf(err, err_len,
+             "the code sandbox's helper program is missing: no %s/rlvr-sandbox (install rlvr, or set "
+             "RLVR_SANDBOX_HELPER to the build tree's verifiers/rlvr-sandbox); code is not run",
+             RLVR_PKGLIBEXECDIR);
+    return -1;
+}
+
+/* Read exactly n bytes within timeout_ms; -1 on EOF, error or timeout. */
+static int read_exact(int fd, void *p, size_t n, int timeout_ms)
+{
+    char *c = p;
+    int64_t end = now_ms() + timeout_ms;
+    while (n) {
+        int left = (int)(end - now_ms());
+        if (left <= 0) return -1;
+        struct pollfd pf = {fd, POLLIN, 0};
+        int pr = poll(&pf, 1, left);
+        if (pr < 0 && errno == EINTR) continue;
+        if (pr <= 0) return -1;
+        ssize_t r = read(fd, c, n);
+        if (r < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+        if (r <= 0) return -1;
+        c += r;
+        n -= (size_t)r;
+    }
+    return 0;
+}
+
+static int send_all(int fd, const void *p, size_t n)
+{
+    const char *c = p;
+    while (n) {
+        ssize_t w = send(fd, c, n, MSG_NOSIGNAL);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) return -1;
+        c += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+static void stop_helper(sbx_slot *z)
+{
+    if (z->zfd >= 0) close(z->zfd);
+    z->zfd = -1;
+    if (z->zpid > 0) {
+        /* it exits on its own when its socket closes; a helper that no
+         * longer answers is killed */
+        kill(z->zpid, SIGKILL);
+        while (waitpid(z->zpid, NULL, 0) < 0 && errno == EINTR) {}
+    }
+    z->zpid = 0;
+}
+
+/* Start slot i's helper and wait for its 'O'. 0, or -1 with a message. */
+static int start_helper(rlvr_sbx *s, int i, char *err, size_t err_len)
+{
+    sbx_slot *z = &s->slots[i];
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv)) {
+        errf(err, err_len, "socketpair", errno);
+        return -1;
+    }
+    /* the child's end must not sit on fds 0..3, which the spawn rewires */
+    int child_end = fcntl(sv[1], F_DUPFD_CLOEXEC, 10);
+    close(sv[1]);
+    if (child_end < 0) {
+        errf(err, err_len, "fcntl", errno);
+        close(sv[0]);
+        return -1;
+    }
+    char a_uid[16], a_userns[4], a_ouid[16], a_ogid[16];
+    snprintf(a_uid, sizeof a_uid, "%d", s->uid_base + i);
+    snprintf(a_userns, sizeof a_userns, "%d", s->userns);
+    snprintf(a_ouid, sizeof a_ouid, "%d", s->outer_uid);
+    snprintf(a_ogid, sizeof a_ogid, "%d", s->outer_gid);
+    char name[] = "rlvr-sandbox", none_mem[] = "-", none_pids[] = "-", none_v2[] = "-";
+    char *const argv[] = {name, a_uid, a_userns, a_ouid, a_ogid, z->mem[0] ? z->mem : none_mem,
+                          z->pids[0] ? z->pids : none_pids, z->v2[0] ? z->v2 : none_v2, NULL};
+    char *const envp[] = {NULL};
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t at;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawnattr_init(&at);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDWR, 0);
+    posix_spawn_file_actions_adddup2(&fa, 0, 1);
+    posix_spawn_file_actions_adddup2(&fa, 0, 2);
+    posix_spawn_file_actions_adddup2(&fa, child_end, 3);
+    posix_spawn_file_actions_addclosefrom_np(&fa, 4);
+    sigset_t none, all;
+    sigemptyset(&none);
+    sigfillset(&all);
+    posix_spawnattr_setsigmask(&at, &none);
+    posix_spawnattr_setsigdefault(&at, &all);
+    posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    pid_t pid;
+    int rc = posix_spawn(&pid, s->helper, &fa, &at, argv, envp);
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&at);
+    close(child_end);
+    if (rc) {
+        snprintf(err, err_len, "starting the sandbox helper %s: %s", s->helper, strerror(rc));
+        close(sv[0]);
+        return -1;
+    }
+    z->zfd = sv[0];
+    z->zpid = pid;
+    char tag;
+    if (read_exact(z->zfd, &tag, 1, 10000)) {
+        snprintf(err, err_len, "the sandbox helper %s ended at start without a word", s->helper);
+        stop_helper(z);
+        return -1;
+    }
+    uint32_t a[2];
+    if (tag == 'O' && read_exact(z->zfd, a, sizeof a, 10000) == 0) {
+        s->bpf_run = a[0];
+        s->bpf_compile = a[1];
+        return 0;
+    }
+    char msg[512] = "";
+    uint32_t n = 0;
+    if (tag == 'E' && read_exact(z->zfd, &n, sizeof n, 10000) == 0 && n < sizeof msg) read_exact(z->zfd, msg, n, 10000);
+    snprintf(err, err_len, "the sandbox helper %s could not start: %s", s->helper, msg[0] ? msg : "(no reason given)");
+    stop_helper(z);
+    return -1;
+}
 /* ------------------------------------------------------------------ */
 /* cgroups.                                                             */
 
@@ -379,499 +439,6 @@ static int v2_has(const char *dir, const char *ctl)
     return 0;
 }
 
-/* ------------------------------------------------------------------ */
-/* The children. Only system calls and plain memory work from here to the
- * execve (see the file's comment).                                     */
-
-typedef struct run_ctx {
-    const rlvr_sbx *s;
-    const rlvr_sbx_job *job;
-    int uid;
-    int status_fd, out_fd, err_fd;
-    const sbx_slot *slot;
-    char root[64];
-    char opt_tmp[96], opt_work[96], opt_root[96], opt_proc[32];
-    char passwd[256], group[128];
-    char uid_map[64], gid_map[64];
-    const struct sock_fprog *prog;
-} run_ctx;
-
-static size_t c_strlen(const char *s)
-{
-    size_t n = 0;
-    while (s[n]) n++;
-    return n;
-}
-
-static void c_cat(char *dst, size_t cap, const char *a, const char *b)
-{
-    size_t n = 0;
-    for (; *a && n + 1 < cap; a++) dst[n++] = *a;
-    for (; *b && n + 1 < cap; b++) dst[n++] = *b;
-    dst[n] = 0;
-}
-
-static void c_write_all(int fd, const void *p, size_t n)
-{
-    const char *c = p;
-    while (n) {
-        ssize_t w = write(fd, c, n);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) return;
-        c += w;
-        n -= (size_t)w;
-    }
-}
-
-static const char *c_errname(int e)
-{
-    switch (e) {
-    case EPERM: return "EPERM (operation not permitted)";
-    case EACCES: return "EACCES (permission denied)";
-    case ENOENT: return "ENOENT (no such file)";
-    case EINVAL: return "EINVAL (invalid argument)";
-    case ENOSPC: return "ENOSPC (no space)";
-    case ENOMEM: return "ENOMEM (out of memory)";
-    case EBUSY: return "EBUSY (busy)";
-    case ENOSYS: return "ENOSYS (not supported)";
-    case EAGAIN: return "EAGAIN (resource limit)";
-    case ENOTDIR: return "ENOTDIR";
-    case EEXIST: return "EEXIST";
-    case ENOEXEC: return "ENOEXEC (not an executable)";
-    case E2BIG: return "E2BIG";
-    case EFAULT: return "EFAULT";
-    default: return "an error";
-    }
-}
-
-/* Report a setup failure to the supervisor and end the helper. */
-__attribute__((noreturn)) static void c_fail(int fd, const char *what, int e)
-{
-    char msg[512];
-    c_cat(msg, sizeof msg, what, ": ");
-    c_cat(msg, sizeof msg, msg, c_errname(e));
-    uint32_t n = (uint32_t)c_strlen(msg);
-    char tag = 'E';
-    c_write_all(fd, &tag, 1);
-    c_write_all(fd, &n, sizeof n);
-    c_write_all(fd, msg, n);
-    _exit(111);
-}
-
-static void c_path(char *dst, const char *root, const char *rel)
-{
-    c_cat(dst, PATH_CAP, root, rel);
-}
-
-static void c_mkdir(const run_ctx *c, const char *rel, int mode)
-{
-    char p[PATH_CAP];
-    c_path(p, c->root, rel);
-    if (mkdir(p, (mode_t)mode) && errno != EEXIST) c_fail(c->status_fd, p, errno);
-}
-
-static void c_bind(const run_ctx *c, const char *src, const char *rel, int is_file, int rdonly)
-{
-    char p[PATH_CAP];
-    c_path(p, c->root, rel);
-    if (is_file) {
-        int fd = open(p, O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
-        if (fd < 0) c_fail(c->status_fd, p, errno);
-        close(fd);
-    } else if (mkdir(p, 0755) && errno != EEXIST) {
-        c_fail(c->status_fd, p, errno);
-    }
-    if (mount(src, p, NULL, MS_BIND | MS_REC, NULL)) c_fail(c->status_fd, src, errno);
-    unsigned long fl = MS_BIND | MS_REMOUNT | MS_NOSUID | (rdonly ? MS_RDONLY : 0) | (is_file ? 0 : MS_NODEV);
-    if (mount(NULL, p, NULL, fl, NULL)) c_fail(c->status_fd, "remount read-only", errno);
-}
-
-static void c_tmpfs(const run_ctx *c, const char *rel, const char *opts)
-{
-    char p[PATH_CAP];
-    c_path(p, c->root, rel);
-    if (mkdir(p, 0755) && errno != EEXIST) c_fail(c->status_fd, p, errno);
-    if (mount("tmpfs", p, "tmpfs", MS_NOSUID | MS_NODEV, opts)) c_fail(c->status_fd, "mount tmpfs", errno);
-}
-
-static void c_file(const run_ctx *c, const char *rel, const char *data, size_t len, int mode, int owned)
-{
-    char p[PATH_CAP];
-    c_path(p, c->root, rel);
-    int fd = open(p, O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (fd < 0) c_fail(c->status_fd, p, errno);
-    while (len) {
-        ssize_t w = write(fd, data, len);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) c_fail(c->status_fd, "writing a file into /work (is tmpfs_mb large enough?)", w < 0 ? errno : ENOSPC);
-        data += w;
-        len -= (size_t)w;
-    }
-    if (owned && fchown(fd, (uid_t)c->uid, (gid_t)c->uid)) c_fail(c->status_fd, "fchown", errno);
-    if (fchmod(fd, (mode_t)mode)) c_fail(c->status_fd, "fchmod", errno);
-    close(fd);
-}
-
-/* Wipe this process's copy of the host environment: the strings environ
- * points at, and the original block that /proc/PID/environ shows. */
-extern char **environ;
-static void c_wipe_env(void)
-{
-    for (char **e = environ; e && *e; e++) {
-        size_t n = c_strlen(*e);
-        for (size_t i = 0; i < n; i++) (*e)[i] = 0;
-    }
-    environ = NULL;
-    char buf[2048];
-    int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return;
-    ssize_t r = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (r <= 0) return;
-    buf[r] = 0;
-    /* fields after the command name: skip to the last ')' */
-    char *p = buf + r;
-    while (p > buf && *p != ')') p--;
-    int field = 2;
-    unsigned long long v[64];
-    int nv = 0;
-    for (char *q = p + 1; *q && nv < 64;) {
-        while (*q == ' ') q++;
-        if (!*q) break;
-        field++;
-        unsigned long long x = 0;
-        while (*q >= '0' && *q <= '9') x = x * 10 + (unsigned)(*q++ - '0');
-        while (*q && *q != ' ') q++;
-        if (field >= 3) v[nv++] = x;
-    }
-    /* env_start and env_end are fields 50 and 51 (1-based) */
-    if (nv >= 49) {
-        char *start = (char *)(uintptr_t)v[50 - 3], *end = (char *)(uintptr_t)v[51 - 3];
-        if (start && end > start && (size_t)(end - start) < (64u << 20))
-            for (char *z = start; z < end; z++) *z = 0;
-    }
-}
-
-static void c_write_file(const run_ctx *c, const char *path, const char *data)
-{
-    int fd = open(path, O_WRONLY | O_CLOEXEC);
-    size_t n = c_strlen(data);
-    if (fd < 0 || write(fd, data, n) != (ssize_t)n) c_fail(c->status_fd, path, errno);
-    close(fd);
-}
-
-static void c_limit(int res, rlim_t v)
-{
-    struct rlimit r = {v, v};
-    setrlimit(res, &r);
-}
-
-/* The program: never returns. */
-__attribute__((noreturn)) static void c_program(const run_ctx *c, int stdin_fd, int exec_err)
-{
-    const rlvr_sbx_job *j = c->job;
-    int e;
-    if (dup2(stdin_fd, 0) < 0 || dup3(exec_err, 3, O_CLOEXEC) < 0) goto fail;
-    syscall(SYS_close_range, 4u, ~0u, 0u);
-    setsid();
-    /* no capability survives: the bounding set (while CAP_SETPCAP is
-     * still held), then the uid change, the ambient set and every set of
-     * ours (in a user namespace the helper holds all of them in it, and a
-     * uid change between two non-zero uids would keep them) */
-    for (int cap = 0; cap < 64; cap++)
-        if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) && errno == EINVAL) break;
-    if ((!c->s->userns && syscall(SYS_setgroups, 0, NULL)) || syscall(SYS_setresgid, c->uid, c->uid, c->uid)
-        || syscall(SYS_setresuid, c->uid, c->uid, c->uid))
-        goto fail;
-    prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
-    {
-        struct __user_cap_header_struct h = {_LINUX_CAPABILITY_VERSION_3, 0};
-        struct __user_cap_data_struct d[2];
-        memset(d, 0, sizeof d);
-        if (syscall(SYS_capset, &h, d)) goto fail;
-    }
-    rlim_t cpu = (rlim_t)((j->time_ms + 999) / 1000 + 1);
-    struct rlimit rc = {cpu, cpu + 1};
-    setrlimit(RLIMIT_CPU, &rc);
-    rlim_t mem = (rlim_t)j->memory_mb << 20;
-    /* With a memory cgroup the address space only stops absurd mappings;
-     * without one it is the memory limit. */
-    c_limit(RLIMIT_AS, c->slot->mem[0] ? mem * 4 + ((rlim_t)1 << 30) : mem);
-    c_limit(RLIMIT_FSIZE, (rlim_t)j->tmpfs_mb << 20);
-    c_limit(RLIMIT_NOFILE, 256);
-    /* in a user namespace the helper has the program's uid and counts */
-    c_limit(RLIMIT_NPROC, (rlim_t)j->pids_max + (c->s->userns ? 1 : 0));
-    c_limit(RLIMIT_CORE, 0);
-    c_limit(RLIMIT_MEMLOCK, 0);
-    c_limit(RLIMIT_MSGQUEUE, 0);
-    struct rlimit st = {(rlim_t)64 << 20, (rlim_t)64 << 20};
-    if (st.rlim_cur > mem) st.rlim_cur = st.rlim_max = mem;
-    setrlimit(RLIMIT_STACK, &st);
-    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)) goto fail;
-    if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, c->prog)) goto fail;
-    {
-        const char *a0 = j->argv[0];
-        size_t n = c_strlen(a0);
-        if (n + 1 > c->s->page_size) {
-            errno = ENAMETOOLONG;
-            goto fail;
-        }
-        for (size_t i = 0; i <= n; i++) c->s->exec_page[i] = a0[i];
-        static const char *const default_env[] = {"PATH=/usr/bin:/bin", "HOME=/work", "TMPDIR=/tmp",
-                                                  "LANG=C.UTF-8", "PYTHONDONTWRITEBYTECODE=1", NULL};
-        execve(c->s->exec_page, (char *const *)j->argv, (char *const *)(j->envp ? j->envp : default_env));
-    }
-fail:
-    e = errno;
-    c_write_all(3, &e, sizeof e);
-    _exit(127);
-}
-
-typedef struct prog_start {
-    const run_ctx *c;
-    int stdin_fd, exec_err;
-} prog_start;
-
-static int c_program_start(void *arg)
-{
-    const prog_start *p = arg;
-    c_program(p->c, p->stdin_fd, p->exec_err);
-}
-
-typedef struct init_record {
-    int32_t wstatus;
-    int32_t exec_errno;
-    int64_t cpu_us;
-    int64_t maxrss_kb;
-} init_record;
-
-/* The helper, pid 1 of the run: never returns. */
-__attribute__((noreturn)) static void c_init(run_ctx *c)
-{
-    const rlvr_sbx_job *j = c->job;
-    const rlvr_sbx *s = c->s;
-    if (s->userns) {
-        /* our own user namespace: the caller's uid and gid become the
-         * slot's sandbox uid; setgroups stays denied (an unprivileged map
-         * requires it); the network namespace is new and empty */
-        c_write_file(c, "/proc/self/uid_map", c->uid_map);
-        c_write_file(c, "/proc/self/setgroups", "deny");
-        c_write_file(c, "/proc/self/gid_map", c->gid_map);
-    } else if (setns(c->slot->netns, CLONE_NEWNET)) {
-        /* the slot's empty network namespace (creating one per run costs
-         * more than the rest of the run's setup; no process outlives a run,
-         * and a program without capabilities cannot configure it) */
-        c_fail(c->status_fd, "joining the slot's network namespace", errno);
-    }
-    /* the caller's signal handlers are no business of pid 1 (a program of
-     * the same uid may signal it in a user namespace): defaults, which the
-     * kernel ignores for a namespace's init */
-    for (int sig = 1; sig < 65; sig++)
-        if (sig != SIGKILL && sig != SIGSTOP) signal(sig, SIG_DFL);
-    /* fds: 1, 2 = the program's stdout and stderr, 3 = the status pipe */
-    int st = fcntl(c->status_fd, F_DUPFD, 100), o = fcntl(c->out_fd, F_DUPFD, 100), e = fcntl(c->err_fd, F_DUPFD, 100);
-    if (st < 0 || o < 0 || e < 0 || dup2(o, 1) < 0 || dup2(e, 2) < 0 || dup2(st, 3) < 0) _exit(112);
-    syscall(SYS_close_range, 4u, ~0u, 0u);
-    c->status_fd = 3;
-    int nul = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    if (nul >= 0 && nul != 0) {
-        dup2(nul, 0);
-        close(nul);
-    }
-    /* cgroups first, then a cgroup namespace rooted there */
-    const char *cgs[3] = {c->slot->mem, c->slot->pids, c->slot->v2};
-    for (int i = 0; i < 3; i++) {
-        if (!cgs[i][0]) continue;
-        if (i > 0 && strcmp(cgs[i], cgs[0]) == 0) continue;
-        if (i == 2 && strcmp(cgs[2], cgs[1]) == 0) continue;
-        char p[PATH_CAP + 32];
-        c_cat(p, sizeof p, cgs[i], "/cgroup.procs");
-        int fd = open(p, O_WRONLY | O_CLOEXEC);
-        if (fd < 0 || write(fd, "0", 1) != 1) c_fail(3, "joining the slot's cgroup", errno);
-        close(fd);
-    }
-    if (unshare(CLONE_NEWCGROUP)) c_fail(3, "unshare(CLONE_NEWCGROUP)", errno);
-    c_wipe_env();
-    if (sethostname("sandbox", 7)) c_fail(3, "sethostname", errno);
-    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL)) c_fail(3, "making mounts private", errno);
-    if (mount("tmpfs", c->root, "tmpfs", MS_NOSUID | MS_NODEV, c->opt_root)) c_fail(3, "mount root tmpfs", errno);
-    c_bind(c, "/usr", "/usr", 0, 1);
-    for (int i = 0; i < s->n_top; i++) {
-        char p[PATH_CAP], src[PATH_CAP];
-        c_cat(p, sizeof p, c->root, "/");
-        c_cat(p, sizeof p, p, s->top[i].name);
-        if (s->top[i].link[0]) {
-            if (symlink(s->top[i].link, p)) c_fail(3, "symlink", errno);
-        } else {
-            c_cat(src, sizeof src, "/", s->top[i].name);
-            c_bind(c, src, p + c_strlen(c->root), 0, 1);
-        }
-    }
-    c_mkdir(c, "/etc", 0755);
-    c_file(c, "/etc/passwd", c->passwd, c_strlen(c->passwd), 0644, 0);
-    c_file(c, "/etc/group", c->group, c_strlen(c->group), 0644, 0);
-    c_file(c, "/etc/hosts", "127.0.0.1 localhost\n", 20, 0644, 0);
-    if (s->has_ldcache) c_bind(c, "/etc/ld.so.cache", "/etc/ld.so.cache", 1, 1);
-    if (s->has_alternatives) c_bind(c, "/etc/alternatives", "/etc/alternatives", 0, 1);
-    c_mkdir(c, "/dev", 0755);
-    static const char *const devs[] = {"null", "zero", "full", "random", "urandom"};
-    for (size_t i = 0; i < sizeof devs / sizeof devs[0]; i++) {
-        char src[32], rel[32];
-        c_cat(src, sizeof src, "/dev/", devs[i]);
-        c_bind(c, src, src, 1, 0);
-        (void)rel;
-    }
-    {
-        static const char *const links[][2] = {{"/proc/self/fd", "/dev/fd"}, {"/proc/self/fd/0", "/dev/stdin"},
-                                               {"/proc/self/fd/1", "/dev/stdout"}, {"/proc/self/fd/2", "/dev/stderr"}};
-        for (size_t i = 0; i < 4; i++) {
-            char p[PATH_CAP];
-            c_path(p, c->root, links[i][1]);
-            if (symlink(links[i][0], p)) c_fail(3, "symlink", errno);
-        }
-    }
-    c_tmpfs(c, "/dev/shm", c->opt_tmp);
-    c_tmpfs(c, "/tmp", c->opt_tmp);
-    c_tmpfs(c, "/work", c->opt_work);
-    c_mkdir(c, "/proc", 0555);
-    {
-        char p[PATH_CAP];
-        c_path(p, c->root, "/proc");
-        if (mount("proc", p, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, c->opt_proc)) c_fail(3, "mount /proc", errno);
-    }
-    for (size_t i = 0; i < j->n_files; i++) {
-        char rel[PATH_CAP];
-        c_cat(rel, sizeof rel, "/work/", j->files[i].name);
-        c_file(c, rel, j->files[i].data, j->files[i].len, j->files[i].mode, 1);
-    }
-    /* stdin: a file, opened and unlinked, so nothing in the sandbox can name it */
-    int in_fd;
-    {
-        char p[PATH_CAP];
-        c_path(p, c->root, "/work/.stdin");
-        c_file(c, "/work/.stdin", j->stdin_data ? j->stdin_data : "", j->stdin_data ? j->stdin_len : 0, 0400, 0);
-        in_fd = open(p, O_RDONLY | O_CLOEXEC);
-        if (in_fd < 0) c_fail(3, "opening stdin", errno);
-        unlink(p);
-    }
-    {
-        char p[PATH_CAP];
-        c_path(p, c->root, "/work");
-        if (chown(p, (uid_t)c->uid, (gid_t)c->uid)) c_fail(3, "chown /work", errno);
-        if (chdir(c->root)) c_fail(3, "chdir root", errno);
-        if (syscall(SYS_pivot_root, ".", ".")) c_fail(3, "pivot_root", errno);
-        if (umount2(".", MNT_DETACH)) c_fail(3, "detaching the host root", errno);
-        if (mount(NULL, "/", NULL, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, c->opt_root)) c_fail(3, "read-only root", errno);
-        if (chdir("/work")) c_fail(3, "chdir /work", errno);
-    }
-    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-    int ep[2];
-    if (pipe2(ep, O_CLOEXEC)) c_fail(3, "pipe", errno);
-    /* the program shares our memory until its execve (CLONE_VM |
-     * CLONE_VFORK, on a stack of its own; we wait meanwhile): no copy of
-     * the page tables, which for a trainer's large address space would
-     * cost more than the rest of the run's setup */
-    size_t stack_len = 256 << 10;
-    char *stack = mmap(NULL, stack_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-    if (stack == MAP_FAILED) c_fail(3, "a stack for the program's start", errno);
-    prog_start ps = {c, in_fd, ep[1]};
-    long pid = clone(c_program_start, stack + stack_len, CLONE_VM | CLONE_VFORK | SIGCHLD, &ps);
-    if (pid < 0) c_fail(3, "starting the program", errno);
-    munmap(stack, stack_len);
-    close(ep[1]);
-    close(in_fd);
-    close(1);
-    close(2);
-    init_record rec = {0, 0, 0, 0};
-    int xe;
-    ssize_t r;
-    do r = read(ep[0], &xe, sizeof xe);
-    while (r < 0 && errno == EINTR);
-    close(ep[0]);
-    if (r == (ssize_t)sizeof xe) rec.exec_errno = xe;
-    for (;;) {
-        int ws;
-        struct rusage ru;
-        pid_t w = wait4(-1, &ws, 0, &ru);
-        if (w < 0) {
-            if (errno == EINTR) continue;
-            c_fail(3, "wait4", errno);
-        }
-        rec.cpu_us += (int64_t)ru.ru_utime.tv_sec * 1000000 + ru.ru_utime.tv_usec + (int64_t)ru.ru_stime.tv_sec * 1000000
-                      + ru.ru_stime.tv_usec;
-        if (ru.ru_maxrss > rec.maxrss_kb) rec.maxrss_kb = ru.ru_maxrss;
-        if (w == pid) {
-            rec.wstatus = ws;
-            break;
-        }
-    }
-    char tag = 'R';
-    c_write_all(3, &tag, 1);
-    c_write_all(3, &rec, sizeof rec);
-    if (j->collect) {
-        int fd = open(j->collect, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-        struct stat sb;
-        uint64_t n = UINT64_MAX;
-        if (fd >= 0 && fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) && (uint64_t)sb.st_size <= j->collect_max)
-            n = (uint64_t)sb.st_size;
-        tag = 'C';
-        c_write_all(3, &tag, 1);
-        c_write_all(3, &n, sizeof n);
-        if (n != UINT64_MAX) {
-            char buf[16384];
-            uint64_t left = n;
-            while (left) {
-                ssize_t k = read(fd, buf, left < sizeof buf ? (size_t)left : sizeof buf);
-                if (k <= 0) break;
-                c_write_all(3, buf, (size_t)k);
-                left -= (uint64_t)k;
-            }
-            while (left) { /* the file shrank: pad so the record stays whole */
-                char z[256] = {0};
-                size_t k = left < sizeof z ? (size_t)left : sizeof z;
-                c_write_all(3, z, k);
-                left -= k;
-            }
-        }
-        if (fd >= 0) close(fd);
-    }
-    _exit(0);
-}
-
-/* ------------------------------------------------------------------ */
-/* Opening and closing.                                                 */
-
-/* An empty network namespace, held by an fd: a child made in one opens it
- * for us and is killed. -1 with errno on failure. */
-static int new_netns(void)
-{
-    int sync[2];
-    if (pipe2(sync, O_CLOEXEC)) return -1;
-    long pid = syscall(SYS_clone, CLONE_NEWNET | SIGCHLD, 0, NULL, NULL, 0);
-    if (pid == 0) {
-        char b = 0;
-        close(sync[1]);
-        /* wait for the parent to open our namespace, then go */
-        while (read(sync[0], &b, 1) < 0 && errno == EINTR) {}
-        _exit(0);
-    }
-    int e = errno;
-    close(sync[0]);
-    if (pid < 0) {
-        close(sync[1]);
-        errno = e;
-        return -1;
-    }
-    char p[64];
-    snprintf(p, sizeof p, "/proc/%ld/ns/net", pid);
-    int fd = open(p, O_RDONLY | O_CLOEXEC);
-    e = errno;
-    close(sync[1]);
-    while (waitpid((pid_t)pid, NULL, 0) < 0 && errno == EINTR) {}
-    errno = e;
-    return fd;
-}
-
 static void describe(rlvr_sbx *s)
 {
     const sbx_slot *z = &s->slots[0];
@@ -885,7 +452,7 @@ static void describe(rlvr_sbx *s)
              "mode: %s; namespaces pid,mount,ipc,uts,cgroup%s per run%s; uids %d..%d; seccomp (%u+%u BPF instructions); "
              "memory: %s; pids: %s; kill: %s",
              mode, s->userns ? ",user,net" : "", s->userns ? "" : ", net per slot", s->uid_base,
-             s->uid_base + s->n_slots - 1, s->prog_run.len, s->prog_compile.len,
+             s->uid_base + s->n_slots - 1, s->bpf_run, s->bpf_compile,
              z->mem[0] ? (s->mem_v2 ? "cgroup v2 memory.max" : "cgroup v1 memory.limit_in_bytes")
                        : "RLIMIT_AS only (no memory cgroup controller)",
              z->pids[0] ? (s->pids_v2 ? "cgroup v2 pids.max" : "cgroup v1 pids.max")
@@ -922,13 +489,10 @@ void rlvr_sbx_close(rlvr_sbx *s)
             if (z->mem[0]) rmdir(z->mem);
             if (z->pids[0] && strcmp(z->pids, z->mem) != 0) rmdir(z->pids);
             if (z->v2[0] && strcmp(z->v2, z->mem) != 0 && strcmp(z->v2, z->pids) != 0) rmdir(z->v2);
-            if (z->netns >= 0) close(z->netns);
+            stop_helper(z);
         }
         free(s->slots);
     }
-    free(s->prog_run.filter);
-    free(s->prog_compile.filter);
-    if (s->exec_page) munmap(s->exec_page, s->page_size);
     if (s->uid_lock >= 0) close(s->uid_lock);
     pthread_mutex_destroy(&s->mu);
     pthread_cond_destroy(&s->cv);
@@ -999,54 +563,13 @@ rlvr_sbx *rlvr_sbx_open(int n_slots, int uid_base, char *err, size_t err_len)
             goto fail;
         }
     }
-    s->page_size = (size_t)sysconf(_SC_PAGESIZE);
+    if (find_helper(s->helper, err, err_len)) goto fail;
     s->slots = calloc((size_t)n_slots, sizeof *s->slots);
     if (!s->slots) {
         snprintf(err, err_len, "out of memory");
         goto fail;
     }
-    for (int i = 0; i < n_slots; i++) s->slots[i].netns = -1;
-    /* the exec page, at a random page-aligned address in [2^40, 2^46) */
-    for (int tries = 0; tries < 64 && !s->exec_page; tries++) {
-        uint64_t r;
-        if (getrandom(&r, sizeof r, 0) != (ssize_t)sizeof r) continue;
-        uintptr_t a = (uintptr_t)(((uint64_t)1 << 40) + (r % (((uint64_t)1 << 46) - ((uint64_t)1 << 40))));
-        a &= ~(uintptr_t)(s->page_size - 1);
-        void *p = mmap((void *)a, s->page_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
-        if (p == MAP_FAILED) continue;
-        if (p != (void *)a) {
-            munmap(p, s->page_size);
-            continue;
-        }
-        s->exec_page = p;
-    }
-    if (!s->exec_page) {
-        snprintf(err, err_len, "could not reserve the exec page");
-        goto fail;
-    }
-    if (build_filter(0, (uintptr_t)s->exec_page, &s->prog_run, err, err_len)) goto fail;
-    if (build_filter(1, 0, &s->prog_compile, err, err_len)) goto fail;
-    /* the host root's top-level entries that hold programs and libraries */
-    static const char *const tops[] = {"bin", "sbin", "lib", "lib64", "lib32", "libx32"};
-    for (size_t i = 0; i < sizeof tops / sizeof tops[0]; i++) {
-        char p[64];
-        struct stat sb;
-        snprintf(p, sizeof p, "/%s", tops[i]);
-        if (lstat(p, &sb)) continue;
-        sbx_top *t = &s->top[s->n_top];
-        snprintf(t->name, sizeof t->name, "%s", tops[i]);
-        if (S_ISLNK(sb.st_mode)) {
-            ssize_t n = readlink(p, t->link, sizeof t->link - 1);
-            if (n <= 0) continue;
-            t->link[n] = 0;
-        } else if (!S_ISDIR(sb.st_mode)) {
-            continue;
-        }
-        s->n_top++;
-    }
-    struct stat sb;
-    s->has_ldcache = stat("/etc/ld.so.cache", &sb) == 0 && S_ISREG(sb.st_mode);
-    s->has_alternatives = stat("/etc/alternatives", &sb) == 0 && S_ISDIR(sb.st_mode);
+    for (int i = 0; i < n_slots; i++) s->slots[i].zfd = -1;
     /* cgroups */
     char mem[PATH_CAP] = "", pids[PATH_CAP] = "", v2[PATH_CAP] = "";
     /* writable: ours to use (as root, or a subtree delegated to this user,
@@ -1075,13 +598,11 @@ rlvr_sbx *rlvr_sbx_open(int n_slots, int uid_base, char *err, size_t err_len)
             errf(err, err_len, "creating a pids cgroup for a slot", errno);
             goto fail;
         }
-        if (!s->userns && (z->netns = new_netns()) < 0) {
-            errf(err, err_len, "creating a network namespace for a slot", errno);
-            goto fail;
-        }
         if (s->mem_v2) memcpy(z->mem, z->v2, sizeof z->mem);
         if (s->pids_v2) memcpy(z->pids, z->v2, sizeof z->pids);
     }
+    for (int i = 0; i < n_slots; i++)
+        if (start_helper(s, i, err, err_len)) goto fail;
     if (have_v2) {
         char k[PATH_CAP + 32];
         snprintf(k, sizeof k, "%s/cgroup.kill", s->slots[0].v2);
@@ -1224,117 +745,181 @@ int rlvr_sbx_run(rlvr_sbx *s, int slot, const rlvr_sbx_job *job, rlvr_sbx_result
             return -1;
         }
     }
-    const sbx_slot *z = &s->slots[slot];
-    run_ctx c;
-    memset(&c, 0, sizeof c);
-    c.s = s;
-    c.job = job;
-    c.uid = s->uid_base + slot;
-    c.slot = z;
-    c.prog = job->allow_exec ? &s->prog_compile : &s->prog_run;
-    /* the root is built on a tmpfs mounted over /tmp in the private mount
-     * namespace: the host's /tmp is untouched and nothing is created there */
-    snprintf(c.root, sizeof c.root, "/tmp");
-    long long tmpfs = job->tmpfs_mb > 0 ? job->tmpfs_mb : 16;
-    snprintf(c.opt_root, sizeof c.opt_root, "size=1m,nr_inodes=256,mode=755");
-    snprintf(c.opt_tmp, sizeof c.opt_tmp, "size=%lldm,nr_inodes=4096,mode=1777", tmpfs);
-    snprintf(c.opt_work, sizeof c.opt_work, "size=%lldk,nr_inodes=4096,mode=755",
-             tmpfs * 1024 + (long long)(job->stdin_len / 1024) + 64);
-    snprintf(c.opt_proc, sizeof c.opt_proc, "hidepid=2");
-    snprintf(c.passwd, sizeof c.passwd, "root:x:0:0:root:/:/usr/sbin/nologin\nsandbox:x:%d:%d:sandbox:/work:/usr/sbin/nologin\n",
-             c.uid, c.uid);
-    snprintf(c.group, sizeof c.group, "root:x:0:\nsandbox:x:%d:\n", c.uid);
-    snprintf(c.uid_map, sizeof c.uid_map, "%d %d 1\n", c.uid, s->outer_uid);
-    snprintf(c.gid_map, sizeof c.gid_map, "%d %d 1\n", c.uid, s->outer_gid);
+    sbx_slot *z = &s->slots[slot];
+    if (z->zfd < 0 && start_helper(s, slot, err, err_len)) return -1;
+    /* the payload (code_sandbox_wire.h) */
+    int argc = 0, envc = -1;
+    while (job->argv[argc]) argc++;
+    size_t len = sizeof(struct sbx_wire_job);
+    for (int i = 0; i < argc; i++) len += strlen(job->argv[i]) + 1;
+    if (job->envp) {
+        envc = 0;
+        while (job->envp[envc]) len += strlen(job->envp[envc++]) + 1;
+    }
+    len += (job->collect ? strlen(job->collect) : 0) + 1;
+    for (size_t i = 0; i < job->n_files; i++)
+        len += sizeof(struct sbx_wire_file) + strlen(job->files[i].name) + 1 + job->files[i].len;
+    len += job->stdin_data ? job->stdin_len : 0;
+    if ((uint64_t)len > SBX_WIRE_MAX) {
+        snprintf(err, err_len, "the program's files and stdin exceed %llu bytes", (unsigned long long)SBX_WIRE_MAX);
+        return -1;
+    }
+    char *pay = malloc(len), *q = pay;
+    if (!pay) {
+        snprintf(err, err_len, "out of memory");
+        return -1;
+    }
+    struct sbx_wire_job wj = {job->time_ms, job->wall_ms, job->memory_mb, job->stdout_max, job->stderr_max,
+                             job->pids_max, job->tmpfs_mb, (uint64_t)job->collect_max,
+                             job->stdin_data ? (uint64_t)job->stdin_len : 0, job->allow_exec, argc, envc,
+                             (int32_t)job->n_files};
+    memcpy(q, &wj, sizeof wj);
+    q += sizeof wj;
+#define PUT_STR(str) do { size_t n_ = strlen(str) + 1; memcpy(q, (str), n_); q += n_; } while (0)
+    for (int i = 0; i < argc; i++) PUT_STR(job->argv[i]);
+    for (int i = 0; i < envc; i++) PUT_STR(job->envp[i]);
+    PUT_STR(job->collect ? job->collect : "");
+    for (size_t i = 0; i < job->n_files; i++) {
+        struct sbx_wire_file f = {job->files[i].len, (uint32_t)strlen(job->files[i].name), job->files[i].mode};
+        memcpy(q, &f, sizeof f);
+        q += sizeof f;
+        PUT_STR(job->files[i].name);
+        if (f.len) memcpy(q, job->files[i].data, job->files[i].len);
+        q += f.len;
+    }
+#undef PUT_STR
+    if (job->stdin_data && job->stdin_len) memcpy(q, job->stdin_data, job->stdin_len);
     reset_counters(z, s->mem_v2, job);
     long long oom0 = s->mem_v2 ? read_key(z->mem, "memory.events", "oom_kill") : read_key(z->mem, "memory.oom_control", "oom_kill");
     long long pmax0 = read_key(z->pids, "pids.events", "max");
 
-    int sp[2], op[2], ep[2];
-    if (pipe2(sp, O_CLOEXEC)) {
-        errf(err, err_len, "pipe", errno);
-        return -1;
-    }
-    if (pipe2(op, O_CLOEXEC)) {
-        errf(err, err_len, "pipe", errno);
-        close(sp[0]);
-        close(sp[1]);
-        return -1;
-    }
-    if (pipe2(ep, O_CLOEXEC)) {
-        errf(err, err_len, "pipe", errno);
-        close(sp[0]);
-        close(sp[1]);
-        close(op[0]);
-        close(op[1]);
-        return -1;
-    }
-    c.status_fd = sp[1];
-    c.out_fd = op[1];
-    c.err_fd = ep[1];
+    int pp[6];
+    for (int i = 0; i < 3; i++)
+        if (pipe2(pp + 2 * i, O_CLOEXEC)) {
+            errf(err, err_len, "pipe", errno);
+            for (int k = 0; k < 2 * i; k++) close(pp[k]);
+            free(pay);
+            return -1;
+        }
+    /* read ends: status, stdout, stderr; the write ends go to the helper */
+    int sp0 = pp[0], op0 = pp[2], ep0 = pp[4];
+    int ends[3] = {pp[1], pp[3], pp[5]};
     int64_t t0 = now_ms();
-    long flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS | SIGCHLD;
-    if (s->userns) flags |= CLONE_NEWUSER | CLONE_NEWNET;
-    long pid = syscall(SYS_clone, flags, 0, NULL, NULL, 0);
-    if (pid == 0) c_init(&c);
-    int clone_errno = errno;
-    close(sp[1]);
-    close(op[1]);
-    close(ep[1]);
-    if (pid < 0) {
-        close(sp[0]);
-        close(op[0]);
-        close(ep[0]);
-        errf(err, err_len, "clone with new namespaces", clone_errno);
+    char head[9];
+    uint64_t plen = (uint64_t)len;
+    head[0] = 'J';
+    memcpy(head + 1, &plen, 8);
+    union {
+        char b[CMSG_SPACE(sizeof ends)];
+        struct cmsghdr align;
+    } u;
+    memset(&u, 0, sizeof u);
+    struct iovec iov = {head, sizeof head};
+    struct msghdr mh;
+    memset(&mh, 0, sizeof mh);
+    mh.msg_iov = &iov;
+    mh.msg_iovlen = 1;
+    mh.msg_control = u.b;
+    mh.msg_controllen = sizeof u.b;
+    struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+    cm->cmsg_level = SOL_SOCKET;
+    cm->cmsg_type = SCM_RIGHTS;
+    cm->cmsg_len = CMSG_LEN(sizeof ends);
+    memcpy(CMSG_DATA(cm), ends, sizeof ends);
+    ssize_t sent;
+    do sent = sendmsg(z->zfd, &mh, MSG_NOSIGNAL);
+    while (sent < 0 && errno == EINTR);
+    if (sent < 0 && (errno == EPIPE || errno == ECONNRESET)) {
+        /* the helper died between runs (killed from outside): nothing of
+         * this job has started, so a new helper takes it */
+        stop_helper(z);
+        if (start_helper(s, slot, err, err_len)) {
+            free(pay);
+            for (int i = 0; i < 6; i++) close(pp[i]);
+            return -1;
+        }
+        do sent = sendmsg(z->zfd, &mh, MSG_NOSIGNAL);
+        while (sent < 0 && errno == EINTR);
+    }
+    int sent_ok = sent == (ssize_t)sizeof head && send_all(z->zfd, pay, len) == 0;
+    free(pay);
+    for (int i = 0; i < 3; i++) close(ends[i]);
+    char ztag = 0;
+    int32_t pid = 0;
+    if (!sent_ok || read_exact(z->zfd, &ztag, 1, 30000) || read_exact(z->zfd, &pid, sizeof pid, 30000)
+        || (ztag != 'P' && ztag != 'F')) {
+        snprintf(err, err_len, "the sandbox helper of slot %d stopped answering; it is restarted for the next run", slot);
+        stop_helper(z);
+        close(sp0);
+        close(op0);
+        close(ep0);
         return -1;
     }
-    fcntl(sp[0], F_SETFL, O_NONBLOCK);
-    fcntl(op[0], F_SETFL, O_NONBLOCK);
-    fcntl(ep[0], F_SETFL, O_NONBLOCK);
+    if (ztag == 'F') {
+        errf(err, err_len, "clone with new namespaces", pid);
+        close(sp0);
+        close(op0);
+        close(ep0);
+        return -1;
+    }
+    fcntl(sp0, F_SETFL, O_NONBLOCK);
+    fcntl(op0, F_SETFL, O_NONBLOCK);
+    fcntl(ep0, F_SETFL, O_NONBLOCK);
     buf bs = {NULL, 0, 0, sizeof(init_record) + 64 + job->collect_max, 0};
     buf bo = {NULL, 0, 0, (size_t)job->stdout_max, 0};
     buf be = {NULL, 0, 0, (size_t)job->stderr_max, 0};
     int open_s = 1, open_o = 1, open_e = 1, killed = 0, timed_out = 0, output_over = 0;
     int64_t wall = job->wall_ms > 0 ? job->wall_ms : job->time_ms + 1000;
+    static const char kill_msg = 'K';
     while (open_s || open_o || open_e) {
         int64_t left = t0 + wall - now_ms();
         if (left <= 0 && !killed) {
             timed_out = 1;
-            kill((pid_t)pid, SIGKILL);
+            send_all(z->zfd, &kill_msg, 1);
             killed = 1;
         }
         struct pollfd pf[3];
         int np = 0, idx_s = -1, idx_o = -1, idx_e = -1;
-        if (open_s) { idx_s = np; pf[np++] = (struct pollfd){sp[0], POLLIN, 0}; }
-        if (open_o) { idx_o = np; pf[np++] = (struct pollfd){op[0], POLLIN, 0}; }
-        if (open_e) { idx_e = np; pf[np++] = (struct pollfd){ep[0], POLLIN, 0}; }
+        if (open_s) { idx_s = np; pf[np++] = (struct pollfd){sp0, POLLIN, 0}; }
+        if (open_o) { idx_o = np; pf[np++] = (struct pollfd){op0, POLLIN, 0}; }
+        if (open_e) { idx_e = np; pf[np++] = (struct pollfd){ep0, POLLIN, 0}; }
         int to = killed ? 1000 : (int)(left > 1000 ? 1000 : left);
         int pr = poll(pf, (nfds_t)np, to);
         if (pr < 0 && errno != EINTR) break;
         if (pr == 0 && killed) {
-            /* the helper is dead but a pipe is still open: only possible if a
+            /* pid 1 is dead but a pipe is still open: only possible if a
              * process escaped the namespace kill; end it through the cgroup */
             if (s->has_kill) set_file(z->v2, "cgroup.kill", "1");
             if (now_ms() - t0 > wall + 5000) break;
             continue;
         }
-        if (idx_s >= 0 && pf[idx_s].revents) open_s = drain(sp[0], &bs, 1);
+        if (idx_s >= 0 && pf[idx_s].revents) open_s = drain(sp0, &bs, 1);
         if (idx_o >= 0 && pf[idx_o].revents) {
-            open_o = drain(op[0], &bo, 0);
+            open_o = drain(op0, &bo, 0);
             if (bo.over && !killed) {
                 output_over = 1;
-                kill((pid_t)pid, SIGKILL);
+                send_all(z->zfd, &kill_msg, 1);
                 killed = 1;
             }
         }
-        if (idx_e >= 0 && pf[idx_e].revents) open_e = drain(ep[0], &be, 1);
-        /* once the record is in, the helper exits and the namespace dies */
+        if (idx_e >= 0 && pf[idx_e].revents) open_e = drain(ep0, &be, 1);
+        /* once the record is in, pid 1 exits and the namespace dies */
     }
-    close(sp[0]);
-    close(op[0]);
-    close(ep[0]);
+    close(sp0);
+    close(op0);
+    close(ep0);
     int ws = 0;
-    while (waitpid((pid_t)pid, &ws, 0) < 0 && errno == EINTR) {}
+    {
+        /* pid 1's wait status from the helper; one that does not come means
+         * a broken helper: it is replaced before the next run */
+        int32_t v;
+        if (read_exact(z->zfd, &ztag, 1, 10000) || ztag != 'W' || read_exact(z->zfd, &v, sizeof v, 10000)) {
+            send_all(z->zfd, &kill_msg, 1);
+            stop_helper(z);
+        } else {
+            ws = v;
+        }
+    }
     if (s->has_kill) set_file(z->v2, "cgroup.kill", "1");
     res->wall_ms = now_ms() - t0;
     res->out = bo.p ? bo.p : calloc(1, 1);

@@ -109,6 +109,16 @@ def main():
             print("%-8s %-34s %10s %12.2f %10s" % (name, "rlvr sandbox (1 slot)", "-", wall1, "-"))
             print("%-8s sandbox overhead per run: %.2f ms serially (1 slot %.2f ms - bare %.2f ms); %.2f ms with %d slots busy"
                   % (name, wall1 - b, wall1, b, wall - b, SLOTS))
+        # a large caller: the sandbox from a process with 1 GiB touched (a
+        # trainer scoring in-process), beside a fork of that process
+        big = os.path.join(os.environ.get("BENCH_BIN", "."), "code_bigcaller")
+        if os.path.exists(big):
+            r = subprocess.run([big, os.environ.get("CODE_BENCH_BIG_MIB", "1024"), "100"], stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)
+            for line in r.stdout.splitlines():
+                print("big caller: " + line)
+        else:
+            print("big caller: %s not built (make bench builds it)" % big)
     finally:
         shutil.rmtree(d)
 

@@ -1,0 +1,73 @@
+/*
+ * code_sandbox_wire.h -- what the sandbox's supervisor (code_sandbox.c, in
+ * the caller) and a slot's helper process (code_zygote.c, the program
+ * rlvr-sandbox) say to each other over their unix stream socket. Internal
+ * to the sandbox: nothing else includes it.
+ *
+ * Why a helper: a run's processes used to be cloned from the caller, so a
+ * caller with a large address space (a trainer with gigabytes touched) paid
+ * for copying its page tables on every run, and every child of a
+ * multi-threaded caller had to live by the rules of a fork from threads.
+ * Each slot now has one small single-threaded helper, started once by
+ * posix_spawn (no page-table copy) with an empty environment; it forks the
+ * run's pid 1 itself.
+ *
+ * The helper is started as
+ *   rlvr-sandbox UID USERNS OUTER_UID OUTER_GID MEM_DIR PIDS_DIR V2_DIR
+ * with the socket on fd 3 (cgroup dirs are "-" when absent). Messages, all
+ * integers in host byte order:
+ *
+ *   helper -> supervisor, once at start:
+ *     'O' u32 run_len u32 compile_len     ready; the seccomp programs' sizes
+ *     'E' u32 n, n bytes                  could not start (the message); exits
+ *   supervisor -> helper, per run:
+ *     'J' u64 n, then n bytes of payload; the first byte carries, as
+ *        SCM_RIGHTS, the write ends of the run's status, stdout and stderr
+ *        pipes, in that order
+ *     'K'                                 kill the current run (SIGKILL to its pid 1)
+ *   helper -> supervisor, per run:
+ *     'P' i32 pid                         the run's pid 1 started
+ *     'F' i32 errno                       it could not be started
+ *     'W' i32 wait_status                 the run's pid 1 ended and was reaped
+ *   EOF from the supervisor: the helper kills its run, if any, and exits.
+ *
+ * The payload: struct sbx_wire_job, then argc NUL-terminated argv strings,
+ * envc NUL-terminated environment strings (envc -1: the default
+ * environment), the collect name (NUL-terminated; empty: none), n_files
+ * times (struct sbx_wire_file, name, NUL, data), then stdin_len bytes.
+ */
+#ifndef RLVR_CODE_SANDBOX_WIRE_H
+#define RLVR_CODE_SANDBOX_WIRE_H
+
+#include <stdint.h>
+
+/* The payload may not exceed this (files and stdin of one run). */
+#define SBX_WIRE_MAX ((uint64_t)1 << 30)
+
+struct sbx_wire_job {
+    int64_t time_ms, wall_ms, memory_mb, stdout_max, stderr_max, pids_max, tmpfs_mb;
+    uint64_t collect_max;
+    uint64_t stdin_len;
+    int32_t allow_exec;
+    int32_t argc, envc, n_files;
+};
+
+struct sbx_wire_file {
+    uint64_t len;
+    uint32_t name_len;
+    int32_t mode;
+};
+
+/* What a run's pid 1 writes on the status pipe (the supervisor reads it):
+ *   'E' u32 n, n bytes      the run could not be set up (the message)
+ *   'R' init_record         the program ended
+ *   'C' u64 n, n bytes      the collected file (n = UINT64_MAX: none, or
+ *                           over collect_max), after 'R' when asked for */
+typedef struct init_record {
+    int32_t wstatus;    /* the program's wait status */
+    int32_t exec_errno; /* 0, or why its execve failed */
+    int64_t cpu_us;     /* user + system time of every process reaped */
+    int64_t maxrss_kb;
+} init_record;
+
+#endif
