@@ -1,7 +1,209 @@
 /*
- * gpu_model.h -- part of gpu.h (included by it, never on its own).
+ * gpu_model.h -- part of gpu.h (included by it, never on its own): the
+ * policy's transformer on the GPU. Its CPU reference is host/model.c (the
+ * layers, forward and backward) with host/optim.c (AdamW, clipping) and
+ * host/logprob.c (the SFT cross-entropy through rlvr_logprobs and
+ * rlvr_logprobs_backward); every function below keeps their semantics.
+ *
+ * Two layers of interface:
+ *  - the kernels, one entry point each, on device memory (arguments named
+ *    d_*, shapes in brackets, row-major): the building blocks, exposed so
+ *    that tests and benchmarks hold each one to its CPU reference alone;
+ *  - the model object (struct rlvr_gpu_model): weights, gradients, AdamW
+ *    moments, a bf16 copy of the weights and the training activations, each
+ *    family one device allocation, driven from host arrays in host/model.c's
+ *    parameter layout (the tensor table's order).
+ * gpu/ may include nothing of host/, so struct rlvr_gpu_model_config
+ * restates the fields of struct rlvr_model_config (host/model.h) that the
+ * GPU model needs, under the same names; the caller copies them over.
+ *
+ * Conventions (gpu.h's): 0 or -1 with a one-line message in err[err_len];
+ * nothing prints or exits. The kernel entry points return once the work is
+ * queued on the default stream, after checking the launch; errors of a
+ * kernel that faults surface at the next synchronising call. Every entry
+ * point exists in a build without CUDA (gpu/model_stub.c), failing with
+ * "built without CUDA".
  */
 #ifndef RLVR_GPU_MODEL_H
 #define RLVR_GPU_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- device memory for tests and benchmarks ------------------------------------- */
+
+/* cudaMalloc / cudaFree / copies, with gpu.h's error convention. */
+int rlvr_gpu_mem_alloc(void **d_ptr, size_t bytes, char *err, size_t err_len);
+void rlvr_gpu_mem_free(void *d_ptr);
+int rlvr_gpu_mem_upload(void *d_dst, const void *src, size_t bytes, char *err, size_t err_len);
+int rlvr_gpu_mem_download(void *dst, const void *d_src, size_t bytes, char *err, size_t err_len);
+/* Waits for the device's queued work; reports a kernel's fault. */
+int rlvr_gpu_sync(char *err, size_t err_len);
+
+/* ---- the kernels (CPU reference: host/model.c, host/optim.c, host/logprob.c) ---- */
+
+/* out[n, D] = E[tokens[n], D]. Rows whose token is outside [0, V) are
+ * zero (the model checks tokens on the host before it uploads them). */
+int rlvr_gpu_embedding_forward(float *d_out, const float *d_E, const int32_t *d_tokens, int N,
+                               int D, int V, char *err, size_t err_len);
+/* dE[tokens[n], D] += dx[n, D] (atomic adds: the order of additions to a
+ * row that several positions share is not fixed). */
+int rlvr_gpu_embedding_backward(float *d_dE, const float *d_dx, const int32_t *d_tokens, int N,
+                                int D, int V, char *err, size_t err_len);
+
+/* y[N, D] = x * rsqrt(mean(x^2) + eps) * w;  rstd[N] kept (may be NULL). */
+int rlvr_gpu_rmsnorm_forward(float *d_y, float *d_rstd, const float *d_x, const float *d_w,
+                             int N, int D, float eps, char *err, size_t err_len);
+/* Given dy[N, D]: dx[N, D] = (or += when dx_add) the input gradient;
+ * dw[D] += sum over rows of dy * x * rstd. */
+int rlvr_gpu_rmsnorm_backward(float *d_dx, int dx_add, float *d_dw, const float *d_dy,
+                              const float *d_x, const float *d_w, const float *d_rstd, int N,
+                              int D, char *err, size_t err_len);
+
+/* Hugging Face's rotate-half RoPE in place on x[N, H, hd], row n at
+ * position n % T; cos_sin[T, hd] holds cos(pos * inv_freq[i]) in its first
+ * hd/2 entries and sin() in the last hd/2 (rlvr_gpu_rope_table). inverse = 1
+ * applies the transpose (the backward). */
+int rlvr_gpu_rope(float *d_x, const float *d_cos_sin, int N, int T, int H, int hd, int inverse,
+                  char *err, size_t err_len);
+/* Fills cos_sin[T, hd] (host memory) as host/model.c computes its angles:
+ * inv_freq[i] = (float)(1 / theta^(2i/hd)), angle = (float)pos * inv_freq[i],
+ * cos and sin in double rounded to float. */
+void rlvr_gpu_rope_table(float *cos_sin, int T, int hd, double theta);
+
+/* h[n] = silu(gate) * up;  backward: dgate[n], dup[n] from dh[n] (dgate may
+ * be dh itself). */
+int rlvr_gpu_swiglu_forward(float *d_h, const float *d_gate, const float *d_up, size_t n,
+                            char *err, size_t err_len);
+int rlvr_gpu_swiglu_backward(float *d_dgate, float *d_dup, const float *d_dh,
+                             const float *d_gate, const float *d_up, size_t n, char *err,
+                             size_t err_len);
+/* y[n] += x[n] (the residual adds). */
+int rlvr_gpu_add(float *d_y, const float *d_x, size_t n, char *err, size_t err_len);
+
+/* Causal grouped-query attention over whole sequences, heads first:
+ * q[B, Hq, T, hd], k/v[B, Hk, T, hd] (already rotated), out[B, Hq, T, hd],
+ * lse[B, Hq, T] (each row's log-sum-exp of its scaled scores, for the
+ * backward), scale 1/sqrt(hd). Query head h reads key-value head
+ * h / (Hq / Hk). Scores are full [T, T] products (cuBLAS strided batched,
+ * fp32 with TF32 off) masked by the softmax kernel; scratch is
+ * rlvr_gpu_attention_scratch(B, Hq, T) floats of device memory. */
+size_t rlvr_gpu_attention_scratch(int B, int Hq, int T);
+int rlvr_gpu_attention_forward(float *d_out, float *d_lse, const float *d_q, const float *d_k,
+                               const float *d_v, int B, int T, int Hq, int Hk, int hd,
+                               float *d_scratch, char *err, size_t err_len);
+/* dout[B, Hq, T, hd] -> dq[B, Hq, T, hd], dk/dv[B, Hk, T, hd] (written), from
+ * the forward's out and lse (probabilities recomputed, never stored). */
+int rlvr_gpu_attention_backward(float *d_dq, float *d_dk, float *d_dv, const float *d_dout,
+                                const float *d_q, const float *d_k, const float *d_v,
+                                const float *d_out, const float *d_lse, int B, int T, int Hq,
+                                int Hk, int hd, float *d_scratch, char *err, size_t err_len);
+
+/* The SFT cross-entropy on logits[n, vocab] in place, as rlvr_logprobs then
+ * rlvr_logprobs_backward at temperature 1 do it, one block per row and the
+ * vocabulary read in block-strided chunks with an online log-sum-exp:
+ *   rows[n]   uint8 (NULL: all): rows with 0 are outside the loss (prompt,
+ *             padding): logp = lse = 0 and a zero gradient row;
+ *   targets[n]  the next token of each active row;
+ *   dlogp       dL/dlogp of every active row (SFT: -1 / active tokens);
+ *   logp[n], lse[n]  out;
+ *   logits      overwritten by dL/dlogits = dlogp * ([v == target] - p).
+ * A row whose logits hold NaN or +Inf, are all -Inf, whose target's logit is
+ * -Inf or whose target is outside [0, vocab) gets logp = NaN and a zero
+ * gradient row: the caller reads logp and refuses it (the model does). */
+int rlvr_gpu_cross_entropy(float *d_logits, const int32_t *d_targets, const uint8_t *d_rows,
+                           size_t n, size_t vocab, float dlogp, float *d_logp, float *d_lse,
+                           char *err, size_t err_len);
+
+/* ---- the model ---------------------------------------------------------------------- */
+
+/* Precision of the linear layers' matrix products. */
+#define RLVR_GPU_FP32 0 /* fp32 operands and accumulation, TF32 off: the reference path */
+#define RLVR_GPU_BF16 1 /* bf16 operands (a bf16 copy of the fp32 master weights,
+                           activations rounded on the way in), fp32 accumulation
+                           and outputs; attention products in TF32 */
+
+/* The fields of host/model.h's struct rlvr_model_config that the GPU needs,
+ * same names and meanings (head_dim already filled in: the config checked). */
+struct rlvr_gpu_model_config {
+    int vocab_size;
+    int hidden_size;
+    int intermediate_size;
+    int num_hidden_layers;
+    int num_attention_heads;
+    int num_key_value_heads;
+    int head_dim;
+    int max_position_embeddings;
+    double rope_theta;
+    double rms_norm_eps;
+    int tie_word_embeddings;
+    int attention_bias;
+};
+
+/* AdamW's settings (host/optim.h's struct rlvr_optim_config without the
+ * schedule: the caller passes each step's rate, rlvr_lr_at's). */
+struct rlvr_gpu_adamw_config {
+    double beta1, beta2, eps;
+    double weight_decay;   /* decoupled; matrices only (the embedding included) */
+    double max_grad_norm;  /* 0: no clipping */
+};
+
+struct rlvr_gpu_model;
+
+/* Creates the model with zero weights on the current device. The parameter
+ * count and order are host/model.c's for the same config. */
+int rlvr_gpu_model_create(struct rlvr_gpu_model **out, const struct rlvr_gpu_model_config *cfg,
+                          int precision, char *err, size_t err_len);
+void rlvr_gpu_model_free(struct rlvr_gpu_model *m);
+size_t rlvr_gpu_model_n_params(const struct rlvr_gpu_model *m);
+/* Bytes of device memory the model holds now, and the most it ever held
+ * (its own allocations: every family, the cuBLAS workspace it hands
+ * cuBLAS; not the CUDA context). */
+size_t rlvr_gpu_model_bytes(const struct rlvr_gpu_model *m);
+size_t rlvr_gpu_model_peak_bytes(const struct rlvr_gpu_model *m);
+
+/* params[n_params] (host, host/model.c's layout) to and from the device. */
+int rlvr_gpu_model_upload(struct rlvr_gpu_model *m, const float *params, size_t n_params,
+                          char *err, size_t err_len);
+int rlvr_gpu_model_download(const struct rlvr_gpu_model *m, float *params, size_t n_params,
+                            char *err, size_t err_len);
+int rlvr_gpu_model_download_grads(const struct rlvr_gpu_model *m, float *grads, size_t n_params,
+                                  char *err, size_t err_len);
+int rlvr_gpu_model_zero_grads(struct rlvr_gpu_model *m, char *err, size_t err_len);
+
+/* Sizes the activations for up to B sequences of up to T tokens. */
+int rlvr_gpu_model_reserve(struct rlvr_gpu_model *m, int B, int T, char *err, size_t err_len);
+/* tokens[B, T] (host) -> the logits [B*T, V] on the device, returned in
+ * *d_logits (owned by the model, valid until the next forward or reserve).
+ * Causal attention within each sequence, positions 0..T-1. */
+int rlvr_gpu_model_forward(struct rlvr_gpu_model *m, const int32_t *tokens, int B, int T,
+                           float **d_logits, char *err, size_t err_len);
+/* The SFT loss on the last forward's logits (rlvr_gpu_cross_entropy with
+ * dlogp = -scale): targets[B*T] and rows[B*T] are host arrays; *loss =
+ * -scale * sum of the active rows' logp (in double). The logits become the
+ * gradient, ready for rlvr_gpu_model_backward(m, NULL). A non-finite row or
+ * a target out of range is refused, naming the row. */
+int rlvr_gpu_model_sft_loss(struct rlvr_gpu_model *m, const int32_t *targets,
+                            const uint8_t *rows, float scale, double *loss, char *err,
+                            size_t err_len);
+/* dlogits[B*T, V] on the device (NULL: the model's logits buffer, as the
+ * loss left it) -> adds the parameter gradients. dlogits may be clobbered. */
+int rlvr_gpu_model_backward(struct rlvr_gpu_model *m, const float *d_dlogits, char *err,
+                            size_t err_len);
+/* One AdamW step at rate lr (host/optim.c's update, order and bias
+ * corrections; clipping by the global norm, gradients scaled in place and
+ * not zeroed). A non-finite norm refuses the step (nothing changes). The
+ * bf16 copy of the weights is refreshed by the same pass. */
+int rlvr_gpu_model_adamw_step(struct rlvr_gpu_model *m, const struct rlvr_gpu_adamw_config *c,
+                              double lr, double *grad_norm, int *clipped, char *err,
+                              size_t err_len);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -1,0 +1,422 @@
+/*
+ * model.cu -- the policy's transformer on the GPU (gpu_model.h's model
+ * object): the graph of model_graph.cuh run on cuda_ops (model_kernels.cu
+ * and cuBLAS), the SFT loss, AdamW, and the memory it all lives in.
+ *
+ * Families of device memory, one allocation each (llm.c's discipline):
+ *   params    float [n_params]       fp32 master weights, host/model.c's order
+ *   grads     float [n_params]
+ *   moments   float [2, n_params]    AdamW m and v (allocated at the first step)
+ *   params_h  bf16  [n_params]       the weights rounded for the BF16 products,
+ *                                    rewritten by every upload and AdamW step
+ *   acts      float [...]            model_graph.cuh net_carve_acts for B x T:
+ *                                    activations, logits, scratch, rope table
+ *   halves    bf16  [...]            the activations rounded for BF16 products
+ *   small     the AdamW segment table and the norm's accumulator
+ *   workspace 32 MiB handed to cuBLAS (cublasSetWorkspace), so that cuBLAS
+ *             allocates nothing of its own during a step
+ * Every allocation goes through track_alloc, which keeps the bytes held and
+ * their high-water mark (rlvr_gpu_model_peak_bytes), the figure set beside
+ * torch.cuda.max_memory_allocated in the benchmark.
+ *
+ * Invariants: tokens and targets are checked on the host before they reach
+ * the device (no kernel indexes with an unchecked id); a failed call leaves
+ * the model usable (an AdamW step with a non-finite norm changes nothing);
+ * nothing here prints or exits.
+ */
+#include "gpu.h"
+#include "model_ops.cuh"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+using namespace rlvr_gm;
+
+namespace {
+
+constexpr size_t kWorkspace = (size_t)32 << 20;
+
+int failf(char *err, size_t err_len, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+int failf(char *err, size_t err_len, const char *fmt, ...)
+{
+    if (err && err_len) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, err_len, fmt, ap);
+        va_end(ap);
+    }
+    return -1;
+}
+
+} // namespace
+
+struct rlvr_gpu_model {
+    net n;
+    cublasHandle_t blas;
+    void *workspace;
+    float *moments;        /* [2, n_params] or NULL */
+    float *acts;           /* the activation block */
+    uint16_t *halves;      /* the bf16 operand block (BF16) */
+    segment *d_seg;        /* [n_seg] */
+    double *d_norm;        /* [1] */
+    int n_seg;
+    size_t max_seg;        /* the largest tensor's numel */
+    long step;             /* AdamW steps taken */
+    size_t bytes, peak;
+    size_t acts_bytes, halves_bytes;
+};
+
+namespace {
+
+int track_alloc(rlvr_gpu_model *m, void **p, size_t bytes, const char *what, char *err,
+                size_t err_len)
+{
+    *p = nullptr;
+    cudaError_t e = cudaMalloc(p, bytes ? bytes : 1);
+    if (e != cudaSuccess) {
+        (void)cudaGetLastError();
+        *p = nullptr;
+        return failf(err, err_len, "gpu model: cannot allocate %s (%.2f GB): %s", what,
+                     (double)bytes / 1e9, cudaGetErrorString(e));
+    }
+    m->bytes += bytes;
+    if (m->bytes > m->peak) m->peak = m->bytes;
+    return 0;
+}
+
+void track_free(rlvr_gpu_model *m, void *p, size_t bytes)
+{
+    if (!p) return;
+    cudaFree(p);
+    m->bytes -= bytes;
+}
+
+size_t params_bytes(const rlvr_gpu_model *m)
+{
+    return m->n.c.n_params * sizeof(float);
+}
+
+cuda_ops ops_of(rlvr_gpu_model *m, char *err, size_t err_len)
+{
+    cuda_ops o;
+    o.blas = m->blas;
+    o.err = err;
+    o.err_len = err_len;
+    return o;
+}
+
+int cuda_check(const char *what, cudaError_t e, char *err, size_t err_len)
+{
+    if (e == cudaSuccess) return 0;
+    (void)cudaGetLastError();
+    return failf(err, err_len, "gpu model: %s: %s", what, cudaGetErrorString(e));
+}
+
+int config_check(const rlvr_gpu_model_config *c, char *err, size_t err_len)
+{
+    if (c->vocab_size < 1 || c->hidden_size < 1 || c->intermediate_size < 1 ||
+        c->num_hidden_layers < 1 || c->num_attention_heads < 1 || c->num_key_value_heads < 1 ||
+        c->num_attention_heads % c->num_key_value_heads || c->head_dim < 2 || c->head_dim % 2 ||
+        c->max_position_embeddings < 1 || !(c->rope_theta > 1.0) || !(c->rms_norm_eps > 0.0) ||
+        (c->tie_word_embeddings != 0 && c->tie_word_embeddings != 1) ||
+        (c->attention_bias != 0 && c->attention_bias != 1) || c->num_hidden_layers > 4096)
+        return failf(err, err_len, "gpu model: the config is not a checked model config "
+                     "(run rlvr_model_config_check first)");
+    return 0;
+}
+
+} // namespace
+
+extern "C" {
+
+int rlvr_gpu_model_create(struct rlvr_gpu_model **out, const struct rlvr_gpu_model_config *cfg,
+                          int precision, char *err, size_t err_len)
+{
+    *out = nullptr;
+    if (config_check(cfg, err, err_len)) return -1;
+    if (precision != RLVR_GPU_FP32 && precision != RLVR_GPU_BF16)
+        return failf(err, err_len, "gpu model: unknown precision %d", precision);
+    if (!rlvr_gpu_available()) return failf(err, err_len, "gpu model: no CUDA device");
+    rlvr_gpu_model *m = (rlvr_gpu_model *)calloc(1, sizeof *m);
+    if (!m) return failf(err, err_len, "gpu model: out of host memory");
+    m->n.c = make_layout(*cfg);
+    m->n.prec = precision;
+    size_t np = m->n.c.n_params;
+    int max_seg = 3 + m->n.c.L * PER_LAYER;
+    segment *seg = (segment *)calloc((size_t)max_seg, sizeof *seg);
+    cublasStatus_t st = CUBLAS_STATUS_SUCCESS;
+    int rc = -1;
+    if (!seg) {
+        failf(err, err_len, "gpu model: out of host memory");
+        goto out;
+    }
+    m->n_seg = make_segments(m->n.c, seg);
+    for (int i = 0; i < m->n_seg; i++)
+        if (seg[i].numel > m->max_seg) m->max_seg = seg[i].numel;
+    if ((st = cublasCreate(&m->blas)) != CUBLAS_STATUS_SUCCESS ||
+        (st = cublasSetMathMode(m->blas, CUBLAS_DEFAULT_MATH)) != CUBLAS_STATUS_SUCCESS) {
+        failf(err, err_len, "gpu model: cuBLAS: %s", cublasGetStatusString(st));
+        goto out;
+    }
+    if (track_alloc(m, (void **)&m->n.params, np * sizeof(float), "the weights", err, err_len) ||
+        track_alloc(m, (void **)&m->n.grads, np * sizeof(float), "the gradients", err, err_len) ||
+        (precision == RLVR_GPU_BF16 &&
+         track_alloc(m, (void **)&m->n.params_h, np * sizeof(uint16_t), "the bf16 weights", err,
+                     err_len)) ||
+        track_alloc(m, (void **)&m->d_seg, (size_t)m->n_seg * sizeof(segment), "the tensor table",
+                    err, err_len) ||
+        track_alloc(m, (void **)&m->d_norm, sizeof(double), "the norm", err, err_len) ||
+        track_alloc(m, &m->workspace, kWorkspace, "the cuBLAS workspace", err, err_len))
+        goto out;
+    if ((st = cublasSetWorkspace(m->blas, m->workspace, kWorkspace)) != CUBLAS_STATUS_SUCCESS) {
+        failf(err, err_len, "gpu model: cuBLAS workspace: %s", cublasGetStatusString(st));
+        goto out;
+    }
+    if (cuda_check("clear the weights", cudaMemset(m->n.params, 0, np * sizeof(float)), err, err_len) ||
+        cuda_check("clear the gradients", cudaMemset(m->n.grads, 0, np * sizeof(float)), err, err_len) ||
+        (m->n.params_h &&
+         cuda_check("clear the bf16 weights", cudaMemset(m->n.params_h, 0, np * sizeof(uint16_t)),
+                    err, err_len)) ||
+        cuda_check("copy the tensor table",
+                   cudaMemcpy(m->d_seg, seg, (size_t)m->n_seg * sizeof(segment), cudaMemcpyHostToDevice),
+                   err, err_len))
+        goto out;
+    rc = 0;
+out:
+    free(seg);
+    if (rc) {
+        rlvr_gpu_model_free(m);
+        return -1;
+    }
+    *out = m;
+    return 0;
+}
+
+void rlvr_gpu_model_free(struct rlvr_gpu_model *m)
+{
+    if (!m) return;
+    size_t np = m->n.c.n_params;
+    track_free(m, m->n.params, np * sizeof(float));
+    track_free(m, m->n.grads, np * sizeof(float));
+    track_free(m, m->n.params_h, np * sizeof(uint16_t));
+    track_free(m, m->moments, 2 * np * sizeof(float));
+    track_free(m, m->acts, m->acts_bytes);
+    track_free(m, m->halves, m->halves_bytes);
+    track_free(m, m->d_seg, (size_t)m->n_seg * sizeof(segment));
+    track_free(m, m->d_norm, sizeof(double));
+    track_free(m, m->workspace, kWorkspace);
+    if (m->blas) cublasDestroy(m->blas);
+    free(m);
+}
+
+size_t rlvr_gpu_model_n_params(const struct rlvr_gpu_model *m)
+{
+    return m->n.c.n_params;
+}
+
+size_t rlvr_gpu_model_bytes(const struct rlvr_gpu_model *m)
+{
+    return m->bytes;
+}
+
+size_t rlvr_gpu_model_peak_bytes(const struct rlvr_gpu_model *m)
+{
+    return m->peak;
+}
+
+int rlvr_gpu_model_upload(struct rlvr_gpu_model *m, const float *params, size_t n_params,
+                          char *err, size_t err_len)
+{
+    if (n_params != m->n.c.n_params)
+        return failf(err, err_len, "gpu model: %zu parameters given, the model has %zu", n_params,
+                     m->n.c.n_params);
+    if (cuda_check("upload the weights",
+                   cudaMemcpy(m->n.params, params, params_bytes(m), cudaMemcpyHostToDevice), err,
+                   err_len))
+        return -1;
+    if (!m->n.params_h) return 0;
+    cuda_ops o = ops_of(m, err, err_len);
+    return o.to_bf16(m->n.params_h, m->n.params, n_params);
+}
+
+int rlvr_gpu_model_download(const struct rlvr_gpu_model *m, float *params, size_t n_params,
+                            char *err, size_t err_len)
+{
+    if (n_params != m->n.c.n_params)
+        return failf(err, err_len, "gpu model: room for %zu parameters, the model has %zu",
+                     n_params, m->n.c.n_params);
+    return cuda_check("download the weights",
+                      cudaMemcpy(params, m->n.params, params_bytes(m), cudaMemcpyDeviceToHost), err,
+                      err_len);
+}
+
+int rlvr_gpu_model_download_grads(const struct rlvr_gpu_model *m, float *grads, size_t n_params,
+                                  char *err, size_t err_len)
+{
+    if (n_params != m->n.c.n_params)
+        return failf(err, err_len, "gpu model: room for %zu gradients, the model has %zu",
+                     n_params, m->n.c.n_params);
+    return cuda_check("download the gradients",
+                      cudaMemcpy(grads, m->n.grads, params_bytes(m), cudaMemcpyDeviceToHost), err,
+                      err_len);
+}
+
+int rlvr_gpu_model_zero_grads(struct rlvr_gpu_model *m, char *err, size_t err_len)
+{
+    return cuda_check("clear the gradients", cudaMemsetAsync(m->n.grads, 0, params_bytes(m), 0),
+                      err, err_len);
+}
+
+int rlvr_gpu_model_reserve(struct rlvr_gpu_model *m, int B, int T, char *err, size_t err_len)
+{
+    if (B < 1 || T < 1 || T > m->n.c.max_pos || (long long)B * T > (1ll << 30))
+        return failf(err, err_len, "gpu model: cannot reserve %d sequences of %d tokens "
+                     "(max_position_embeddings %d)", B, T, m->n.c.max_pos);
+    if (m->acts && m->n.B >= B && m->n.T >= T) return 0;
+    track_free(m, m->acts, m->acts_bytes);
+    track_free(m, m->halves, m->halves_bytes);
+    m->acts = nullptr, m->halves = nullptr, m->acts_bytes = m->halves_bytes = 0;
+    m->n.cur_B = m->n.cur_T = 0;
+    acts_size s = net_carve_acts(m->n, B, T, nullptr, nullptr);
+    size_t ab = s.floats * sizeof(float), hb = s.halves * sizeof(uint16_t);
+    if (track_alloc(m, (void **)&m->acts, ab, "the activations", err, err_len)) return -1;
+    m->acts_bytes = ab;
+    if (hb) {
+        if (track_alloc(m, (void **)&m->halves, hb, "the bf16 activations", err, err_len)) {
+            track_free(m, m->acts, ab);
+            m->acts = nullptr, m->acts_bytes = 0;
+            return -1;
+        }
+        m->halves_bytes = hb;
+    }
+    net_carve_acts(m->n, B, T, m->acts, m->halves);
+    size_t nt = (size_t)T * m->n.c.hd;
+    float *table = (float *)malloc(nt * sizeof(float));
+    if (!table) return failf(err, err_len, "gpu model: out of host memory for the rope table");
+    rlvr_gpu_rope_table(table, T, m->n.c.hd, m->n.c.theta);
+    int rc = cuda_check("upload the rope table",
+                        cudaMemcpy(m->n.cos_sin, table, nt * sizeof(float), cudaMemcpyHostToDevice),
+                        err, err_len);
+    free(table);
+    return rc;
+}
+
+int rlvr_gpu_model_forward(struct rlvr_gpu_model *m, const int32_t *tokens, int B, int T,
+                           float **d_logits, char *err, size_t err_len)
+{
+    if (d_logits) *d_logits = nullptr;
+    if (rlvr_gpu_model_reserve(m, B, T, err, err_len)) return -1;
+    size_t N = (size_t)B * T;
+    for (size_t i = 0; i < N; i++)
+        if (tokens[i] < 0 || tokens[i] >= m->n.c.V)
+            return failf(err, err_len, "gpu model: token %d at row %zu is outside the vocabulary (%d)",
+                         tokens[i], i, m->n.c.V);
+    m->n.cur_B = m->n.cur_T = 0;
+    if (cuda_check("upload the tokens",
+                   cudaMemcpy(m->n.tokens, tokens, N * sizeof(int32_t), cudaMemcpyHostToDevice), err,
+                   err_len))
+        return -1;
+    cuda_ops o = ops_of(m, err, err_len);
+    if (graph_forward(o, m->n, B, T)) {
+        m->n.cur_B = m->n.cur_T = 0;
+        return -1;
+    }
+    if (d_logits) *d_logits = m->n.logits;
+    return 0;
+}
+
+int rlvr_gpu_model_sft_loss(struct rlvr_gpu_model *m, const int32_t *targets, const uint8_t *rows,
+                            float scale, double *loss, char *err, size_t err_len)
+{
+    if (!m->n.cur_B) return failf(err, err_len, "gpu model: loss without a forward");
+    if (!isfinite(scale)) return failf(err, err_len, "gpu model: loss scale %g is not finite", (double)scale);
+    size_t N = (size_t)m->n.cur_B * m->n.cur_T;
+    for (size_t i = 0; i < N; i++)
+        if ((!rows || rows[i]) && (targets[i] < 0 || targets[i] >= m->n.c.V))
+            return failf(err, err_len, "gpu model: target %d at row %zu is outside the vocabulary (%d)",
+                         targets[i], i, m->n.c.V);
+    float *logp = (float *)malloc(N * sizeof(float));
+    if (!logp) return failf(err, err_len, "gpu model: out of host memory");
+    cuda_ops o = ops_of(m, err, err_len);
+    int rc = cuda_check("upload the targets",
+                        cudaMemcpy(m->n.targets, targets, N * sizeof(int32_t), cudaMemcpyHostToDevice),
+                        err, err_len);
+    if (!rc && rows)
+        rc = cuda_check("upload the rows",
+                        cudaMemcpy(m->n.rowmask, rows, N, cudaMemcpyHostToDevice), err, err_len);
+    if (!rc)
+        rc = o.cross_entropy(m->n.logits, m->n.targets, rows ? m->n.rowmask : nullptr, N,
+                             (size_t)m->n.c.V, -scale, m->n.logp, m->n.ce_lse);
+    if (!rc)
+        rc = cuda_check("download the log-probabilities",
+                        cudaMemcpy(logp, m->n.logp, N * sizeof(float), cudaMemcpyDeviceToHost), err,
+                        err_len);
+    double sum = 0.0;
+    for (size_t i = 0; !rc && i < N; i++) {
+        if (rows && !rows[i]) continue;
+        if (!isfinite(logp[i]))
+            rc = failf(err, err_len, "gpu model: loss: row %zu: logits hold NaN or +Inf, are all "
+                       "-Inf, or the target's logit is -Inf", i);
+        sum += (double)logp[i];
+    }
+    free(logp);
+    if (!rc && loss) *loss = -(double)scale * sum;
+    if (rc) m->n.cur_B = m->n.cur_T = 0; /* the logits are no longer a gradient to trust */
+    return rc;
+}
+
+int rlvr_gpu_model_backward(struct rlvr_gpu_model *m, const float *d_dlogits, char *err,
+                            size_t err_len)
+{
+    if (!m->n.cur_B) return failf(err, err_len, "gpu model: backward without a forward");
+    cuda_ops o = ops_of(m, err, err_len);
+    return graph_backward(o, m->n, d_dlogits ? d_dlogits : m->n.logits);
+}
+
+int rlvr_gpu_model_adamw_step(struct rlvr_gpu_model *m, const struct rlvr_gpu_adamw_config *c,
+                              double lr, double *grad_norm, int *clipped, char *err,
+                              size_t err_len)
+{
+    if (!(c->beta1 >= 0 && c->beta1 < 1) || !(c->beta2 >= 0 && c->beta2 < 1) || !(c->eps > 0) ||
+        !(c->weight_decay >= 0) || !(c->max_grad_norm >= 0) || !(lr >= 0) || !isfinite(lr))
+        return failf(err, err_len, "gpu model: adamw: a setting is out of range (betas in [0, 1), "
+                     "eps > 0, weight decay, max_grad_norm and lr >= 0)");
+    size_t np = m->n.c.n_params;
+    if (!m->moments) {
+        if (track_alloc(m, (void **)&m->moments, 2 * np * sizeof(float), "the AdamW moments", err,
+                        err_len))
+            return -1;
+        if (cuda_check("clear the moments", cudaMemset(m->moments, 0, 2 * np * sizeof(float)), err,
+                       err_len))
+            return -1;
+    }
+    cuda_ops o = ops_of(m, err, err_len);
+    double ss = 0.0;
+    if (o.zero(m->d_norm, sizeof(double)) || o.sumsq(m->d_norm, m->n.grads, np) ||
+        cuda_check("read the gradient norm",
+                   cudaMemcpy(&ss, m->d_norm, sizeof(double), cudaMemcpyDeviceToHost), err, err_len))
+        return -1;
+    double norm = sqrt(ss);
+    if (grad_norm) *grad_norm = norm;
+    if (clipped) *clipped = 0;
+    if (!isfinite(norm))
+        return failf(err, err_len, "gpu model: adamw: the gradient norm is %g; step %ld skipped", norm,
+                     m->step + 1);
+    adamw_scalars s = adamw_prepare(norm, c->max_grad_norm, lr, c->beta1, c->beta2, c->eps,
+                                    c->weight_decay, m->step + 1);
+    if (o.adamw(m->n.params, m->n.grads, m->moments, m->moments + np, m->n.params_h, m->d_seg,
+                m->n_seg, m->max_seg, s))
+        return -1;
+    m->step++;
+    if (clipped) *clipped = s.clipped;
+    return 0;
+}
+
+} // extern "C"

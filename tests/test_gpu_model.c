@@ -1,0 +1,538 @@
+/*
+ * test_gpu_model.c -- the policy on the GPU (gpu_model.h) held to its CPU
+ * reference: host/model.c (forward logits and every weight gradient),
+ * host/logprob.c (the SFT cross-entropy), host/optim.c (AdamW), and each
+ * kernel entry point to plain loops that restate host/model.c's formulas.
+ * Without a device, or in a build without CUDA, it prints a TAP skip plan
+ * and exits 77. (tests/test_gpu_model_host.cu checks the same graph and
+ * arithmetic on the CPU everywhere.)
+ *
+ * Inputs are seeded pseudo-random values; shapes include odd sizes, a
+ * vocabulary that is not a multiple of the 256-thread block, a single row,
+ * grouped and plain multi-head attention, tied and untied heads, with and
+ * without biases, rows outside the loss.
+ *
+ * Tolerances (|gpu - cpu| <= A * max|cpu over the tensor| + R * |cpu|):
+ *  - kernels (fp32, one operation): A = 1e-6, R = 1e-5: the same float
+ *    expressions; only reductions add in another order and the device's
+ *    expf/logf differ by up to 2 ulp.
+ *  - the whole model in fp32 (TF32 off): A = 5e-5, R = 5e-4: cuBLAS adds
+ *    products in its own order and with fused multiply-adds, and that
+ *    rounding (about 1e-6 relative per product of depth 64-176) passes
+ *    through two layers, attention and the norms; test_model.c allows
+ *    2e-5 / 2e-4 for float32 against float64, and the GPU adds its own.
+ *  - the whole model in bf16: relative L2 error per tensor <= 5e-2 (bf16
+ *    keeps 8 significant bits; both operands of every linear product are
+ *    rounded; see test_gpu_model_host.cu, which measures about 1-2% for
+ *    the same shapes in emulation).
+ *  - AdamW: 1e-6 absolute on the parameters (same expressions; the norm is
+ *    a double sum in another order).
+ */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gpu.h"
+#include "grpo.h"
+#include "model.h"
+#include "optim.h"
+#include "tap.h"
+
+static char err[512];
+static uint64_t rng = 0x853c49e6748fea9bull;
+
+static double uniform(void)
+{
+    uint64_t z = (rng += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return (double)((z ^ (z >> 31)) >> 11) * 0x1.0p-53;
+}
+
+static float noise(void)
+{
+    return (float)(2.0 * uniform() - 1.0);
+}
+
+static void fill(float *x, size_t n, float scale, float shift)
+{
+    for (size_t i = 0; i < n; i++) x[i] = scale * noise() + shift;
+}
+
+static double worst(const float *got, const float *want, size_t n, double A, double R)
+{
+    double scale = 0, w = 0;
+    for (size_t i = 0; i < n; i++) scale = fmax(scale, fabs((double)want[i]));
+    for (size_t i = 0; i < n; i++) {
+        double e = fabs((double)got[i] - want[i]);
+        if (!isfinite((double)got[i])) e = INFINITY;
+        w = fmax(w, e / (A * scale + R * fabs((double)want[i]) + 1e-30));
+    }
+    return w;
+}
+
+static double rel_l2(const float *got, const float *want, size_t n)
+{
+    double num = 0, den = 0;
+    for (size_t i = 0; i < n; i++) {
+        double d = (double)got[i] - want[i];
+        num += isfinite(d) ? d * d : INFINITY;
+        den += (double)want[i] * want[i];
+    }
+    return den > 0 ? sqrt(num / den) : sqrt(num);
+}
+
+/* Device buffers, freed together at the end of each case. */
+static void *dev[32];
+static int ndev;
+
+static void *dput(const void *src, size_t bytes)
+{
+    void *d = NULL;
+    if (rlvr_gpu_mem_alloc(&d, bytes, err, sizeof err) ||
+        (src && rlvr_gpu_mem_upload(d, src, bytes, err, sizeof err))) {
+        diag("%s", err);
+        rlvr_gpu_mem_free(d);
+        return NULL;
+    }
+    dev[ndev++] = d;
+    return d;
+}
+
+static void dfree_all(void)
+{
+    while (ndev) rlvr_gpu_mem_free(dev[--ndev]);
+}
+
+static int get(void *dst, const void *d, size_t bytes)
+{
+    return rlvr_gpu_sync(err, sizeof err) || rlvr_gpu_mem_download(dst, d, bytes, err, sizeof err);
+}
+
+#define KA 1e-6
+#define KR 1e-5
+
+/* ---- kernels, one at a time ------------------------------------------------------ */
+
+static void rmsnorm_case(int N, int D)
+{
+    size_t n = (size_t)N * D;
+    float *x = malloc(n * 4), *w = malloc((size_t)D * 4), *dy = malloc(n * 4), *y = malloc(n * 4);
+    float *dx = malloc(n * 4), *dw = calloc((size_t)D, 4), *r = malloc((size_t)N * 4);
+    float *gy = malloc(n * 4), *gdx = malloc(n * 4), *gdw = malloc((size_t)D * 4), *gr = malloc((size_t)N * 4);
+    fill(x, n, 2.0f, 0.0f), fill(w, (size_t)D, 0.5f, 1.0f), fill(dy, n, 1.0f, 0.0f), fill(dx, n, 1.0f, 0.0f);
+    float eps = 1e-6f;
+    for (int i = 0; i < N; i++) { /* host/model.c rmsnorm_fwd and rmsnorm_bwd (dx_add = 1) */
+        const float *xr = x + (size_t)i * D, *dyr = dy + (size_t)i * D;
+        float ss = 0.0f, dot = 0.0f;
+        for (int j = 0; j < D; j++) ss += xr[j] * xr[j];
+        r[i] = 1.0f / sqrtf(ss / (float)D + eps);
+        for (int j = 0; j < D; j++) y[(size_t)i * D + j] = xr[j] * r[i] * w[j];
+        for (int j = 0; j < D; j++) dot += dyr[j] * w[j] * xr[j];
+        float c = dot * r[i] * r[i] * r[i] / (float)D;
+        for (int j = 0; j < D; j++) {
+            gdx[(size_t)i * D + j] = dx[(size_t)i * D + j]; /* the starting dx, kept */
+            dx[(size_t)i * D + j] += dyr[j] * w[j] * r[i] - xr[j] * c;
+            dw[j] += dyr[j] * xr[j] * r[i];
+        }
+    }
+    float *d_x = dput(x, n * 4), *d_w = dput(w, (size_t)D * 4), *d_dy = dput(dy, n * 4);
+    float *d_y = dput(NULL, n * 4), *d_r = dput(NULL, (size_t)N * 4), *d_dx = dput(gdx, n * 4);
+    float *zeros = calloc((size_t)D, 4), *d_dw = dput(zeros, (size_t)D * 4);
+    free(zeros);
+    int rc = !d_dw || rlvr_gpu_rmsnorm_forward(d_y, d_r, d_x, d_w, N, D, eps, err, sizeof err) ||
+             rlvr_gpu_rmsnorm_backward(d_dx, 1, d_dw, d_dy, d_x, d_w, d_r, N, D, err, sizeof err) ||
+             get(gy, d_y, n * 4) || get(gr, d_r, (size_t)N * 4) || get(gdx, d_dx, n * 4) ||
+             get(gdw, d_dw, (size_t)D * 4);
+    ok(!rc && worst(gy, y, n, KA, KR) <= 1 && worst(gr, r, (size_t)N, KA, KR) <= 1,
+       "rmsnorm forward %d x %d (%s)", N, D, rc ? err : "ok");
+    ok(!rc && worst(gdx, dx, n, KA, KR) <= 1 && worst(gdw, dw, (size_t)D, 1e-5, 1e-4) <= 1,
+       "rmsnorm backward %d x %d: dx added to, dw summed over rows (column sums: 1e-5 / 1e-4)", N, D);
+    dfree_all();
+    free(x), free(w), free(dy), free(y), free(dx), free(dw), free(r), free(gy), free(gdx), free(gdw), free(gr);
+}
+
+static void elementwise_case(size_t n, int N, int T, int H, int hd, int V)
+{
+    float *g = malloc(n * 4), *u = malloc(n * 4), *dh = malloc(n * 4), *h = malloc(n * 4);
+    float *dg = malloc(n * 4), *du = malloc(n * 4), *o1 = malloc(n * 4), *o2 = malloc(n * 4);
+    fill(g, n, 6.0f, 0.0f), fill(u, n, 1.0f, 0.0f), fill(dh, n, 1.0f, 0.0f);
+    for (size_t i = 0; i < n; i++) { /* host/model.c silu and the MLP's backward */
+        float sg = 1.0f / (1.0f + expf(-g[i]));
+        h[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
+        du[i] = dh[i] * g[i] * sg;
+        dg[i] = dh[i] * u[i] * sg * (1.0f + g[i] * (1.0f - sg));
+    }
+    float *d_g = dput(g, n * 4), *d_u = dput(u, n * 4), *d_dh = dput(dh, n * 4);
+    float *d_h = dput(NULL, n * 4), *d_du = dput(NULL, n * 4);
+    int rc = !d_du || rlvr_gpu_swiglu_forward(d_h, d_g, d_u, n, err, sizeof err) ||
+             rlvr_gpu_swiglu_backward(d_dh, d_du, d_dh, d_g, d_u, n, err, sizeof err) ||
+             get(o1, d_h, n * 4) || get(o2, d_dh, n * 4);
+    ok(!rc && worst(o1, h, n, KA, KR) <= 1, "swiglu forward, %zu elements", n);
+    ok(!rc && worst(o2, dg, n, KA, KR) <= 1 && !get(o1, d_du, n * 4) && worst(o1, du, n, KA, KR) <= 1,
+       "swiglu backward in place over dh, %zu elements", n);
+    /* the residual add */
+    rc = rlvr_gpu_add(d_g, d_u, n, err, sizeof err) || get(o1, d_g, n * 4);
+    for (size_t i = 0; i < n; i++) o2[i] = g[i] + u[i];
+    ok(!rc && worst(o1, o2, n, 0, 0) <= 1, "residual add, %zu elements (exact)", n);
+    dfree_all();
+
+    /* rope there and back, against host/model.c's rotate-half */
+    size_t m = (size_t)N * H * hd;
+    float *x = malloc(m * 4), *want = malloc(m * 4), *got = malloc(m * 4), *cs = malloc((size_t)T * hd * 4);
+    fill(x, m, 1.0f, 0.0f);
+    rlvr_gpu_rope_table(cs, T, hd, 10000.0);
+    memcpy(want, x, m * 4);
+    for (int r = 0; r < N; r++)
+        for (int k = 0; k < H; k++)
+            for (int i = 0; i < hd / 2; i++) {
+                int p = r % T;
+                float inv = 1.0f / (float)pow(10000.0, (double)(2 * i) / (double)hd);
+                float ang = (float)p * inv, c = (float)cos((double)ang), s = (float)sin((double)ang);
+                float *v = want + ((size_t)r * H + k) * hd, a = v[i], b = v[i + hd / 2];
+                v[i] = a * c - b * s;
+                v[i + hd / 2] = b * c + a * s;
+            }
+    float *d_x = dput(x, m * 4), *d_cs = dput(cs, (size_t)T * hd * 4);
+    rc = !d_cs || rlvr_gpu_rope(d_x, d_cs, N, T, H, hd, 0, err, sizeof err) || get(got, d_x, m * 4);
+    ok(!rc && worst(got, want, m, KA, KR) <= 1, "rope %d rows of %d heads of %d, T %d", N, H, hd, T);
+    rc = rc || rlvr_gpu_rope(d_x, d_cs, N, T, H, hd, 1, err, sizeof err) || get(got, d_x, m * 4);
+    ok(!rc && worst(got, x, m, 1e-6, 1e-6) <= 1, "rope's inverse undoes it");
+    dfree_all();
+
+    /* embedding: gather and scatter-add with repeated tokens */
+    int D = hd * H;
+    size_t ne = (size_t)V * D;
+    float *E = malloc(ne * 4), *dE = calloc(ne, 4), *gE = malloc(ne * 4), *dx = malloc((size_t)N * D * 4);
+    float *out = malloc((size_t)N * D * 4);
+    int32_t *tok = malloc((size_t)N * 4);
+    fill(E, ne, 1.0f, 0.0f), fill(dx, (size_t)N * D, 1.0f, 0.0f);
+    for (int r = 0; r < N; r++) tok[r] = (int32_t)(uniform() * (V < 5 ? V : 5)); /* repeats */
+    float *d_E = dput(E, ne * 4), *d_dE = dput(dE, ne * 4), *d_dx = dput(dx, (size_t)N * D * 4);
+    float *d_out = dput(NULL, (size_t)N * D * 4);
+    int32_t *d_tok = dput(tok, (size_t)N * 4);
+    rc = !d_tok || rlvr_gpu_embedding_forward(d_out, d_E, d_tok, N, D, V, err, sizeof err) ||
+         rlvr_gpu_embedding_backward(d_dE, d_dx, d_tok, N, D, V, err, sizeof err) ||
+         get(out, d_out, (size_t)N * D * 4) || get(gE, d_dE, ne * 4);
+    int same = !rc;
+    for (int r = 0; same && r < N; r++)
+        same = !memcmp(out + (size_t)r * D, E + (size_t)tok[r] * D, (size_t)D * 4);
+    for (int r = 0; r < N; r++)
+        for (int i = 0; i < D; i++) dE[(size_t)tok[r] * D + i] += dx[(size_t)r * D + i];
+    ok(same, "embedding gather, %d rows of %d", N, D);
+    ok(!rc && worst(gE, dE, ne, KA, KR) <= 1, "embedding scatter-add, tokens repeated");
+    dfree_all();
+    free(g), free(u), free(dh), free(h), free(dg), free(du), free(o1), free(o2);
+    free(x), free(want), free(got), free(cs), free(E), free(dE), free(gE), free(dx), free(out), free(tok);
+}
+
+/* Attention forward (heads first) against a naive causal GQA softmax. */
+static void attention_case(int B, int T, int Hq, int Hk, int hd)
+{
+    size_t nq = (size_t)B * Hq * T * hd, nk = (size_t)B * Hk * T * hd, rows = (size_t)B * Hq * T;
+    float *q = malloc(nq * 4), *k = malloc(nk * 4), *v = malloc(nk * 4), *o = malloc(nq * 4);
+    float *lse = malloc(rows * 4), *go = malloc(nq * 4), *gl = malloc(rows * 4), *p = malloc((size_t)T * 4);
+    fill(q, nq, 2.0f, 0.0f), fill(k, nk, 2.0f, 0.0f), fill(v, nk, 1.0f, 0.0f);
+    float scale = 1.0f / sqrtf((float)hd);
+    for (int b = 0; b < B; b++)
+        for (int h = 0; h < Hq; h++)
+            for (int t = 0; t < T; t++) {
+                const float *qr = q + (((size_t)b * Hq + h) * T + t) * hd;
+                const float *kb = k + ((size_t)b * Hk + h / (Hq / Hk)) * T * hd;
+                const float *vb = v + ((size_t)b * Hk + h / (Hq / Hk)) * T * hd;
+                float mx = -INFINITY, sum = 0.0f;
+                for (int s = 0; s <= t; s++) {
+                    float d = 0.0f;
+                    for (int i = 0; i < hd; i++) d += qr[i] * kb[(size_t)s * hd + i];
+                    p[s] = d * scale;
+                    mx = fmaxf(mx, p[s]);
+                }
+                for (int s = 0; s <= t; s++) sum += p[s] = expf(p[s] - mx);
+                float *orow = o + (((size_t)b * Hq + h) * T + t) * hd;
+                for (int i = 0; i < hd; i++) {
+                    float acc = 0.0f;
+                    for (int s = 0; s <= t; s++) acc += p[s] / sum * vb[(size_t)s * hd + i];
+                    orow[i] = acc;
+                }
+                lse[((size_t)b * Hq + h) * T + t] = mx + logf(sum);
+            }
+    float *d_q = dput(q, nq * 4), *d_k = dput(k, nk * 4), *d_v = dput(v, nk * 4);
+    float *d_o = dput(NULL, nq * 4), *d_l = dput(NULL, rows * 4);
+    float *d_s = dput(NULL, rlvr_gpu_attention_scratch(B, Hq, T) * 4);
+    int rc = !d_s || rlvr_gpu_attention_forward(d_o, d_l, d_q, d_k, d_v, B, T, Hq, Hk, hd, d_s, err, sizeof err) ||
+             get(go, d_o, nq * 4) || get(gl, d_l, rows * 4);
+    ok(!rc && worst(go, o, nq, 1e-5, 1e-4) <= 1 && worst(gl, lse, rows, KA, KR) <= 1,
+       "attention forward B %d T %d heads %d/%d of %d (1e-5 / 1e-4: products in cuBLAS's order) %s",
+       B, T, Hq, Hk, hd, rc ? err : "");
+    dfree_all();
+    free(q), free(k), free(v), free(o), free(lse), free(go), free(gl), free(p);
+}
+
+/* ---- the whole model --------------------------------------------------------------- */
+
+struct shape {
+    const char *name;
+    int V, D, F, L, Hq, Hk, hd, tied, bias, B, T;
+};
+
+static const struct shape shapes[] = {
+    {"tiny (tied, bias, GQA 4/2)", 264, 64, 176, 2, 4, 2, 16, 1, 1, 2, 9},
+    {"odd sizes (untied, no bias, GQA 6/2)", 37, 24, 40, 2, 6, 2, 8, 0, 0, 3, 7},
+    {"multi-head 3/3, one sequence", 50, 30, 20, 1, 3, 3, 10, 1, 0, 1, 13},
+    {"a single row", 19, 16, 24, 2, 2, 1, 8, 0, 1, 1, 1},
+    {"V 1000 (not a multiple of 256), T 67", 1000, 96, 160, 2, 6, 2, 16, 1, 1, 3, 67},
+};
+
+static void to_gpu_cfg(const struct rlvr_model_config *c, struct rlvr_gpu_model_config *g)
+{
+    g->vocab_size = c->vocab_size, g->hidden_size = c->hidden_size;
+    g->intermediate_size = c->intermediate_size, g->num_hidden_layers = c->num_hidden_layers;
+    g->num_attention_heads = c->num_attention_heads, g->num_key_value_heads = c->num_key_value_heads;
+    g->head_dim = c->head_dim, g->max_position_embeddings = c->max_position_embeddings;
+    g->rope_theta = c->rope_theta, g->rms_norm_eps = c->rms_norm_eps;
+    g->tie_word_embeddings = c->tie_word_embeddings, g->attention_bias = c->attention_bias;
+}
+
+static void model_case(const struct shape *s, int prec)
+{
+    const char *pn = prec == RLVR_GPU_BF16 ? "bf16" : "fp32";
+    struct rlvr_model_config c;
+    rlvr_model_config_tiny(&c);
+    c.vocab_size = s->V, c.hidden_size = s->D, c.intermediate_size = s->F, c.num_hidden_layers = s->L;
+    c.num_attention_heads = s->Hq, c.num_key_value_heads = s->Hk, c.head_dim = s->hd;
+    c.tie_word_embeddings = s->tied, c.attention_bias = s->bias, c.eos_token_id = -1;
+    struct rlvr_model m;
+    struct rlvr_gpu_model *g = NULL;
+    struct rlvr_gpu_model_config gc;
+    if (rlvr_model_create(&m, &c, err, sizeof err) || rlvr_model_enable_grads(&m, err, sizeof err)) {
+        ok(0, "%s: host model: %s", s->name, err);
+        return;
+    }
+    for (int t = 0; t < m.n_tensors; t++) {
+        const struct rlvr_tensor *x = &m.tensors[t];
+        fill(m.params + x->offset, x->numel, 0.3f, strstr(x->name, "norm") ? 1.0f : 0.0f);
+    }
+    to_gpu_cfg(&m.cfg, &gc);
+    int B = s->B, T = s->T, N = B * T, V = s->V;
+    size_t NV = (size_t)N * V, np = m.n_params;
+    int32_t *tok = malloc((size_t)N * 4), *tg = malloc((size_t)N * 4);
+    uint8_t *rows = malloc((size_t)N);
+    float *logits = malloc(NV * 4), *gl = malloc(NV * 4), *logp = malloc((size_t)N * 4);
+    float *lse = malloc((size_t)N * 4), *dlogp = malloc((size_t)N * 4), *gg = malloc(np * 4);
+    int active = 0;
+    for (int i = 0; i < N; i++) {
+        tok[i] = (int32_t)(uniform() * V), tg[i] = (int32_t)(uniform() * V);
+        rows[i] = N == 1 || i % 5 != 2;
+        active += rows[i];
+    }
+    float *d_logits = NULL;
+    double loss = 0, want_loss = 0;
+    if (rlvr_gpu_model_create(&g, &gc, prec, err, sizeof err) ||
+        rlvr_gpu_model_upload(g, m.params, np, err, sizeof err) ||
+        rlvr_gpu_model_forward(g, tok, B, T, &d_logits, err, sizeof err) ||
+        rlvr_gpu_mem_download(gl, d_logits, NV * 4, err, sizeof err) ||
+        rlvr_model_forward(&m, tok, B, T, logits, err, sizeof err)) {
+        ok(0, "%s, %s: forward: %s", s->name, pn, err);
+        goto done;
+    }
+    ok(rlvr_gpu_model_n_params(g) == np, "%s: %zu parameters, host/model.c's count", s->name, np);
+    if (prec == RLVR_GPU_FP32) {
+        double w = worst(gl, logits, NV, 5e-5, 5e-4);
+        ok(w <= 1, "%s, fp32: logits match host/model.c (worst %.3g of the tolerance)", s->name, w);
+    } else {
+        double r = rel_l2(gl, logits, NV);
+        ok(r <= 5e-2, "%s, bf16: logits within 5%% of host/model.c (relative L2 %.3g)", s->name, r);
+    }
+    /* the loss: on the GPU's logits, against rlvr_logprobs on the same logits */
+    for (int i = 0; i < N; i++) {
+        dlogp[i] = rows[i] ? -1.0f / (float)active : 0.0f;
+    }
+    if (rlvr_logprobs(gl, tg, rows, (size_t)N, (size_t)V, 1.0f, logp, lse, NULL, err, sizeof err) ||
+        rlvr_logprobs_backward(gl, tg, rows, lse, dlogp, (size_t)N, (size_t)V, 1.0f, logits, err, sizeof err) ||
+        rlvr_gpu_model_sft_loss(g, tg, rows, 1.0f / (float)active, &loss, err, sizeof err) ||
+        rlvr_gpu_mem_download(gl, d_logits, NV * 4, err, sizeof err)) {
+        ok(0, "%s, %s: loss: %s", s->name, pn, err);
+        goto done;
+    }
+    for (int i = 0; i < N; i++)
+        if (rows[i]) want_loss -= (double)logp[i] / active;
+    ok(fabs(loss - want_loss) <= 1e-5 * fmax(1, fabs(want_loss)), "%s, %s: SFT loss %.6f (cpu %.6f)", s->name,
+       pn, loss, want_loss);
+    ok(worst(gl, logits, NV, 1e-6, 1e-4) <= 1, "%s, %s: the loss's gradient matches rlvr_logprobs_backward",
+       s->name, pn);
+    /* backward from the same dlogits on both sides (the CPU's) */
+    float *d_dl = dput(logits, NV * 4);
+    rlvr_model_zero_grads(&m);
+    if (!d_dl || rlvr_gpu_model_backward(g, d_dl, err, sizeof err) ||
+        rlvr_gpu_model_download_grads(g, gg, np, err, sizeof err) ||
+        rlvr_model_backward(&m, logits, err, sizeof err)) {
+        ok(0, "%s, %s: backward: %s", s->name, pn, err);
+        goto done;
+    }
+    int bad = 0;
+    double wmax = 0;
+    for (int t = 0; t < m.n_tensors; t++) {
+        const struct rlvr_tensor *x = &m.tensors[t];
+        if (!x->numel) continue;
+        double w = prec == RLVR_GPU_FP32 ? worst(gg + x->offset, m.grads + x->offset, x->numel, 5e-5, 5e-4)
+                                         : rel_l2(gg + x->offset, m.grads + x->offset, x->numel) / 5e-2;
+        wmax = fmax(wmax, w);
+        if (!(w <= 1)) {
+            bad++;
+            diag("%s, %s: gradient of %s off (%.3g of the tolerance)", s->name, pn, x->name, w);
+        }
+    }
+    ok(!bad, "%s, %s: every weight gradient matches host/model.c (worst %.3g of the tolerance)", s->name, pn, wmax);
+done:
+    dfree_all();
+    rlvr_gpu_model_free(g);
+    rlvr_model_free(&m);
+    free(tok), free(tg), free(rows), free(logits), free(gl), free(logp), free(lse), free(dlogp), free(gg);
+}
+
+/* Two AdamW steps (clipping and weight decay on) against host/optim.c. */
+static void adamw_case(void)
+{
+    struct rlvr_model_config c;
+    rlvr_model_config_tiny(&c);
+    c.tie_word_embeddings = 0;
+    struct rlvr_model m;
+    struct rlvr_gpu_model *g = NULL;
+    struct rlvr_gpu_model_config gc;
+    struct rlvr_adamw opt;
+    struct rlvr_optim_config oc;
+    rlvr_optim_config_default(&oc);
+    oc.lr = 1e-3, oc.weight_decay = 0.1, oc.max_grad_norm = 1.0, oc.schedule = RLVR_LR_CONSTANT;
+    struct rlvr_gpu_adamw_config ac = {oc.beta1, oc.beta2, oc.eps, oc.weight_decay, oc.max_grad_norm};
+    if (rlvr_model_create(&m, &c, err, sizeof err) || rlvr_model_enable_grads(&m, err, sizeof err) ||
+        rlvr_adamw_create(&opt, m.n_params, &oc, err, sizeof err)) {
+        ok(0, "adamw: %s", err);
+        return;
+    }
+    rlvr_model_init_random(&m, 7, 0.02f);
+    to_gpu_cfg(&m.cfg, &gc);
+    size_t np = m.n_params;
+    float *p = malloc(np * 4), *gr = malloc(np * 4);
+    int32_t tok[16];
+    for (int i = 0; i < 16; i++) tok[i] = i * 7;
+    double gpu_norm = 0, max_p = 0;
+    int clipped = 0, rc = rlvr_gpu_model_create(&g, &gc, RLVR_GPU_FP32, err, sizeof err) ||
+                          rlvr_gpu_model_upload(g, m.params, np, err, sizeof err);
+    for (int step = 0; !rc && step < 2; step++) {
+        /* the same gradients on both sides: the GPU's backward of a fixed dlogits */
+        float *dl = malloc((size_t)16 * c.vocab_size * 4);
+        fill(dl, (size_t)16 * c.vocab_size, 1.0f, 0.0f);
+        float *d_dl = dput(dl, (size_t)16 * c.vocab_size * 4);
+        struct rlvr_optim_stats st;
+        rc = !d_dl || rlvr_gpu_model_zero_grads(g, err, sizeof err) ||
+             rlvr_gpu_model_forward(g, tok, 2, 8, NULL, err, sizeof err) ||
+             rlvr_gpu_model_backward(g, d_dl, err, sizeof err) ||
+             rlvr_gpu_model_download_grads(g, m.grads, np, err, sizeof err) ||
+             rlvr_gpu_model_adamw_step(g, &ac, rlvr_lr_at(&oc, opt.step), &gpu_norm, &clipped, err, sizeof err) ||
+             rlvr_adamw_step(&opt, &m, &st, err, sizeof err) ||
+             rlvr_gpu_model_download(g, p, np, err, sizeof err) ||
+             rlvr_gpu_model_download_grads(g, gr, np, err, sizeof err);
+        free(dl);
+        dfree_all();
+        if (rc) break;
+        ok(fabs(gpu_norm - st.grad_norm) <= 1e-9 * st.grad_norm && clipped == st.clipped,
+           "adamw step %d: gradient norm %.6g (cpu %.6g), clipped %d", step + 1, gpu_norm, st.grad_norm, clipped);
+        max_p = 0;
+        for (size_t i = 0; i < np; i++) max_p = fmax(max_p, fabs((double)p[i] - m.params[i]));
+        ok(max_p <= 1e-6, "adamw step %d: parameters match host/optim.c (max error %.3g)", step + 1, max_p);
+        ok(worst(gr, m.grads, np, 0, 1e-6) <= 1, "adamw step %d: gradients scaled in place as the cpu does", step + 1);
+        /* the GPU's gradients become the next step's host copy: host and GPU
+         * parameters stay in step (they are equal to 1e-6) */
+        rc = rlvr_gpu_model_upload(g, m.params, np, err, sizeof err);
+    }
+    if (rc) ok(0, "adamw: %s", err);
+    rlvr_adamw_free(&opt);
+    rlvr_gpu_model_free(g);
+    rlvr_model_free(&m);
+    free(p), free(gr);
+}
+
+static void refusal_cases(void)
+{
+    struct rlvr_model_config c;
+    rlvr_model_config_tiny(&c);
+    struct rlvr_gpu_model_config gc;
+    to_gpu_cfg(&c, &gc);
+    struct rlvr_gpu_model *g = NULL;
+    if (rlvr_gpu_model_create(&g, &gc, RLVR_GPU_FP32, err, sizeof err)) {
+        ok(0, "create: %s", err);
+        return;
+    }
+    int32_t tok[4] = {1, 2, 264, 3};
+    ok(rlvr_gpu_model_backward(g, NULL, err, sizeof err) == -1 && strstr(err, "without a forward"),
+       "backward before any forward is refused: %s", err);
+    ok(rlvr_gpu_model_forward(g, tok, 1, 4, NULL, err, sizeof err) == -1 && strstr(err, "token 264 at row 2"),
+       "a token outside the vocabulary is refused before upload: %s", err);
+    ok(rlvr_gpu_model_forward(g, tok, 1, 2000, NULL, err, sizeof err) == -1 && strstr(err, "max_position"),
+       "T over max_position_embeddings is refused: %s", err);
+    tok[2] = 5;
+    int32_t tg[4] = {0, -1, 7, 300};
+    uint8_t rows[4] = {1, 0, 1, 1};
+    ok(rlvr_gpu_model_forward(g, tok, 1, 4, NULL, err, sizeof err) == 0 &&
+           rlvr_gpu_model_sft_loss(g, tg, rows, 1.0f, NULL, err, sizeof err) == -1 && strstr(err, "target 300 at row 3"),
+       "a target outside the vocabulary is refused (one outside the loss is not read): %s", err);
+    /* a NaN gradient: the step is refused and nothing changes */
+    size_t np = rlvr_gpu_model_n_params(g);
+    float *p = calloc(np, 4), *q = malloc(np * 4);
+    p[5] = NAN;
+    struct rlvr_gpu_adamw_config ac = {0.9, 0.999, 1e-8, 0.0, 1.0};
+    double norm = 0;
+    /* weights upload as p (a NaN weight makes NaN gradients through the forward) */
+    int32_t t2[2] = {0, 1};
+    ok(rlvr_gpu_model_upload(g, p, np, err, sizeof err) == 0 &&
+           rlvr_gpu_model_forward(g, t2, 1, 2, NULL, err, sizeof err) == 0 &&
+           rlvr_gpu_model_sft_loss(g, t2, NULL, 1.0f, NULL, err, sizeof err) == -1,
+       "NaN logits are refused by the loss, naming the row: %s", err);
+    ok(rlvr_gpu_model_zero_grads(g, err, sizeof err) == 0 && rlvr_gpu_model_forward(g, t2, 1, 2, NULL, err, sizeof err) == 0,
+       "the model is usable after a refusal");
+    float *dl = malloc((size_t)2 * c.vocab_size * 4);
+    fill(dl, (size_t)2 * c.vocab_size, 1.0f, 0.0f);
+    float *d_dl = dput(dl, (size_t)2 * c.vocab_size * 4);
+    int rc = !d_dl || rlvr_gpu_model_backward(g, d_dl, err, sizeof err);
+    ok(!rc && rlvr_gpu_model_adamw_step(g, &ac, 1e-3, &norm, NULL, err, sizeof err) == -1 && !isfinite(norm) &&
+           strstr(err, "skipped"),
+       "a non-finite gradient norm refuses the AdamW step: %s", err);
+    ok(rlvr_gpu_model_download(g, q, np, err, sizeof err) == 0 && !memcmp(p, q, np * 4),
+       "the refused step changed no weight");
+    ok(rlvr_gpu_model_peak_bytes(g) >= rlvr_gpu_model_bytes(g) && rlvr_gpu_model_bytes(g) > np * 8,
+       "the memory counters: %zu bytes held, peak %zu", rlvr_gpu_model_bytes(g), rlvr_gpu_model_peak_bytes(g));
+    dfree_all();
+    free(p), free(q), free(dl);
+    rlvr_gpu_model_free(g);
+}
+
+int main(void)
+{
+    if (!rlvr_gpu_available()) {
+        char why[256];
+        rlvr_gpu_describe(why, sizeof why);
+        char msg[300];
+        snprintf(msg, sizeof msg, "no CUDA device (%s)", why);
+        skip_all(msg);
+    }
+    plan_no_plan();
+    rmsnorm_case(1, 7);
+    rmsnorm_case(37, 896);
+    rmsnorm_case(5, 1000);
+    elementwise_case(1, 1, 1, 1, 2, 3);
+    elementwise_case(100003, 67, 13, 3, 16, 1000);
+    elementwise_case(4096, 256, 64, 14, 64, 151);
+    attention_case(1, 1, 1, 1, 4);
+    attention_case(2, 37, 6, 2, 16);
+    attention_case(3, 130, 14, 2, 64);
+    attention_case(1, 300, 4, 4, 8);
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+        model_case(&shapes[i], RLVR_GPU_FP32);
+        model_case(&shapes[i], RLVR_GPU_BF16);
+    }
+    adamw_case();
+    refusal_cases();
+    return done_testing();
+}
