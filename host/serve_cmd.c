@@ -274,6 +274,7 @@ typedef struct req {
     int code;
     double t0;
     rlvr_buf body;
+    size_t dropped;              /* bytes of a chunked body over --max-body, read and dropped */
     int answered;                /* a response is queued */
 } req;
 
@@ -635,12 +636,25 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         size_t n = *upload_data_size;
         *upload_data_size = 0;
         if (r->answered) return MHD_YES;
-        if (r->body.len + n > sv->o->max_body) return MHD_NO; /* a chunked body over the limit: close */
+        if (r->dropped || r->body.len + n > sv->o->max_body) {
+            /* a chunked body over the limit (libmicrohttpd 0.9 cannot answer
+             * before the body ends): the rest is read and dropped, and
+             * answered 413 at its end; a body still going 1 MiB past the
+             * limit closes the connection */
+            rlvr_buf_free(&r->body);
+            r->dropped += n;
+            return r->dropped > ((size_t)1 << 20) ? MHD_NO : MHD_YES;
+        }
         rlvr_buf_add(&r->body, upload_data, n);
         if (r->body.oom) return MHD_NO;
         return MHD_YES;
     }
     if (r->answered) return MHD_YES;
+    if (r->dropped) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "the body is larger than %zu bytes (--max-body)", sv->o->max_body);
+        return respond_error(sv, c, r, 413, msg, NULL);
+    }
     if (refuse(sv, c, r, method, &rc)) return rc;
     switch (r->ep) {
     case EP_HEALTH: return do_health(sv, c, r);

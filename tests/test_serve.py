@@ -190,7 +190,8 @@ st, hd, body = big.request("POST", "/score", "".join(json.dumps(math_sample(i)) 
 ok(st == 413 and b"--max-samples" in body, "more samples than --max-samples: 413", body)
 st, hd, body = big.request("POST", "/get_reward", json.dumps({"query": ["a"] * 4}))
 ok(st == 413 and b"--max-samples" in body, "/get_reward over --max-samples: 413", body)
-# A chunked body over the limit: the connection is closed (it cannot be answered before it ends).
+# A chunked body over the limit: read to its end and answered 413; one still
+# going 1 MiB past the limit is cut off (the connection closes).
 s = socket.create_connection(("127.0.0.1", big.port), timeout=10)
 try:
     s.sendall(b"POST /score HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
@@ -202,7 +203,18 @@ try:
 except OSError:
     got = b""
 s.close()
-ok(not got.startswith(b"HTTP/1.1 200"), "a chunked body over --max-body is refused", got)
+ok(got.startswith(b"HTTP/1.1 413"), "a chunked body over --max-body is answered 413", got)
+s = socket.create_connection(("127.0.0.1", big.port), timeout=10)
+try:
+    s.sendall(b"POST /score HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
+    for _ in range(2000):
+        s.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+    s.sendall(b"0\r\n\r\n")
+    got = s.recv(100)
+except OSError:
+    got = b""
+s.close()
+ok(not got.startswith(b"HTTP/1.1 200"), "a chunked body still going 1 MiB past --max-body is cut off", got)
 st, res = big.score([math_sample(1)])
 ok(st == 200 and res[0]["reward"] == 1.2, "after all that the small server still scores", res)
 is_eq(big.stop(), 0, "and stops with status 0")
