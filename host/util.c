@@ -107,12 +107,17 @@ void rlvr_buf_json_number(rlvr_buf *b, double v)
 {
     if (!isfinite(v)) { rlvr_buf_add(b, "null", 4); return; }
     if (v == 0) { rlvr_buf_adds(b, signbit(v) ? "-0.0" : "0.0"); return; }
-    if (v == 1) { rlvr_buf_add(b, "1.0", 3); return; }
     char s[40];
     int n = 0;
     for (int prec = 15; prec <= 17; prec++) {
         n = snprintf(s, sizeof s, "%.*g", prec, v);
         if (strtod(s, NULL) == v) break;
+    }
+    /* always a float, as Python writes one: 3.0, not 3 */
+    if (!strpbrk(s, ".e") && n + 2 < (int)sizeof s) {
+        s[n++] = '.';
+        s[n++] = '0';
+        s[n] = 0;
     }
     rlvr_buf_add(b, s, (size_t)n);
 }

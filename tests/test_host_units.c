@@ -46,6 +46,15 @@ static void test_writers(void)
         rlvr_buf_json_number(&b, vals[i]);
         ok(strtod(b.ptr, NULL) == vals[i], "number %.17g written as %s reads back exactly", vals[i], b.ptr);
     }
+    static const struct {
+        double v;
+        const char *s;
+    } floats[] = {{1.0, "1.0"}, {3.0, "3.0"}, {-2.0, "-2.0"}, {0.0, "0.0"}, {1e20, "1e+20"}, {0.5, "0.5"}, {1e22, "1e+22"}};
+    for (size_t i = 0; i < sizeof floats / sizeof floats[0]; i++) {
+        rlvr_buf_clear(&b);
+        rlvr_buf_json_number(&b, floats[i].v);
+        is_str(b.ptr, floats[i].s, "a whole number is written as a float, as Python writes it");
+    }
     rlvr_buf_clear(&b);
     rlvr_buf_json_number(&b, 0.0 / 0.0);
     is_str(b.ptr, "null", "NaN is written as null");
