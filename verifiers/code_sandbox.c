@@ -253,10 +253,19 @@ static void stop_helper(sbx_slot *z)
     if (z->zfd >= 0) close(z->zfd);
     z->zfd = -1;
     if (z->zpid > 0) {
-        /* it exits on its own when its socket closes; a helper that no
-         * longer answers is killed */
-        kill(z->zpid, SIGKILL);
-        while (waitpid(z->zpid, NULL, 0) < 0 && errno == EINTR) {}
+        /* it exits on its own when its socket closes, killing its run if
+         * one is left; a helper that has not done so within a second is
+         * killed */
+        int gone = 0;
+        for (int i = 0; i < 200 && !gone; i++) {
+            pid_t w = waitpid(z->zpid, NULL, WNOHANG);
+            gone = w == z->zpid || (w < 0 && errno == ECHILD);
+            if (!gone) usleep(5000);
+        }
+        if (!gone) {
+            kill(z->zpid, SIGKILL);
+            while (waitpid(z->zpid, NULL, 0) < 0 && errno == EINTR) {}
+        }
     }
     z->zpid = 0;
 }
