@@ -1,1 +1,33 @@
-# gpu/standalone_grpo.mk: part of gpu/Makefile.standalone.
+# gpu/standalone_grpo.mk: part of gpu/Makefile.standalone -- the GRPO kernels.
+# test_gpu_grpo_math: grpo_math.cuh's arithmetic replayed on the CPU (host
+# code compiled by nvcc -x cu; no device needed) against host/logprob.c and
+# host/grpo_loss.c; test_gpu_grpo: the kernels against the same reference
+# (skips without a device). `make -f gpu/Makefile.standalone bench` builds
+# gpu_grpo_bench and runs tests/bench/gpu_grpo.sh (beside PyTorch when
+# python3 has torch).
+CXX ?= g++
+GRPO_CUH = $(TOP)/gpu/grpo_math.cuh $(TOP)/gpu/grpo_kernels.cuh
+GRPO_CASES = $(TOP)/tests/gpu_grpo_cases.h $(TOP)/tests/tap.h $(TOP)/host/grpo.h $(GPU_H)
+TESTS += $(BUILD)/test_gpu_grpo_math $(BUILD)/test_gpu_grpo
+
+$(BUILD)/gpu_logprob.o $(BUILD)/gpu_grpo_loss.o: $(GRPO_CUH)
+
+$(BUILD)/test_gpu_grpo_math.o: $(TOP)/tests/test_gpu_grpo_math.cc $(GRPO_CUH) $(GRPO_CASES) | $(BUILD)
+	$(NVCC) -std=c++17 -O2 -x cu -I$(TOP)/gpu -I$(TOP)/host -I$(TOP)/tests \
+		-Xcompiler -Wall,-Wextra -c -o $@ $<
+$(BUILD)/test_gpu_grpo_math: $(BUILD)/test_gpu_grpo_math.o $(BUILD)/host_logprob.o $(BUILD)/host_grpo_loss.o
+	$(NVCC) -o $@ $^ -lm
+
+$(BUILD)/test_gpu_grpo.o: $(TOP)/tests/test_gpu_grpo.cc $(GRPO_CASES) | $(BUILD)
+	$(CXX) -std=c++17 -O2 -Wall -Wextra -I$(TOP)/gpu -I$(TOP)/host -I$(TOP)/tests -c -o $@ $<
+$(BUILD)/test_gpu_grpo: $(BUILD)/test_gpu_grpo.o $(BUILD)/host_logprob.o $(BUILD)/host_grpo_loss.o \
+		$(BUILD)/advantage_check.o $(GPU_OBJS)
+	$(CXX) -o $@ $^ $(CUDA_LIBS) -lm
+
+$(BUILD)/gpu_grpo_bench: $(TOP)/tests/bench/gpu_grpo_bench.c $(BUILD)/advantage_check.o $(GPU_OBJS) $(GPU_H) | $(BUILD)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(BUILD)/advantage_check.o $(GPU_OBJS) $(CUDA_LIBS) -lm
+
+bench: bench-grpo
+bench-grpo: $(BUILD)/gpu_grpo_bench
+	BENCH_BIN=$(abspath $(BUILD)) sh $(TOP)/tests/bench/gpu_grpo.sh
+.PHONY: bench bench-grpo
