@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "commands.h"
+#include "device.h"
 #include "evaluate.h"
 #include "policy.h"
 #include "rollout.h"
@@ -27,14 +28,14 @@
 
 struct eval_config {
     char *model, *tokenizer, *data, *completions, *mix, *output, *samples_out;
-    char *prompt_template, *chat_template, *system_prompt, *accuracy_component;
+    char *prompt_template, *chat_template, *system_prompt, *accuracy_component, *device;
     json_object *pass_k;
     long num_samples, max_completion_length, top_k, seed, max_problems, generation_chunk, score_threads;
     double temperature, top_p, min_p, correct_threshold;
     int maj;
 };
 
-enum { N_KEYS = 24 };
+enum { N_KEYS = 25 };
 static void keys_of(struct eval_config *c, struct rlvr_key *k)
 {
     const struct rlvr_key all[] = {
@@ -64,6 +65,7 @@ static void keys_of(struct eval_config *c, struct rlvr_key *k)
         {"max_problems", RLVR_KEY_INT, &c->max_problems, "use the first N problems (0: all)"},
         {"generation_chunk", RLVR_KEY_INT, &c->generation_chunk, "prompts sampled together (8)"},
         {"score_threads", RLVR_KEY_INT, &c->score_threads, "threads for reward plugins (1)"},
+        {"device", RLVR_KEY_STR, &c->device, RLVR_DEVICE_HELP},
         {NULL, 0, NULL, NULL}};
     _Static_assert(sizeof all / sizeof all[0] == N_KEYS + 1, "N_KEYS counts the keys");
     memcpy(k, all, sizeof all);
@@ -334,6 +336,12 @@ int rlvr_cmd_eval(int argc, char **argv)
         fprintf(stderr, "rlvr eval: %s\n", err);
         goto out;
     }
+    enum rlvr_device device;
+    if (rlvr_device_resolve("rlvr eval", c.device, "rlvr eval has no GPU path yet (rlvr sft has one)", &device, err, sizeof err)) {
+        fprintf(stderr, "rlvr eval: %s\n", err);
+        goto out;
+    }
+    (void)device; /* the CPU: the only device this command has */
     const char *tmpl = c.prompt_template ? rlvr_prompt_template_named(c.prompt_template) : "{prompt}";
     if (!tmpl)
         tmpl = c.prompt_template;
@@ -496,7 +504,7 @@ out:
     json_object_put(cfg);
     free(c.model), free(c.tokenizer), free(c.data), free(c.completions), free(c.mix), free(c.output);
     free(c.samples_out), free(c.prompt_template), free(c.chat_template), free(c.system_prompt);
-    free(c.accuracy_component);
+    free(c.accuracy_component), free(c.device);
     rlvr_run_args_free(&args);
     return rc;
 }

@@ -31,6 +31,7 @@
 
 #include "answer.h"
 #include "commands.h"
+#include "device.h"
 #include "policy.h"
 #include "registry.h"
 #include "rollout.h"
@@ -40,7 +41,7 @@
 
 struct sample_config {
     char *model, *tokenizer, *data, *completions, *mix, *output, *rejected_out, *summary;
-    char *prompt_template, *chat_template, *system_prompt, *dedupe, *lang_component, *output_prompt;
+    char *prompt_template, *chat_template, *system_prompt, *dedupe, *lang_component, *output_prompt, *device;
     json_object *model_init, *require;
     long init_seed, num_generations, max_completion_length, top_k, seed, generation_chunk, score_threads;
     long max_problems, max_per_prompt, max_paragraph_chars;
@@ -48,7 +49,7 @@ struct sample_config {
     int drop_truncated, no_code_in_reasoning, no_mixed_languages;
 };
 
-enum { N_KEYS = 33 };
+enum { N_KEYS = 34 };
 static void keys_of(struct sample_config *c, struct rlvr_key *k)
 {
     const struct rlvr_key all[] = {
@@ -92,6 +93,7 @@ static void keys_of(struct sample_config *c, struct rlvr_key *k)
         {"max_per_prompt", RLVR_KEY_INT, &c->max_per_prompt, "keep at most K per problem, highest reward first (0: all)"},
         {"output_prompt", RLVR_KEY_STR, &c->output_prompt,
          "the prompt written: \"templated\" (prompt_template applied, as the model saw it) or \"raw\" (templated)"},
+        {"device", RLVR_KEY_STR, &c->device, RLVR_DEVICE_HELP},
         {NULL, 0, NULL, NULL}};
     _Static_assert(sizeof all / sizeof all[0] == N_KEYS + 1, "N_KEYS counts the keys");
     memcpy(k, all, sizeof all);
@@ -887,6 +889,12 @@ int rlvr_cmd_sample(int argc, char **argv)
         fprintf(stderr, "rlvr sample: %s\n", err);
         goto out;
     }
+    enum rlvr_device device;
+    if (rlvr_device_resolve("rlvr sample", c.device, "rlvr sample has no GPU path yet (rlvr sft has one)", &device, err, sizeof err)) {
+        fprintf(stderr, "rlvr sample: %s\n", err);
+        goto out;
+    }
+    (void)device; /* the CPU: the only device this command has */
     if (!c.dedupe && !(c.dedupe = strdup("exact"))) {
         fprintf(stderr, "rlvr sample: out of memory\n");
         goto out;
@@ -1169,7 +1177,7 @@ out:
     json_object_put(cfg);
     free(c.model), free(c.tokenizer), free(c.data), free(c.completions), free(c.mix), free(c.output);
     free(c.rejected_out), free(c.summary), free(c.prompt_template), free(c.chat_template), free(c.system_prompt);
-    free(c.dedupe), free(c.lang_component), free(c.output_prompt);
+    free(c.dedupe), free(c.lang_component), free(c.output_prompt), free(c.device);
     rlvr_run_args_free(&args);
     return rc;
 }

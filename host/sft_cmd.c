@@ -17,6 +17,15 @@
  * resume_from_checkpoint = true) continues from the newest checkpoint-N,
  * bit for bit. Ctrl-C finishes the current step, saves a checkpoint and
  * exits.
+ *
+ * device = "cuda" (host/device.h) trains the same model on the GPU
+ * (gpu/gpu_model.h, fp32 with TF32 off, the path that matches the CPU): the
+ * model is built or loaded on the CPU, copied to the device, stepped there
+ * with the CPU schedule's rate at each step, and copied back for every
+ * checkpoint and the final save, so the files are the CPU run's format. The
+ * GPU keeps AdamW's moments to itself (gpu_model.h cannot hand them back),
+ * so a GPU checkpoint holds the policy and trainer_state.json but no
+ * optimizer.bin, and a GPU run does not resume: the CPU path does.
  */
 #include <errno.h>
 #include <math.h>
@@ -29,6 +38,8 @@
 #include <unistd.h>
 
 #include "commands.h"
+#include "device.h"
+#include "gpu.h"
 #include "grpo.h"
 #include "optim.h"
 #include "policy.h"
@@ -38,7 +49,7 @@
 
 struct sft_config {
     char *model, *tokenizer, *data, *output_dir, *chat_template, *system_prompt, *lr_scheduler_type;
-    char *save_dtype;
+    char *save_dtype, *device;
     json_object *model_init;
     double learning_rate, weight_decay, max_grad_norm, adam_beta1, adam_beta2, adam_epsilon, warmup_ratio;
     long warmup_steps, num_train_epochs, max_steps, per_device_train_batch_size, gradient_accumulation_steps;
@@ -66,7 +77,7 @@ static void defaults(struct sft_config *c)
     c->progress = 1;
 }
 
-enum { N_KEYS = 28 }; /* the keys below; the table ends with a NULL entry */
+enum { N_KEYS = 29 }; /* the keys below; the table ends with a NULL entry */
 static void keys_of(struct sft_config *c, struct rlvr_key *k)
 {
     const struct rlvr_key all[] = {
@@ -100,6 +111,7 @@ static void keys_of(struct sft_config *c, struct rlvr_key *k)
         {"save_dtype", RLVR_KEY_STR, &c->save_dtype, "the final model's dtype: float32, bfloat16, float16 (float32)"},
         {"resume_from_checkpoint", RLVR_KEY_BOOL, &c->resume_from_checkpoint, "continue from the newest checkpoint"},
         {"progress", RLVR_KEY_BOOL, &c->progress, "a progress bar on a terminal (true)"},
+        {"device", RLVR_KEY_STR, &c->device, RLVR_DEVICE_HELP},
         {NULL, 0, NULL, NULL}};
     _Static_assert(sizeof all / sizeof all[0] == N_KEYS + 1, "N_KEYS counts the keys");
     memcpy(k, all, sizeof all);
@@ -230,6 +242,59 @@ static void progress_bar(long step, long total, double loss, double lr, double t
     fflush(stderr);
 }
 
+/* The CPU model's copy on the GPU: same config, same weights, activations
+ * for B sequences of T tokens. */
+static struct rlvr_gpu_model *gpu_model_of(const struct rlvr_model *m, int B, int T, char *err, size_t err_len)
+{
+    const struct rlvr_model_config *mc = &m->cfg;
+    struct rlvr_gpu_model_config gc = {
+        .vocab_size = mc->vocab_size,
+        .hidden_size = mc->hidden_size,
+        .intermediate_size = mc->intermediate_size,
+        .num_hidden_layers = mc->num_hidden_layers,
+        .num_attention_heads = mc->num_attention_heads,
+        .num_key_value_heads = mc->num_key_value_heads,
+        .head_dim = mc->head_dim,
+        .max_position_embeddings = mc->max_position_embeddings,
+        .rope_theta = mc->rope_theta,
+        .rms_norm_eps = mc->rms_norm_eps,
+        .tie_word_embeddings = mc->tie_word_embeddings,
+        .attention_bias = mc->attention_bias,
+    };
+    struct rlvr_gpu_model *g = NULL;
+    if (rlvr_gpu_model_create(&g, &gc, RLVR_GPU_FP32, err, err_len))
+        return NULL;
+    if (rlvr_gpu_model_n_params(g) != m->n_params) {
+        rlvr_errf(err, err_len, "the GPU model has %zu parameters, the CPU model %zu", rlvr_gpu_model_n_params(g),
+                  m->n_params);
+    } else if (!rlvr_gpu_model_upload(g, m->params, m->n_params, err, err_len) &&
+               !rlvr_gpu_model_reserve(g, B, T, err, err_len) && !rlvr_gpu_model_zero_grads(g, err, err_len)) {
+        return g;
+    }
+    rlvr_gpu_model_free(g);
+    return NULL;
+}
+
+/* A GPU run's checkpoint-N: the weights brought back, saved as the CPU
+ * path saves them (float32), and trainer_state.json; no optimizer.bin (the
+ * moments stay on the device). */
+static int gpu_checkpoint_save(struct rlvr_gpu_model *g, struct rlvr_policy *p, const char *out_dir, long step,
+                               const char *state_json, char *err, size_t err_len)
+{
+    char dir[4096], path[4200];
+    snprintf(dir, sizeof dir, "%s/checkpoint-%ld", out_dir, step);
+    if (rlvr_gpu_model_download(g, p->model.params, p->model.n_params, err, err_len) ||
+        rlvr_policy_save(p, dir, RLVR_DTYPE_F32, err, err_len))
+        return -1;
+    snprintf(path, sizeof path, "%s/trainer_state.json", dir);
+    FILE *f = fopen(path, "wb");
+    if (!f || fprintf(f, "%s\n", state_json) < 0 || fclose(f)) {
+        rlvr_errf(err, err_len, "cannot write %s", path);
+        return -1;
+    }
+    return 0;
+}
+
 static void usage(FILE *f, struct rlvr_key *keys)
 {
     fputs("usage: rlvr sft CONFIG.lua [--resume] [--KEY=VALUE ...]\n"
@@ -275,6 +340,7 @@ int rlvr_cmd_sft(int argc, char **argv)
     uint8_t *rows = NULL;
     const struct example **mb = NULL;
     float *logits = NULL, *logp = NULL, *lse = NULL, *dlogp = NULL;
+    struct rlvr_gpu_model *gm = NULL;
     if (rlvr_runconfig_load(path, args.over, args.n_over, &cfg, err, sizeof err) ||
         rlvr_runconfig_read(cfg, path, keys, err, sizeof err)) {
         fprintf(stderr, "rlvr sft: %s\n", err);
@@ -306,6 +372,11 @@ int rlvr_cmd_sft(int argc, char **argv)
         fprintf(stderr, "rlvr sft: %s: %s\n", path, problem);
         goto out;
     }
+    enum rlvr_device device;
+    if (rlvr_device_resolve("rlvr sft", c.device, NULL, &device, err, sizeof err)) {
+        fprintf(stderr, "rlvr sft: %s: %s\n", path, err);
+        goto out;
+    }
     if (rlvr_mkdirs(c.output_dir)) {
         fprintf(stderr, "rlvr sft: cannot create %s: %s\n", c.output_dir, strerror(errno));
         goto out;
@@ -315,6 +386,13 @@ int rlvr_cmd_sft(int argc, char **argv)
     char ckdir[4200];
     if (resume && ck < 0)
         fprintf(stderr, "rlvr sft: no checkpoint in %s to resume from; starting afresh\n", c.output_dir);
+    if (ck >= 0 && device == RLVR_DEVICE_CUDA) {
+        fprintf(stderr,
+                "rlvr sft: device = \"cuda\": cannot resume from %s/checkpoint-%ld: the GPU model cannot take "
+                "AdamW's moments back; resume with device = \"cpu\"\n",
+                c.output_dir, ck);
+        goto out;
+    }
     if (ck >= 0) {
         snprintf(ckdir, sizeof ckdir, "%s/checkpoint-%ld", c.output_dir, ck);
         if (rlvr_policy_load(&p, ckdir, c.tokenizer, err, sizeof err)) {
@@ -385,11 +463,13 @@ int rlvr_cmd_sft(int argc, char **argv)
     targets = malloc(NT * sizeof *targets);
     rows = malloc(NT);
     mb = malloc((size_t)(A * B) * sizeof *mb);
-    logits = malloc(NT * V * sizeof(float));
+    if (device == RLVR_DEVICE_CPU)
+        logits = malloc(NT * V * sizeof(float));
     logp = malloc(NT * sizeof(float));
     lse = malloc(NT * sizeof(float));
     dlogp = malloc(NT * sizeof(float));
-    if (!perm || !tokens || !targets || !rows || !mb || !logits || !logp || !lse || !dlogp) {
+    if (!perm || !tokens || !targets || !rows || !mb || (!logits && device == RLVR_DEVICE_CPU) || !logp || !lse ||
+        !dlogp) {
         fprintf(stderr, "rlvr sft: out of memory for batches of %ld x %d tokens (logits %.1f GB)\n", B, T,
                 (double)NT * V * 4 / 1e9);
         goto out;
@@ -398,6 +478,17 @@ int rlvr_cmd_sft(int argc, char **argv)
             "rlvr sft: %zu examples (%ld skipped), %ld steps of %ld x %ld sequences, %zu parameters, "
             "tokenizer %s%s\n",
             n_ex, skipped, total, B, A, p.model.n_params, p.tokenizer_path, ck >= 0 ? ", resumed" : "");
+    struct rlvr_gpu_adamw_config gac = {oc.beta1, oc.beta2, oc.eps, oc.weight_decay, oc.max_grad_norm};
+    if (device == RLVR_DEVICE_CUDA) {
+        char desc[512];
+        rlvr_gpu_describe(desc, sizeof desc);
+        if (!(gm = gpu_model_of(&p.model, (int)B, T, err, sizeof err))) {
+            fprintf(stderr, "rlvr sft: device = \"cuda\": %s\n", err);
+            goto out;
+        }
+        fprintf(stderr, "rlvr sft: on the GPU (%s), fp32, %.1f MiB of device memory\n", desc,
+                (double)rlvr_gpu_model_bytes(gm) / 1048576.0);
+    }
     signal(SIGINT, on_sigint);
     int tty = c.progress && isatty(2);
     long epoch_of_perm = -1;
@@ -435,6 +526,16 @@ int rlvr_cmd_sft(int argc, char **argv)
                     rows[r] = next < x[b]->len && next >= x[b]->prompt_len;
                     targets[r] = rows[r] ? x[b]->ids[next] : 0;
                 }
+            if (gm) {
+                double l = 0;
+                float *d_logits;
+                if (rlvr_gpu_model_forward(gm, tokens, (int)nb, Tm, &d_logits, err, sizeof err) ||
+                    rlvr_gpu_model_sft_loss(gm, targets, rows, 1.0f / (float)n_tok, &l, err, sizeof err) ||
+                    rlvr_gpu_model_backward(gm, NULL, err, sizeof err))
+                    rc = 1;
+                step_loss += l;
+                continue;
+            }
             if (rlvr_model_forward(&p.model, tokens, (int)nb, Tm, logits, err, sizeof err) ||
                 rlvr_logprobs(logits, targets, rows, N, (size_t)V, 1.0f, logp, lse, NULL, err, sizeof err)) {
                 rc = 1;
@@ -451,7 +552,15 @@ int rlvr_cmd_sft(int argc, char **argv)
                 rc = 1;
         }
         struct rlvr_optim_stats st;
-        if (rc || rlvr_adamw_step(&opt, &p.model, &st, err, sizeof err)) {
+        if (gm && !rc) {
+            st.lr = rlvr_lr_at(&opt.cfg, opt.step);
+            if (rlvr_gpu_model_adamw_step(gm, &gac, st.lr, &st.grad_norm, &st.clipped, err, sizeof err) ||
+                rlvr_gpu_model_zero_grads(gm, err, sizeof err))
+                rc = 1;
+            else
+                opt.step++;
+        }
+        if (rc || (!gm && rlvr_adamw_step(&opt, &p.model, &st, err, sizeof err))) {
             fprintf(stderr, "%srlvr sft: step %ld: %s\n", tty ? "\n" : "", step + 1, err);
             rc = 1;
             break;
@@ -481,7 +590,8 @@ int rlvr_cmd_sft(int argc, char **argv)
             char state[160];
             snprintf(state, sizeof state, "{\"global_step\": %ld, \"max_steps\": %ld, \"loss\": %.9g}", done, total,
                      step_loss);
-            if (rlvr_run_checkpoint_save(&p, &opt, c.output_dir, done, state, err, sizeof err)) {
+            if (gm ? gpu_checkpoint_save(gm, &p, c.output_dir, done, state, err, sizeof err)
+                   : rlvr_run_checkpoint_save(&p, &opt, c.output_dir, done, state, err, sizeof err)) {
                 fprintf(stderr, "%srlvr sft: %s\n", tty ? "\n" : "", err);
                 rc = 1;
                 break;
@@ -492,12 +602,19 @@ int rlvr_cmd_sft(int argc, char **argv)
         fputc('\n', stderr);
     if (rc)
         goto out;
+    if (interrupted && gm) {
+        fprintf(stderr, "rlvr sft: interrupted at step %ld; checkpoint-%ld saved (the policy: a GPU run does not "
+                "resume)\n", step, step);
+        rc = 130;
+        goto out;
+    }
     if (interrupted) {
         fprintf(stderr, "rlvr sft: interrupted at step %ld; checkpoint-%ld saved; --resume continues\n", step, step);
         rc = 130;
         goto out;
     }
-    if (rlvr_policy_save(&p, c.output_dir, save_dtype, err, sizeof err)) {
+    if ((gm && rlvr_gpu_model_download(gm, p.model.params, p.model.n_params, err, sizeof err)) ||
+        rlvr_policy_save(&p, c.output_dir, save_dtype, err, sizeof err)) {
         fprintf(stderr, "rlvr sft: %s\n", err);
         rc = 1;
         goto out;
@@ -520,11 +637,12 @@ out:
     free(logp);
     free(lse);
     free(dlogp);
+    rlvr_gpu_model_free(gm);
     rlvr_adamw_free(&opt);
     rlvr_policy_free(&p);
     json_object_put(cfg);
     free(c.model), free(c.tokenizer), free(c.data), free(c.output_dir), free(c.chat_template);
-    free(c.system_prompt), free(c.lr_scheduler_type), free(c.save_dtype);
+    free(c.system_prompt), free(c.lr_scheduler_type), free(c.save_dtype), free(c.device);
     rlvr_run_args_free(&args);
     return rc;
 }

@@ -43,6 +43,7 @@
 
 #include "advantage.h"
 #include "commands.h"
+#include "device.h"
 #include "evaluate.h"
 #include "grpo.h"
 #include "optim.h"
@@ -57,7 +58,7 @@
 struct train_config {
     char *model, *tokenizer, *data, *mix, *output_dir, *eval_data, *eval_mix;
     char *prompt_template, *chat_template, *system_prompt, *loss_type, *scale_rewards, *lr_scheduler_type;
-    char *accuracy_component, *save_dtype;
+    char *accuracy_component, *save_dtype, *device;
     json_object *model_init;
     long init_seed, max_prompt_length, num_generations, train_batch_size, per_device_train_batch_size;
     long num_iterations, steps_per_generation, max_completion_length, top_k, max_num_gen_batches, warmup_steps, max_steps;
@@ -105,7 +106,7 @@ static void defaults(struct train_config *c)
     c->eval_on_start = 1;
 }
 
-enum { N_KEYS = 59 }; /* the keys below; the table ends with a NULL entry */
+enum { N_KEYS = 60 }; /* the keys below; the table ends with a NULL entry */
 static void keys_of(struct train_config *c, struct rlvr_key *k)
 {
     const struct rlvr_key all[] = {
@@ -178,6 +179,7 @@ static void keys_of(struct train_config *c, struct rlvr_key *k)
         {"resume_from_checkpoint", RLVR_KEY_BOOL, &c->resume_from_checkpoint, "continue from the newest checkpoint"},
         {"progress", RLVR_KEY_BOOL, &c->progress, "a progress bar on a terminal (true)"},
         {"plot", RLVR_KEY_BOOL, &c->plot, "write training.svg at the end (true)"},
+        {"device", RLVR_KEY_STR, &c->device, RLVR_DEVICE_HELP},
         {NULL, 0, NULL, NULL}};
     _Static_assert(sizeof all / sizeof all[0] == N_KEYS + 1, "N_KEYS counts the keys");
     memcpy(k, all, sizeof all);
@@ -188,7 +190,7 @@ static void free_config(struct train_config *c)
     free(c->model), free(c->tokenizer), free(c->data), free(c->mix), free(c->output_dir), free(c->eval_data);
     free(c->eval_mix), free(c->prompt_template), free(c->chat_template), free(c->system_prompt);
     free(c->loss_type), free(c->scale_rewards), free(c->lr_scheduler_type), free(c->accuracy_component);
-    free(c->save_dtype);
+    free(c->save_dtype), free(c->device);
 }
 
 static volatile sig_atomic_t interrupted;
@@ -726,6 +728,12 @@ int rlvr_cmd_train(int argc, char **argv)
         fprintf(stderr, "rlvr train: %s\n", err);
         goto out;
     }
+    enum rlvr_device device;
+    if (rlvr_device_resolve("rlvr train", c.device, "the GRPO trainer has no GPU path yet (rlvr sft has one)", &device, err, sizeof err)) {
+        fprintf(stderr, "rlvr train: %s\n", err);
+        goto out;
+    }
+    (void)device; /* the CPU: the only device this command has */
 #define DEFAULT_STR(f, v)                                                                                              \
     if (!c.f)                                                                                                          \
     c.f = strdup(v)

@@ -1,0 +1,159 @@
+"""test_device.py -- the `device` key of rlvr sft, train, eval and sample
+(host/device.c) and rlvr sft's GPU path.
+
+On any machine: device = "cuda" is refused before any work, naming the
+reason (no GPU path for train, eval and sample; for sft, a build without
+CUDA or no device, when the machine has none); "auto" falls back to the CPU
+and says so once on stderr, and its run is the CPU run byte for byte; an
+unknown value is refused naming the key. With a GPU (else those cases are a
+TAP skip): rlvr sft of the tiny model on the GPU (fp32) follows the CPU
+run's loss curve within 1e-4 relative per logged step, and its final
+weights are the CPU run's within 2e-4 relative L2 (and 1e-3 absolute per
+weight) after 8 AdamW steps; the saved model has the CPU run's format.
+"""
+import array
+import json
+import os
+import shutil
+import struct
+import subprocess
+import sys
+import tempfile
+
+from taplib import ok, done, RLVR, SRCDIR
+
+EXAMPLES = os.path.abspath(os.path.join(SRCDIR, "..", "examples"))
+CONFIG = os.path.join(EXAMPLES, "sft_tiny.lua")
+work = tempfile.mkdtemp(prefix="rlvr-device-")
+EMPTY = os.path.join(work, "empty.lua")
+with open(EMPTY, "w") as f:
+    f.write("return {}\n")
+
+
+def rlvr(*args, timeout=300):
+    return subprocess.run([RLVR] + list(args), cwd=work, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          text=True, timeout=timeout)
+
+
+def sft(out, *args):
+    return rlvr("sft", CONFIG, "--output_dir=" + out, "--max_steps=8", "--logging_steps=1", "--save_steps=4",
+                "--progress=false", *args)
+
+
+def metrics(out):
+    try:
+        with open(os.path.join(work, out, "metrics.jsonl")) as f:
+            return [json.loads(l) for l in f]
+    except (OSError, ValueError):
+        return []
+
+
+def weights(path):
+    """A float32 safetensors file as {name: array of floats}."""
+    with open(path, "rb") as f:
+        blob = f.read()
+    n = struct.unpack("<Q", blob[:8])[0]
+    head = json.loads(blob[8:8 + n])
+    out = {}
+    for name, t in head.items():
+        if name == "__metadata__":
+            continue
+        a, b = t["data_offsets"]
+        v = array.array("f")
+        v.frombytes(blob[8 + n + a:8 + n + b])
+        if sys.byteorder != "little":
+            v.byteswap()
+        out[name] = (t["dtype"], v)
+    return out
+
+
+def same_file(a, b):
+    with open(a, "rb") as fa, open(b, "rb") as fb:
+        return fa.read() == fb.read()
+
+
+try:
+    # ---- where a GPU path exists: what auto picks tells whether this machine can run it
+    p = sft("auto", "--device=auto")
+    ok(p.returncode == 0, "sft with device = auto runs", p.stderr)
+    said = [l for l in p.stderr.splitlines() if 'device = "auto"' in l]
+    ok(len(said) == 1, "auto says once which device it picked", p.stderr)
+    gpu = bool(said) and ': the GPU (' in said[0]
+    ok(bool(said) and (gpu or ': the CPU (' in said[0]), "auto names the GPU or the CPU: " + (said[0] if said else ""))
+
+    # ---- cuda for commands without a GPU path: refused before any work, on any machine
+    for cmd, why in (("train", "the GRPO trainer has no GPU path yet (rlvr sft has one)"),
+                     ("eval", "rlvr eval has no GPU path yet (rlvr sft has one)"),
+                     ("sample", "rlvr sample has no GPU path yet (rlvr sft has one)")):
+        out_key = "--output_dir=" if cmd == "train" else "--output="
+        p = rlvr(cmd, EMPTY, "--device=cuda", out_key + cmd + "_out")
+        want = 'rlvr %s: device = "cuda": %s; use device = "cpu"' % (cmd, why)
+        ok(p.returncode != 0 and want in p.stderr, "%s: device = cuda refused: no GPU path" % cmd, p.stderr)
+        ok(not os.path.exists(os.path.join(work, cmd + "_out")), "%s: nothing written before the refusal" % cmd)
+        p = rlvr(cmd, EMPTY, "--device=auto")
+        lines = [l for l in p.stderr.splitlines() if 'device = "auto"' in l]
+        ok(lines == ['rlvr %s: device = "auto": the CPU (%s)' % (cmd, why)],
+           "%s: auto falls back to the CPU and says why, once" % cmd, p.stderr)
+
+    # ---- unknown values, named by key, for every command
+    for value in ("gpu", "CUDA", "", "cuda:0", "cpu "):
+        for cmd in ("sft", "train", "eval", "sample"):
+            out_key = "--output_dir=" if cmd in ("sft", "train") else "--output="
+            p = rlvr(cmd, CONFIG if cmd == "sft" else EMPTY, "--device=" + value, out_key + "unk")
+            ok(p.returncode != 0 and "'device' must be \"cpu\", \"cuda\" or \"auto\"" in p.stderr,
+               "%s: device = %r refused naming the key" % (cmd, value), p.stderr)
+    ok(not os.path.exists(os.path.join(work, "unk")), "sft: nothing written for an unknown device")
+    p = rlvr("sft", CONFIG, "--device=7", "--output_dir=unk")
+    ok(p.returncode != 0 and "device" in p.stderr, "sft: a number for device refused", p.stderr)
+
+    # ---- cpu (the default) and auto without a GPU are the same run
+    p = sft("cpu", "--device=cpu")
+    ok(p.returncode == 0 and 'device =' not in p.stderr, "sft with device = cpu runs and says nothing of it",
+       p.stderr)
+    p = sft("default")
+    ok(p.returncode == 0, "sft without device runs", p.stderr)
+    ok(same_file(os.path.join(work, "cpu", "model.safetensors"), os.path.join(work, "default", "model.safetensors")),
+       "device = cpu is the default: the same model")
+
+    if not gpu:
+        p = sft("cuda", "--device=cuda")
+        ok(p.returncode != 0 and 'rlvr sft: ' in p.stderr and 'device = "cuda": ' in p.stderr and
+           ("built without CUDA" in p.stderr or "no CUDA device: " in p.stderr) and
+           'use device = "cpu"' in p.stderr, "sft: device = cuda refused without a GPU, naming why", p.stderr)
+        ok(not os.path.exists(os.path.join(work, "cuda")), "sft: nothing written before the refusal")
+        ok(same_file(os.path.join(work, "cpu", "model.safetensors"), os.path.join(work, "auto", "model.safetensors")),
+           "auto fell back to the CPU: the CPU run's model byte for byte")
+        for i in range(6):
+            ok(True, "# SKIP no GPU: the GPU SFT's comparison with the CPU (%d)" % (i + 1))
+    else:
+        p = sft("cuda", "--device=cuda")
+        ok(p.returncode == 0, "sft with device = cuda runs", p.stderr)
+        mc, mg = metrics("cpu"), metrics("cuda")
+        ok(len(mc) == 8 and len(mg) == 8, "metrics: 8 lines each (%d, %d)" % (len(mc), len(mg)))
+        worst = max([abs(a["loss"] - b["loss"]) / max(abs(a["loss"]), 1e-12) for a, b in zip(mc, mg)] or [1])
+        ok(worst <= 1e-4, "the loss curve matches the CPU's within 1e-4 relative (worst %.2e)" % worst,
+           [(a["loss"], b["loss"]) for a, b in zip(mc, mg)])
+        lr = [(a["learning_rate"], b["learning_rate"]) for a, b in zip(mc, mg)]
+        ok(all(a == b for a, b in lr), "the same learning rate at every step", lr)
+        wc = weights(os.path.join(work, "cpu", "model.safetensors"))
+        wg = weights(os.path.join(work, "cuda", "model.safetensors"))
+        ok(sorted(wc) == sorted(wg) and all(wc[k][0] == wg[k][0] == "F32" and len(wc[k][1]) == len(wg[k][1])
+                                            for k in wc), "the GPU run saves the CPU run's tensors and dtypes")
+        num = den = big = 0.0
+        for k in wc:
+            if k in wg:
+                for x, y in zip(wc[k][1], wg[k][1]):
+                    num += (x - y) ** 2
+                    den += x * x
+                    big = max(big, abs(x - y))
+        rel = (num / den) ** 0.5 if den else 1.0
+        ok(rel <= 2e-4 and big <= 1e-3,
+           "final weights match the CPU's: relative L2 %.2e (<= 2e-4), largest difference %.2e (<= 1e-3)" % (rel, big))
+        ok(os.path.exists(os.path.join(work, "cuda", "checkpoint-4", "model.safetensors")) and
+           os.path.exists(os.path.join(work, "cuda", "checkpoint-4", "trainer_state.json")),
+           "the GPU run writes checkpoints (the policy and trainer_state.json)")
+        p = sft("cuda", "--device=cuda", "--max_steps=12", "--resume")
+        ok(p.returncode != 0 and "cannot resume" in p.stderr, "a GPU run does not resume, and says so", p.stderr)
+finally:
+    shutil.rmtree(work, ignore_errors=True)
+done()
