@@ -23,6 +23,7 @@
  * path. Block size is kThreads (a multiple of 32) for every launch.
  */
 #include "gpu.h"
+#include "gpu_fail.h"
 
 #include <cuda_runtime.h>
 #include <math.h>
@@ -35,25 +36,10 @@ namespace {
 constexpr int kThreads = 256;
 constexpr unsigned kFullMask = 0xffffffffu;
 
-int fail(char *err, size_t err_len, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 3, 4)))
-#endif
-    ;
-int fail(char *err, size_t err_len, const char *fmt, ...)
-{
-    if (err && err_len) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, err_len, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
 
 int cuda_fail(char *err, size_t err_len, const char *what, cudaError_t e)
 {
-    return fail(err, err_len, "advantages: %s: %s", what, cudaGetErrorString(e));
+    return rlvr_gpu_fail(err, err_len, "advantages: %s: %s", what, cudaGetErrorString(e));
 }
 
 template <typename T>
@@ -201,7 +187,7 @@ extern "C" int rlvr_gpu_group_advantages(const float *rewards, const int32_t *gr
     cudaError_t e = cudaGetDeviceCount(&devices);
     if (e != cudaSuccess || devices <= 0) {
         (void)cudaGetLastError();
-        return fail(err, err_len, "advantages: no CUDA device (%s)",
+        return rlvr_gpu_fail(err, err_len, "advantages: no CUDA device (%s)",
                     e != cudaSuccess ? cudaGetErrorString(e) : "none found");
     }
     int dev = 0, sms = 0;
@@ -213,7 +199,7 @@ extern "C" int rlvr_gpu_group_advantages(const float *rewards, const int32_t *gr
      * rewards[n] (float), group_index[n] (int32), advantages[n] (float). */
     size_t slots = n_groups + 1;
     if (n > SIZE_MAX / 16 || slots > SIZE_MAX / 32)
-        return fail(err, err_len, "advantages: %zu samples, %zu groups: too large", n, n_groups);
+        return rlvr_gpu_fail(err, err_len, "advantages: %zu samples, %zu groups: too large", n, n_groups);
     size_t off_m2 = align_up(slots * sizeof(double));
     size_t off_count = off_m2 + align_up(slots * sizeof(double));
     size_t off_rewards = off_count + align_up(slots * sizeof(unsigned long long));
@@ -224,7 +210,7 @@ extern "C" int rlvr_gpu_group_advantages(const float *rewards, const int32_t *gr
     char *mem = nullptr;
     if ((e = cudaMalloc((void **)&mem, bytes)) != cudaSuccess) {
         (void)cudaGetLastError();
-        return fail(err, err_len, "advantages: cudaMalloc of %zu bytes: %s", bytes,
+        return rlvr_gpu_fail(err, err_len, "advantages: cudaMalloc of %zu bytes: %s", bytes,
                     cudaGetErrorString(e));
     }
     double *d_sum = (double *)mem;

@@ -10,22 +10,8 @@
 #include <stdio.h>
 
 #include "gpu.h"
+#include "gpu_fail.h"
 
-static int fail(char *err, size_t err_len, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 3, 4)))
-#endif
-    ;
-static int fail(char *err, size_t err_len, const char *fmt, ...)
-{
-    if (err && err_len) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, err_len, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
 
 int rlvr_advantage_check(const float *rewards, const int32_t *group_index, size_t n, size_t n_groups,
                          int scale, float eps, const float *advantages, char *err, size_t err_len)
@@ -33,22 +19,22 @@ int rlvr_advantage_check(const float *rewards, const int32_t *group_index, size_
     if (err && err_len) err[0] = '\0';
     if (n == 0) return 0;
     if (!rewards || !group_index || !advantages)
-        return fail(err, err_len, "advantages: rewards, group_index or advantages is NULL");
+        return rlvr_gpu_fail(err, err_len, "advantages: rewards, group_index or advantages is NULL");
     if (scale != RLVR_SCALE_GROUP && scale != RLVR_SCALE_NONE && scale != RLVR_SCALE_BATCH)
-        return fail(err, err_len, "advantages: unknown scale %d (want group, none or batch)", scale);
+        return rlvr_gpu_fail(err, err_len, "advantages: unknown scale %d (want group, none or batch)", scale);
     if (!isfinite(eps) || eps < 0.0f)
-        return fail(err, err_len, "advantages: eps %g must be finite and >= 0", (double)eps);
+        return rlvr_gpu_fail(err, err_len, "advantages: eps %g must be finite and >= 0", (double)eps);
     if (n_groups == 0)
-        return fail(err, err_len, "advantages: n_groups is 0 for %zu samples", n);
+        return rlvr_gpu_fail(err, err_len, "advantages: n_groups is 0 for %zu samples", n);
     if (n_groups > (size_t)INT32_MAX + 1)
-        return fail(err, err_len, "advantages: n_groups %zu is too large", n_groups);
+        return rlvr_gpu_fail(err, err_len, "advantages: n_groups %zu is too large", n_groups);
     for (size_t i = 0; i < n; i++) {
         int32_t g = group_index[i];
         if (g < 0 || (uint64_t)g >= (uint64_t)n_groups)
-            return fail(err, err_len, "advantages: group_index[%zu] = %ld is outside 0..%zu", i, (long)g,
+            return rlvr_gpu_fail(err, err_len, "advantages: group_index[%zu] = %ld is outside 0..%zu", i, (long)g,
                         n_groups - 1);
         if (isinf(rewards[i]))
-            return fail(err, err_len, "advantages: reward[%zu] is infinite", i);
+            return rlvr_gpu_fail(err, err_len, "advantages: reward[%zu] is infinite", i);
     }
     return 0;
 }

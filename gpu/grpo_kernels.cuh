@@ -25,6 +25,7 @@
 #ifndef RLVR_GRPO_KERNELS_CUH
 #define RLVR_GRPO_KERNELS_CUH
 
+#include "gpu_fail.h"
 #include "grpo_math.cuh"
 
 #include <cuda_bf16.h>
@@ -40,26 +41,11 @@ constexpr unsigned long long kKeyNone = ~0ull;
 
 /* ---- host-side helpers ---------------------------------------------------------------- */
 
-int fail(char *err, size_t err_len, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 3, 4)))
-#endif
-    ;
-inline int fail(char *err, size_t err_len, const char *fmt, ...)
-{
-    if (err && err_len) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, err_len, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
 
 inline int cuda_fail(char *err, size_t err_len, const char *who, const char *what, cudaError_t e)
 {
     (void)cudaGetLastError(); /* clear a non-sticky error for the caller */
-    return fail(err, err_len, "%s: %s: %s", who, what, cudaGetErrorString(e));
+    return rlvr_gpu_fail(err, err_len, "%s: %s: %s", who, what, cudaGetErrorString(e));
 }
 
 /* Counted device allocations (gpu/logprob.cu defines them); the same as

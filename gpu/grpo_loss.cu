@@ -266,28 +266,28 @@ __global__ void __launch_bounds__(kSeqThreads) k_reduce(rlvr_grpo_config cfg, co
  * include host/). */
 int config_check(const rlvr_grpo_config *c, char *err, size_t err_len)
 {
-    if (!c) return fail(err, err_len, "grpo: no configuration");
+    if (!c) return rlvr_gpu_fail(err, err_len, "grpo: no configuration");
     if (c->loss_type < RLVR_LOSS_GRPO || c->loss_type > RLVR_LOSS_DR_GRPO)
-        return fail(err, err_len, "grpo: unknown loss_type %d (want grpo, bnpo, dapo or dr_grpo)", c->loss_type);
+        return rlvr_gpu_fail(err, err_len, "grpo: unknown loss_type %d (want grpo, bnpo, dapo or dr_grpo)", c->loss_type);
     if (c->importance_level != RLVR_IS_TOKEN && c->importance_level != RLVR_IS_SEQUENCE)
-        return fail(err, err_len, "grpo: unknown importance_sampling_level %d (want token or sequence)",
+        return rlvr_gpu_fail(err, err_len, "grpo: unknown importance_sampling_level %d (want token or sequence)",
                     c->importance_level);
     if (c->kl_estimator < RLVR_KL_K3 || c->kl_estimator > RLVR_KL_K2)
-        return fail(err, err_len, "grpo: unknown kl estimator %d (want k3, k1 or k2)", c->kl_estimator);
+        return rlvr_gpu_fail(err, err_len, "grpo: unknown kl estimator %d (want k3, k1 or k2)", c->kl_estimator);
     if (!(c->epsilon_low >= 0.0f && c->epsilon_low < 1.0f))
-        return fail(err, err_len, "grpo: epsilon_low %g must be in [0, 1)", (double)c->epsilon_low);
+        return rlvr_gpu_fail(err, err_len, "grpo: epsilon_low %g must be in [0, 1)", (double)c->epsilon_low);
     if (!(c->epsilon_high >= 0.0f && c->epsilon_high < 1.0f))
-        return fail(err, err_len, "grpo: epsilon_high %g must be in [0, 1)", (double)c->epsilon_high);
+        return rlvr_gpu_fail(err, err_len, "grpo: epsilon_high %g must be in [0, 1)", (double)c->epsilon_high);
     if (!(c->delta == 0.0f || (isfinite(c->delta) && c->delta > 1.0f + c->epsilon_high)))
-        return fail(err, err_len, "grpo: delta %g must be 0 (off) or above 1 + epsilon_high", (double)c->delta);
+        return rlvr_gpu_fail(err, err_len, "grpo: delta %g must be 0 (off) or above 1 + epsilon_high", (double)c->delta);
     if (!(c->dual_clip == 0.0f || (isfinite(c->dual_clip) && c->dual_clip > 1.0f)))
-        return fail(err, err_len, "grpo: dual_clip %g must be 0 (off) or above 1", (double)c->dual_clip);
+        return rlvr_gpu_fail(err, err_len, "grpo: dual_clip %g must be 0 (off) or above 1", (double)c->dual_clip);
     if (!(isfinite(c->beta) && c->beta >= 0.0f))
-        return fail(err, err_len, "grpo: beta %g must be finite and >= 0", (double)c->beta);
+        return rlvr_gpu_fail(err, err_len, "grpo: beta %g must be finite and >= 0", (double)c->beta);
     if (c->max_completion_length < 1)
-        return fail(err, err_len, "grpo: max_completion_length %ld must be >= 1", (long)c->max_completion_length);
+        return rlvr_gpu_fail(err, err_len, "grpo: max_completion_length %ld must be >= 1", (long)c->max_completion_length);
     if (c->grad_accum_steps < 1)
-        return fail(err, err_len, "grpo: grad_accum_steps %ld must be >= 1", (long)c->grad_accum_steps);
+        return rlvr_gpu_fail(err, err_len, "grpo: grad_accum_steps %ld must be >= 1", (long)c->grad_accum_steps);
     return 0;
 }
 
@@ -299,23 +299,23 @@ int host_checks(const rlvr_grpo_config *c, const rlvr_gpu_grpo_batch *in, char *
     if (err && err_len) err[0] = '\0';
     dapo_msg[0] = '\0';
     if (config_check(c, err, err_len)) return -1;
-    if (!in) return fail(err, err_len, "grpo: no batch");
+    if (!in) return rlvr_gpu_fail(err, err_len, "grpo: no batch");
     const size_t B = in->n_seq, T = in->seq_len;
     if (B && T && (!in->logits || !in->tokens || !in->advantages))
-        return fail(err, err_len, "grpo: logits, tokens or advantages is NULL");
+        return rlvr_gpu_fail(err, err_len, "grpo: logits, tokens or advantages is NULL");
     if (c->beta > 0.0f && B && T && !in->ref_logp)
-        return fail(err, err_len, "grpo: beta is %g but there is no ref_logp", (double)c->beta);
-    if (T && B > SIZE_MAX / T) return fail(err, err_len, "grpo: %zu x %zu positions overflow", B, T);
+        return rlvr_gpu_fail(err, err_len, "grpo: beta is %g but there is no ref_logp", (double)c->beta);
+    if (T && B > SIZE_MAX / T) return rlvr_gpu_fail(err, err_len, "grpo: %zu x %zu positions overflow", B, T);
     const size_t R = B * T;
-    if (R > (size_t)INT32_MAX) return fail(err, err_len, "grpo: %zu positions is too many for one call", R);
-    if (B > (size_t)INT32_MAX || T > (size_t)UINT32_MAX) return fail(err, err_len, "grpo: %zu x %zu is too large", B, T);
-    if (R && in->vocab == 0) return fail(err, err_len, "grpo: vocab is 0");
-    if (in->vocab > (size_t)INT32_MAX) return fail(err, err_len, "grpo: vocab %zu is too large", in->vocab);
-    if (R && in->vocab > SIZE_MAX / 4 / R) return fail(err, err_len, "grpo: %zu x %zu logits overflow", R, in->vocab);
+    if (R > (size_t)INT32_MAX) return rlvr_gpu_fail(err, err_len, "grpo: %zu positions is too many for one call", R);
+    if (B > (size_t)INT32_MAX || T > (size_t)UINT32_MAX) return rlvr_gpu_fail(err, err_len, "grpo: %zu x %zu is too large", B, T);
+    if (R && in->vocab == 0) return rlvr_gpu_fail(err, err_len, "grpo: vocab is 0");
+    if (in->vocab > (size_t)INT32_MAX) return rlvr_gpu_fail(err, err_len, "grpo: vocab %zu is too large", in->vocab);
+    if (R && in->vocab > SIZE_MAX / 4 / R) return rlvr_gpu_fail(err, err_len, "grpo: %zu x %zu logits overflow", R, in->vocab);
     if (!(in->temperature > 0.0f) || !finite(in->temperature))
-        return fail(err, err_len, "grpo: temperature %g must be finite and > 0", (double)in->temperature);
+        return rlvr_gpu_fail(err, err_len, "grpo: temperature %g must be finite and > 0", (double)in->temperature);
     if (in->dtype != RLVR_GPU_F32 && in->dtype != RLVR_GPU_BF16)
-        return fail(err, err_len, "grpo: unknown dtype %d (want RLVR_GPU_F32 or RLVR_GPU_BF16)", in->dtype);
+        return rlvr_gpu_fail(err, err_len, "grpo: unknown dtype %d (want RLVR_GPU_F32 or RLVR_GPU_BF16)", in->dtype);
     if (c->loss_type == RLVR_LOSS_DAPO) {
         if (!isfinite(in->dapo_tokens) || in->dapo_tokens < 0.0)
             snprintf(dapo_msg, dapo_len, "grpo: dapo_tokens %g must be finite and >= 0", in->dapo_tokens);
@@ -344,7 +344,7 @@ extern "C" int rlvr_gpu_grpo_loss_dev(const struct rlvr_grpo_config *cfg, const 
     const rlvr_grpo_config c = *cfg;
     const size_t B = in->n_seq, T = in->seq_len, R = B * T;
     if (R == 0) {
-        if (dapo_msg[0]) return fail(err, err_len, "%s", dapo_msg);
+        if (dapo_msg[0]) return rlvr_gpu_fail(err, err_len, "%s", dapo_msg);
         if (metrics) memset(metrics, 0, sizeof *metrics);
         return 0;
     }
@@ -425,23 +425,23 @@ extern "C" int rlvr_gpu_grpo_loss_dev(const struct rlvr_grpo_config *cfg, const 
             return cuda_fail(err, err_len, "grpo", "read token", e);
         switch (kind) {
         case K_TOKEN:
-            return fail(err, err_len, "grpo: row %zu (sequence %zu, position %zu): token %ld is outside 0..%zu", row,
+            return rlvr_gpu_fail(err, err_len, "grpo: row %zu (sequence %zu, position %zu): token %ld is outside 0..%zu", row,
                         b, t, (long)id, in->vocab - 1);
         case K_ROW:
-            return fail(err, err_len,
+            return rlvr_gpu_fail(err, err_len,
                         "grpo: row %zu (sequence %zu, position %zu): logits hold NaN or +Inf, or are all -Inf", row,
                         b, t);
         case K_TAKEN:
-            return fail(err, err_len, "grpo: row %zu (sequence %zu, position %zu): the logit of token %ld is -Inf",
+            return rlvr_gpu_fail(err, err_len, "grpo: row %zu (sequence %zu, position %zu): the logit of token %ld is -Inf",
                         row, b, t, (long)id);
-        case K_OLD: return fail(err, err_len, "grpo: old_logp[%zu][%zu] is not finite", b, t);
-        case K_REF: return fail(err, err_len, "grpo: ref_logp[%zu][%zu] is not finite", b, t);
-        default: return fail(err, err_len, "grpo: advantages[%zu] is not finite", b);
+        case K_OLD: return rlvr_gpu_fail(err, err_len, "grpo: old_logp[%zu][%zu] is not finite", b, t);
+        case K_REF: return rlvr_gpu_fail(err, err_len, "grpo: ref_logp[%zu][%zu] is not finite", b, t);
+        default: return rlvr_gpu_fail(err, err_len, "grpo: advantages[%zu] is not finite", b);
         }
     }
-    if (dapo_msg[0]) return fail(err, err_len, "%s", dapo_msg);
+    if (dapo_msg[0]) return rlvr_gpu_fail(err, err_len, "%s", dapo_msg);
     if (h.key == kKeyDapo)
-        return fail(err, err_len, "grpo: dapo_tokens %g is fewer than this micro-batch's %g active tokens",
+        return rlvr_gpu_fail(err, err_len, "grpo: dapo_tokens %g is fewer than this micro-batch's %g active tokens",
                     in->dapo_tokens, h.N);
     if (metrics) *metrics = h.metrics;
     return 0;

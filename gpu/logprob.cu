@@ -116,15 +116,15 @@ int check_common(const void *logits, const int32_t *tokens, size_t n, size_t voc
                  const char *who, char *err, size_t err_len)
 {
     if (err && err_len) err[0] = '\0';
-    if (n && (!logits || !tokens)) return fail(err, err_len, "%s: logits or tokens is NULL", who);
-    if (n && vocab == 0) return fail(err, err_len, "%s: vocab is 0", who);
-    if (vocab > (size_t)INT32_MAX) return fail(err, err_len, "%s: vocab %zu is too large", who, vocab);
+    if (n && (!logits || !tokens)) return rlvr_gpu_fail(err, err_len, "%s: logits or tokens is NULL", who);
+    if (n && vocab == 0) return rlvr_gpu_fail(err, err_len, "%s: vocab is 0", who);
+    if (vocab > (size_t)INT32_MAX) return rlvr_gpu_fail(err, err_len, "%s: vocab %zu is too large", who, vocab);
     if (!(temperature > 0.0f) || !isfinite(temperature))
-        return fail(err, err_len, "%s: temperature %g must be finite and > 0", who, (double)temperature);
+        return rlvr_gpu_fail(err, err_len, "%s: temperature %g must be finite and > 0", who, (double)temperature);
     if (dtype != RLVR_GPU_F32 && dtype != RLVR_GPU_BF16)
-        return fail(err, err_len, "%s: unknown dtype %d (want RLVR_GPU_F32 or RLVR_GPU_BF16)", who, dtype);
-    if (n > (size_t)INT32_MAX) return fail(err, err_len, "%s: %zu rows is too many for one call", who, n);
-    if (n && vocab > SIZE_MAX / 4 / n) return fail(err, err_len, "%s: %zu x %zu logits overflow", who, n, vocab);
+        return rlvr_gpu_fail(err, err_len, "%s: unknown dtype %d (want RLVR_GPU_F32 or RLVR_GPU_BF16)", who, dtype);
+    if (n > (size_t)INT32_MAX) return rlvr_gpu_fail(err, err_len, "%s: %zu rows is too many for one call", who, n);
+    if (n && vocab > SIZE_MAX / 4 / n) return rlvr_gpu_fail(err, err_len, "%s: %zu x %zu logits overflow", who, n, vocab);
     return 0;
 }
 
@@ -184,9 +184,9 @@ void rlvr_grpo::counted_free(void *p)
 
 extern "C" int rlvr_gpu_grpo_alloc(void **d_ptr, size_t bytes, char *err, size_t err_len)
 {
-    if (!d_ptr) return fail(err, err_len, "gpu alloc: d_ptr is NULL");
+    if (!d_ptr) return rlvr_gpu_fail(err, err_len, "gpu alloc: d_ptr is NULL");
     cudaError_t e = counted_malloc(d_ptr, bytes);
-    if (e != cudaSuccess) return fail(err, err_len, "gpu alloc: %zu bytes: %s", bytes, cudaGetErrorString(e));
+    if (e != cudaSuccess) return rlvr_gpu_fail(err, err_len, "gpu alloc: %zu bytes: %s", bytes, cudaGetErrorString(e));
     return 0;
 }
 
@@ -231,7 +231,7 @@ extern "C" int rlvr_gpu_logprobs_dev(const void *d_logits, int dtype, const int3
                                      float *d_entropy, char *err, size_t err_len)
 {
     if (check_common(d_logits, d_tokens, n, vocab, dtype, temperature, "logprobs", err, err_len)) return -1;
-    if (n && !d_logp) return fail(err, err_len, "logprobs: logp is NULL");
+    if (n && !d_logp) return rlvr_gpu_fail(err, err_len, "logprobs: logp is NULL");
     if (n == 0) return 0;
     const float inv_t = 1.0f / temperature;
     KeyWord key;
@@ -254,14 +254,14 @@ extern "C" int rlvr_gpu_logprobs_dev(const void *d_logits, int dtype, const int3
         const int32_t *src = d_tokens + row;
         if ((e = cudaMemcpy(&id, src, sizeof id, cudaMemcpyDeviceToHost)) != cudaSuccess)
             return cuda_fail(err, err_len, "logprobs", "read token", e);
-        return fail(err, err_len, "logprobs: row %zu: token %ld is outside 0..%zu", row, (long)id, vocab - 1);
+        return rlvr_gpu_fail(err, err_len, "logprobs: row %zu: token %ld is outside 0..%zu", row, (long)id, vocab - 1);
     }
-    case LP_ROW: return fail(err, err_len, "logprobs: row %zu: logits hold NaN or +Inf, or are all -Inf", row);
+    case LP_ROW: return rlvr_gpu_fail(err, err_len, "logprobs: row %zu: logits hold NaN or +Inf, or are all -Inf", row);
     default: {
         int32_t id = 0;
         if ((e = cudaMemcpy(&id, d_tokens + row, sizeof id, cudaMemcpyDeviceToHost)) != cudaSuccess)
             return cuda_fail(err, err_len, "logprobs", "read token", e);
-        return fail(err, err_len, "logprobs: row %zu: the logit of token %ld is -Inf", row, (long)id);
+        return rlvr_gpu_fail(err, err_len, "logprobs: row %zu: the logit of token %ld is -Inf", row, (long)id);
     }
     }
 }
@@ -273,7 +273,7 @@ extern "C" int rlvr_gpu_logprobs_backward_dev(const void *d_logits, int dtype, c
 {
     if (check_common(d_logits, d_tokens, n, vocab, dtype, temperature, "logprobs_backward", err, err_len))
         return -1;
-    if (n && (!d_dlogp || !d_dlogits)) return fail(err, err_len, "logprobs_backward: dlogp or dlogits is NULL");
+    if (n && (!d_dlogp || !d_dlogits)) return rlvr_gpu_fail(err, err_len, "logprobs_backward: dlogp or dlogits is NULL");
     if (n == 0) return 0;
     const float inv_t = 1.0f / temperature;
     KeyWord key;
@@ -291,16 +291,16 @@ extern "C" int rlvr_gpu_logprobs_backward_dev(const void *d_logits, int dtype, c
     if (k == kKeyNone) return 0;
     size_t row = (size_t)(k / 8);
     switch ((int)(k % 8)) {
-    case BW_DLOGP: return fail(err, err_len, "logprobs_backward: row %zu: dlogp is not finite", row);
+    case BW_DLOGP: return rlvr_gpu_fail(err, err_len, "logprobs_backward: row %zu: dlogp is not finite", row);
     case BW_TOKEN: {
         int32_t id = 0;
         if ((e = cudaMemcpy(&id, d_tokens + row, sizeof id, cudaMemcpyDeviceToHost)) != cudaSuccess)
             return cuda_fail(err, err_len, "logprobs_backward", "read token", e);
-        return fail(err, err_len, "logprobs_backward: row %zu: token %ld is outside 0..%zu", row, (long)id,
+        return rlvr_gpu_fail(err, err_len, "logprobs_backward: row %zu: token %ld is outside 0..%zu", row, (long)id,
                     vocab - 1);
     }
     default:
-        return fail(err, err_len, "logprobs_backward: row %zu: logits hold NaN or +Inf, or are all -Inf", row);
+        return rlvr_gpu_fail(err, err_len, "logprobs_backward: row %zu: logits hold NaN or +Inf, or are all -Inf", row);
     }
 }
 
@@ -321,7 +321,7 @@ extern "C" int rlvr_gpu_logprobs(const void *logits, int dtype, const int32_t *t
                                  size_t err_len)
 {
     if (check_common(logits, tokens, n, vocab, dtype, temperature, "logprobs", err, err_len)) return -1;
-    if (n && !logp) return fail(err, err_len, "logprobs: logp is NULL");
+    if (n && !logp) return rlvr_gpu_fail(err, err_len, "logprobs: logp is NULL");
     if (n == 0) return 0;
     const size_t xb = n * vocab * dtype_size(dtype);
     const size_t o_tok = align_up(xb), o_rows = o_tok + align_up(n * 4), o_logp = o_rows + align_up(n);
@@ -350,7 +350,7 @@ extern "C" int rlvr_gpu_logprobs_backward(const void *logits, int dtype, const i
                                           float temperature, void *dlogits, char *err, size_t err_len)
 {
     if (check_common(logits, tokens, n, vocab, dtype, temperature, "logprobs_backward", err, err_len)) return -1;
-    if (n && (!dlogp || !dlogits)) return fail(err, err_len, "logprobs_backward: dlogp or dlogits is NULL");
+    if (n && (!dlogp || !dlogits)) return rlvr_gpu_fail(err, err_len, "logprobs_backward: dlogp or dlogits is NULL");
     if (n == 0) return 0;
     /* The gradient is written over the device copy of the logits. */
     const size_t xb = n * vocab * dtype_size(dtype);

@@ -25,6 +25,7 @@
  * nothing here prints or exits.
  */
 #include "gpu.h"
+#include "gpu_fail.h"
 #include "model_ops.cuh"
 
 #include <math.h>
@@ -39,21 +40,6 @@ namespace {
 
 constexpr size_t kWorkspace = (size_t)32 << 20;
 
-int failf(char *err, size_t err_len, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 3, 4)))
-#endif
-    ;
-int failf(char *err, size_t err_len, const char *fmt, ...)
-{
-    if (err && err_len) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, err_len, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
 
 } // namespace
 
@@ -83,7 +69,7 @@ int track_alloc(rlvr_gpu_model *m, void **p, size_t bytes, const char *what, cha
     if (e != cudaSuccess) {
         (void)cudaGetLastError();
         *p = nullptr;
-        return failf(err, err_len, "gpu model: cannot allocate %s (%.2f GB): %s", what,
+        return rlvr_gpu_fail(err, err_len, "gpu model: cannot allocate %s (%.2f GB): %s", what,
                      (double)bytes / 1e9, cudaGetErrorString(e));
     }
     m->bytes += bytes;
@@ -116,7 +102,7 @@ int cuda_check(const char *what, cudaError_t e, char *err, size_t err_len)
 {
     if (e == cudaSuccess) return 0;
     (void)cudaGetLastError();
-    return failf(err, err_len, "gpu model: %s: %s", what, cudaGetErrorString(e));
+    return rlvr_gpu_fail(err, err_len, "gpu model: %s: %s", what, cudaGetErrorString(e));
 }
 
 int config_check(const rlvr_gpu_model_config *c, char *err, size_t err_len)
@@ -127,7 +113,7 @@ int config_check(const rlvr_gpu_model_config *c, char *err, size_t err_len)
         c->max_position_embeddings < 1 || !(c->rope_theta > 1.0) || !(c->rms_norm_eps > 0.0) ||
         (c->tie_word_embeddings != 0 && c->tie_word_embeddings != 1) ||
         (c->attention_bias != 0 && c->attention_bias != 1) || c->num_hidden_layers > 4096)
-        return failf(err, err_len, "gpu model: the config is not a checked model config "
+        return rlvr_gpu_fail(err, err_len, "gpu model: the config is not a checked model config "
                      "(run rlvr_model_config_check first)");
     return 0;
 }
@@ -142,10 +128,10 @@ int rlvr_gpu_model_create(struct rlvr_gpu_model **out, const struct rlvr_gpu_mod
     *out = nullptr;
     if (config_check(cfg, err, err_len)) return -1;
     if (precision != RLVR_GPU_FP32 && precision != RLVR_GPU_BF16)
-        return failf(err, err_len, "gpu model: unknown precision %d", precision);
-    if (!rlvr_gpu_available()) return failf(err, err_len, "gpu model: no CUDA device");
+        return rlvr_gpu_fail(err, err_len, "gpu model: unknown precision %d", precision);
+    if (!rlvr_gpu_available()) return rlvr_gpu_fail(err, err_len, "gpu model: no CUDA device");
     rlvr_gpu_model *m = (rlvr_gpu_model *)calloc(1, sizeof *m);
-    if (!m) return failf(err, err_len, "gpu model: out of host memory");
+    if (!m) return rlvr_gpu_fail(err, err_len, "gpu model: out of host memory");
     m->n.c = make_layout(*cfg);
     m->n.prec = precision;
     size_t np = m->n.c.n_params;
@@ -154,7 +140,7 @@ int rlvr_gpu_model_create(struct rlvr_gpu_model **out, const struct rlvr_gpu_mod
     cublasStatus_t st = CUBLAS_STATUS_SUCCESS;
     int rc = -1;
     if (!seg) {
-        failf(err, err_len, "gpu model: out of host memory");
+        rlvr_gpu_fail(err, err_len, "gpu model: out of host memory");
         goto out;
     }
     m->n_seg = make_segments(m->n.c, seg);
@@ -162,7 +148,7 @@ int rlvr_gpu_model_create(struct rlvr_gpu_model **out, const struct rlvr_gpu_mod
         if (seg[i].numel > m->max_seg) m->max_seg = seg[i].numel;
     if ((st = cublasCreate(&m->blas)) != CUBLAS_STATUS_SUCCESS ||
         (st = cublasSetMathMode(m->blas, CUBLAS_DEFAULT_MATH)) != CUBLAS_STATUS_SUCCESS) {
-        failf(err, err_len, "gpu model: cuBLAS: %s", cublasGetStatusString(st));
+        rlvr_gpu_fail(err, err_len, "gpu model: cuBLAS: %s", cublasGetStatusString(st));
         goto out;
     }
     if (track_alloc(m, (void **)&m->n.params, np * sizeof(float), "the weights", err, err_len) ||
@@ -176,7 +162,7 @@ int rlvr_gpu_model_create(struct rlvr_gpu_model **out, const struct rlvr_gpu_mod
         track_alloc(m, &m->workspace, kWorkspace, "the cuBLAS workspace", err, err_len))
         goto out;
     if ((st = cublasSetWorkspace(m->blas, m->workspace, kWorkspace)) != CUBLAS_STATUS_SUCCESS) {
-        failf(err, err_len, "gpu model: cuBLAS workspace: %s", cublasGetStatusString(st));
+        rlvr_gpu_fail(err, err_len, "gpu model: cuBLAS workspace: %s", cublasGetStatusString(st));
         goto out;
     }
     if (cuda_check("clear the weights", cudaMemset(m->n.params, 0, np * sizeof(float)), err, err_len) ||
@@ -235,7 +221,7 @@ int rlvr_gpu_model_upload(struct rlvr_gpu_model *m, const float *params, size_t 
                           char *err, size_t err_len)
 {
     if (n_params != m->n.c.n_params)
-        return failf(err, err_len, "gpu model: %zu parameters given, the model has %zu", n_params,
+        return rlvr_gpu_fail(err, err_len, "gpu model: %zu parameters given, the model has %zu", n_params,
                      m->n.c.n_params);
     if (cuda_check("upload the weights",
                    cudaMemcpy(m->n.params, params, params_bytes(m), cudaMemcpyHostToDevice), err,
@@ -250,7 +236,7 @@ int rlvr_gpu_model_download(const struct rlvr_gpu_model *m, float *params, size_
                             char *err, size_t err_len)
 {
     if (n_params != m->n.c.n_params)
-        return failf(err, err_len, "gpu model: room for %zu parameters, the model has %zu",
+        return rlvr_gpu_fail(err, err_len, "gpu model: room for %zu parameters, the model has %zu",
                      n_params, m->n.c.n_params);
     return cuda_check("download the weights",
                       cudaMemcpy(params, m->n.params, params_bytes(m), cudaMemcpyDeviceToHost), err,
@@ -261,7 +247,7 @@ int rlvr_gpu_model_download_grads(const struct rlvr_gpu_model *m, float *grads, 
                                   char *err, size_t err_len)
 {
     if (n_params != m->n.c.n_params)
-        return failf(err, err_len, "gpu model: room for %zu gradients, the model has %zu",
+        return rlvr_gpu_fail(err, err_len, "gpu model: room for %zu gradients, the model has %zu",
                      n_params, m->n.c.n_params);
     return cuda_check("download the gradients",
                       cudaMemcpy(grads, m->n.grads, params_bytes(m), cudaMemcpyDeviceToHost), err,
@@ -277,7 +263,7 @@ int rlvr_gpu_model_zero_grads(struct rlvr_gpu_model *m, char *err, size_t err_le
 int rlvr_gpu_model_reserve(struct rlvr_gpu_model *m, int B, int T, char *err, size_t err_len)
 {
     if (B < 1 || T < 1 || T > m->n.c.max_pos || (long long)B * T > (1ll << 30))
-        return failf(err, err_len, "gpu model: cannot reserve %d sequences of %d tokens "
+        return rlvr_gpu_fail(err, err_len, "gpu model: cannot reserve %d sequences of %d tokens "
                      "(max_position_embeddings %d)", B, T, m->n.c.max_pos);
     if (m->acts && m->n.B >= B && m->n.T >= T) return 0;
     track_free(m, m->acts, m->acts_bytes);
@@ -299,7 +285,7 @@ int rlvr_gpu_model_reserve(struct rlvr_gpu_model *m, int B, int T, char *err, si
     net_carve_acts(m->n, B, T, m->acts, m->halves);
     size_t nt = (size_t)T * m->n.c.hd;
     float *table = (float *)malloc(nt * sizeof(float));
-    if (!table) return failf(err, err_len, "gpu model: out of host memory for the rope table");
+    if (!table) return rlvr_gpu_fail(err, err_len, "gpu model: out of host memory for the rope table");
     rlvr_gpu_rope_table(table, T, m->n.c.hd, m->n.c.theta);
     int rc = cuda_check("upload the rope table",
                         cudaMemcpy(m->n.cos_sin, table, nt * sizeof(float), cudaMemcpyHostToDevice),
@@ -316,7 +302,7 @@ int rlvr_gpu_model_forward(struct rlvr_gpu_model *m, const int32_t *tokens, int 
     size_t N = (size_t)B * T;
     for (size_t i = 0; i < N; i++)
         if (tokens[i] < 0 || tokens[i] >= m->n.c.V)
-            return failf(err, err_len, "gpu model: token %d at row %zu is outside the vocabulary (%d)",
+            return rlvr_gpu_fail(err, err_len, "gpu model: token %d at row %zu is outside the vocabulary (%d)",
                          tokens[i], i, m->n.c.V);
     m->n.cur_B = m->n.cur_T = 0;
     if (cuda_check("upload the tokens",
@@ -335,15 +321,15 @@ int rlvr_gpu_model_forward(struct rlvr_gpu_model *m, const int32_t *tokens, int 
 int rlvr_gpu_model_sft_loss(struct rlvr_gpu_model *m, const int32_t *targets, const uint8_t *rows,
                             float scale, double *loss, char *err, size_t err_len)
 {
-    if (!m->n.cur_B) return failf(err, err_len, "gpu model: loss without a forward");
-    if (!isfinite(scale)) return failf(err, err_len, "gpu model: loss scale %g is not finite", (double)scale);
+    if (!m->n.cur_B) return rlvr_gpu_fail(err, err_len, "gpu model: loss without a forward");
+    if (!isfinite(scale)) return rlvr_gpu_fail(err, err_len, "gpu model: loss scale %g is not finite", (double)scale);
     size_t N = (size_t)m->n.cur_B * m->n.cur_T;
     for (size_t i = 0; i < N; i++)
         if ((!rows || rows[i]) && (targets[i] < 0 || targets[i] >= m->n.c.V))
-            return failf(err, err_len, "gpu model: target %d at row %zu is outside the vocabulary (%d)",
+            return rlvr_gpu_fail(err, err_len, "gpu model: target %d at row %zu is outside the vocabulary (%d)",
                          targets[i], i, m->n.c.V);
     float *logp = (float *)malloc(N * sizeof(float));
-    if (!logp) return failf(err, err_len, "gpu model: out of host memory");
+    if (!logp) return rlvr_gpu_fail(err, err_len, "gpu model: out of host memory");
     cuda_ops o = ops_of(m, err, err_len);
     int rc = cuda_check("upload the targets",
                         cudaMemcpy(m->n.targets, targets, N * sizeof(int32_t), cudaMemcpyHostToDevice),
@@ -362,7 +348,7 @@ int rlvr_gpu_model_sft_loss(struct rlvr_gpu_model *m, const int32_t *targets, co
     for (size_t i = 0; !rc && i < N; i++) {
         if (rows && !rows[i]) continue;
         if (!isfinite(logp[i]))
-            rc = failf(err, err_len, "gpu model: loss: row %zu: logits hold NaN or +Inf, are all "
+            rc = rlvr_gpu_fail(err, err_len, "gpu model: loss: row %zu: logits hold NaN or +Inf, are all "
                        "-Inf, or the target's logit is -Inf", i);
         sum += (double)logp[i];
     }
@@ -375,7 +361,7 @@ int rlvr_gpu_model_sft_loss(struct rlvr_gpu_model *m, const int32_t *targets, co
 int rlvr_gpu_model_backward(struct rlvr_gpu_model *m, const float *d_dlogits, char *err,
                             size_t err_len)
 {
-    if (!m->n.cur_B) return failf(err, err_len, "gpu model: backward without a forward");
+    if (!m->n.cur_B) return rlvr_gpu_fail(err, err_len, "gpu model: backward without a forward");
     cuda_ops o = ops_of(m, err, err_len);
     return graph_backward(o, m->n, d_dlogits ? d_dlogits : m->n.logits);
 }
@@ -386,7 +372,7 @@ int rlvr_gpu_model_adamw_step(struct rlvr_gpu_model *m, const struct rlvr_gpu_ad
 {
     if (!(c->beta1 >= 0 && c->beta1 < 1) || !(c->beta2 >= 0 && c->beta2 < 1) || !(c->eps > 0) ||
         !(c->weight_decay >= 0) || !(c->max_grad_norm >= 0) || !(lr >= 0) || !isfinite(lr))
-        return failf(err, err_len, "gpu model: adamw: a setting is out of range (betas in [0, 1), "
+        return rlvr_gpu_fail(err, err_len, "gpu model: adamw: a setting is out of range (betas in [0, 1), "
                      "eps > 0, weight decay, max_grad_norm and lr >= 0)");
     size_t np = m->n.c.n_params;
     if (!m->moments) {
@@ -407,7 +393,7 @@ int rlvr_gpu_model_adamw_step(struct rlvr_gpu_model *m, const struct rlvr_gpu_ad
     if (grad_norm) *grad_norm = norm;
     if (clipped) *clipped = 0;
     if (!isfinite(norm))
-        return failf(err, err_len, "gpu model: adamw: the gradient norm is %g; step %ld skipped", norm,
+        return rlvr_gpu_fail(err, err_len, "gpu model: adamw: the gradient norm is %g; step %ld skipped", norm,
                      m->step + 1);
     adamw_scalars s = adamw_prepare(norm, c->max_grad_norm, lr, c->beta1, c->beta2, c->eps,
                                     c->weight_decay, m->step + 1);

@@ -28,6 +28,7 @@
  * copies.
  */
 #include "gpu.h"
+#include "gpu_fail.h"
 #include "model_ops.cuh"
 
 #include <stdarg.h>
@@ -559,21 +560,6 @@ using rlvr_gm::cuda_ops;
 
 namespace {
 
-int failf(char *err, size_t err_len, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 3, 4)))
-#endif
-    ;
-int failf(char *err, size_t err_len, const char *fmt, ...)
-{
-    if (err && err_len) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, err_len, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
 
 cuda_ops ops_for(char *err, size_t err_len)
 {
@@ -615,7 +601,7 @@ int rlvr_gpu_mem_alloc(void **d_ptr, size_t bytes, char *err, size_t err_len)
     if (e != cudaSuccess) {
         (void)cudaGetLastError();
         *d_ptr = nullptr;
-        return failf(err, err_len, "gpu: cudaMalloc of %zu bytes: %s", bytes, cudaGetErrorString(e));
+        return rlvr_gpu_fail(err, err_len, "gpu: cudaMalloc of %zu bytes: %s", bytes, cudaGetErrorString(e));
     }
     return 0;
 }
@@ -628,26 +614,26 @@ void rlvr_gpu_mem_free(void *d_ptr)
 int rlvr_gpu_mem_upload(void *d_dst, const void *src, size_t bytes, char *err, size_t err_len)
 {
     cudaError_t e = cudaMemcpy(d_dst, src, bytes, cudaMemcpyHostToDevice);
-    return e == cudaSuccess ? 0 : failf(err, err_len, "gpu: copy to device: %s", cudaGetErrorString(e));
+    return e == cudaSuccess ? 0 : rlvr_gpu_fail(err, err_len, "gpu: copy to device: %s", cudaGetErrorString(e));
 }
 
 int rlvr_gpu_mem_download(void *dst, const void *d_src, size_t bytes, char *err, size_t err_len)
 {
     cudaError_t e = cudaMemcpy(dst, d_src, bytes, cudaMemcpyDeviceToHost);
-    return e == cudaSuccess ? 0 : failf(err, err_len, "gpu: copy from device: %s", cudaGetErrorString(e));
+    return e == cudaSuccess ? 0 : rlvr_gpu_fail(err, err_len, "gpu: copy from device: %s", cudaGetErrorString(e));
 }
 
 int rlvr_gpu_sync(char *err, size_t err_len)
 {
     cudaError_t e = cudaDeviceSynchronize();
     if (e == cudaSuccess) e = cudaGetLastError();
-    return e == cudaSuccess ? 0 : failf(err, err_len, "gpu: %s", cudaGetErrorString(e));
+    return e == cudaSuccess ? 0 : rlvr_gpu_fail(err, err_len, "gpu: %s", cudaGetErrorString(e));
 }
 
 int rlvr_gpu_embedding_forward(float *d_out, const float *d_E, const int32_t *d_tokens, int N,
                                int D, int V, char *err, size_t err_len)
 {
-    if (bad_dims(N, D) || V < 1) return failf(err, err_len, "embedding: bad shape %d x %d (V %d)", N, D, V);
+    if (bad_dims(N, D) || V < 1) return rlvr_gpu_fail(err, err_len, "embedding: bad shape %d x %d (V %d)", N, D, V);
     cuda_ops o = ops_for(err, err_len);
     return o.embed_fwd(d_out, d_E, d_tokens, N, D, V);
 }
@@ -655,7 +641,7 @@ int rlvr_gpu_embedding_forward(float *d_out, const float *d_E, const int32_t *d_
 int rlvr_gpu_embedding_backward(float *d_dE, const float *d_dx, const int32_t *d_tokens, int N,
                                 int D, int V, char *err, size_t err_len)
 {
-    if (bad_dims(N, D) || V < 1) return failf(err, err_len, "embedding: bad shape %d x %d (V %d)", N, D, V);
+    if (bad_dims(N, D) || V < 1) return rlvr_gpu_fail(err, err_len, "embedding: bad shape %d x %d (V %d)", N, D, V);
     cuda_ops o = ops_for(err, err_len);
     return o.embed_bwd(d_dE, d_dx, d_tokens, N, D, V);
 }
@@ -663,7 +649,7 @@ int rlvr_gpu_embedding_backward(float *d_dE, const float *d_dx, const int32_t *d
 int rlvr_gpu_rmsnorm_forward(float *d_y, float *d_rstd, const float *d_x, const float *d_w,
                              int N, int D, float eps, char *err, size_t err_len)
 {
-    if (bad_dims(N, D) || !(eps > 0.0f)) return failf(err, err_len, "rmsnorm: bad shape %d x %d or eps", N, D);
+    if (bad_dims(N, D) || !(eps > 0.0f)) return rlvr_gpu_fail(err, err_len, "rmsnorm: bad shape %d x %d or eps", N, D);
     cuda_ops o = ops_for(err, err_len);
     return o.rms_fwd(d_y, d_rstd, d_x, d_w, N, D, eps);
 }
@@ -672,7 +658,7 @@ int rlvr_gpu_rmsnorm_backward(float *d_dx, int dx_add, float *d_dw, const float 
                               const float *d_x, const float *d_w, const float *d_rstd, int N,
                               int D, char *err, size_t err_len)
 {
-    if (bad_dims(N, D)) return failf(err, err_len, "rmsnorm: bad shape %d x %d", N, D);
+    if (bad_dims(N, D)) return rlvr_gpu_fail(err, err_len, "rmsnorm: bad shape %d x %d", N, D);
     cuda_ops o = ops_for(err, err_len);
     return o.rms_bwd(d_dx, dx_add, d_dw, d_dy, d_x, d_w, d_rstd, N, D);
 }
@@ -681,7 +667,7 @@ int rlvr_gpu_rope(float *d_x, const float *d_cos_sin, int N, int T, int H, int h
                   char *err, size_t err_len)
 {
     if (bad_dims(N, T) || H < 1 || hd < 2 || hd % 2)
-        return failf(err, err_len, "rope: bad shape N %d T %d H %d hd %d", N, T, H, hd);
+        return rlvr_gpu_fail(err, err_len, "rope: bad shape N %d T %d H %d hd %d", N, T, H, hd);
     cuda_ops o = ops_for(err, err_len);
     return o.rope(d_x, d_cos_sin, N, T, H, hd, inverse);
 }
@@ -718,7 +704,7 @@ size_t rlvr_gpu_attention_scratch(int B, int Hq, int T)
 static int attention_args(int B, int T, int Hq, int Hk, int hd, char *err, size_t err_len)
 {
     if (bad_dims(B, T) || Hq < 1 || Hk < 1 || Hq % Hk || hd < 1)
-        return failf(err, err_len, "attention: bad shape B %d T %d Hq %d Hk %d hd %d", B, T, Hq, Hk, hd);
+        return rlvr_gpu_fail(err, err_len, "attention: bad shape B %d T %d Hq %d Hk %d hd %d", B, T, Hq, Hk, hd);
     return 0;
 }
 
@@ -753,8 +739,8 @@ int rlvr_gpu_cross_entropy(float *d_logits, const int32_t *d_targets, const uint
                            size_t n, size_t vocab, float dlogp, float *d_logp, float *d_lse,
                            char *err, size_t err_len)
 {
-    if (n && vocab == 0) return failf(err, err_len, "cross-entropy: vocab is 0");
-    if (!isfinite(dlogp)) return failf(err, err_len, "cross-entropy: dlogp %g is not finite", (double)dlogp);
+    if (n && vocab == 0) return rlvr_gpu_fail(err, err_len, "cross-entropy: vocab is 0");
+    if (!isfinite(dlogp)) return rlvr_gpu_fail(err, err_len, "cross-entropy: dlogp %g is not finite", (double)dlogp);
     cuda_ops o = ops_for(err, err_len);
     return o.cross_entropy(d_logits, d_targets, d_rows, n, vocab, dlogp, d_logp, d_lse);
 }
