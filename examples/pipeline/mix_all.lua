@@ -6,7 +6,12 @@
 -- The judge server: an OpenAI-compatible chat-completions endpoint, e.g.
 --   vllm serve Qwen/Qwen2.5-7B-Instruct --port 8000
 -- at base_url below (edit it for another server; a mix file cannot read the
--- environment). Without a server, prompts without an answer abstain.
+-- environment). Without a server, open prompts abstain. score_10, like
+-- every built-in judge template, grades against a reference (the row's
+-- `answer`): an open row without one abstains (no_reference). To run stage
+-- 5 here with no LLM: make_open.py routes a quarter of the problems "open"
+-- (their answers kept as references) and judge_standin.py answers the
+-- rubric on this port.
 --
 -- The rm plugin (a reward-model server's scoring endpoint) goes in the
 -- `open` route as a second preference component when it is built:

@@ -16,11 +16,20 @@
 --   rlvr pipeline examples/pipeline/r1.lua              # stages 1-5 into r1-out/
 --   rlvr pipeline examples/pipeline/r1.lua --resume     # after a stop or a failure
 --
+-- With prompts for the judge in stage 5 (a quarter of the problems routed
+-- "open", graded by a local stand-in judge on mix_all.lua's port):
+--   python3 examples/pipeline/make_open.py data        # data/all.jsonl
+--   python3 examples/pipeline/judge_standin.py 8000 &
+--   RLVR_R1_ALL_DATA=data/all.jsonl rlvr pipeline examples/pipeline/r1.lua
+--
 -- RLVR_DEMO_DATA names the data folder (default "data", from the current
--- folder); RLVR_R1_SEED the seed. Keys given in a stage are passed to its
--- command as --KEY=VALUE and their paths read from the current folder.
+-- folder); RLVR_R1_SEED the seed; RLVR_R1_ALL_DATA stage 5's problems
+-- (default: the training problems, all verifiable). Keys given in a stage
+-- are passed to its command as --KEY=VALUE and their paths read from the
+-- current folder.
 local data = env("RLVR_DEMO_DATA", "data")
 local seed = tonumber(env("RLVR_R1_SEED", "1"))
+local all_data = env("RLVR_R1_ALL_DATA", data .. "/train.jsonl")
 return {
   output_dir = "r1-out",
   stages = {
@@ -34,6 +43,6 @@ return {
     { name = "sft", run = "sft", config = "sft.lua",
       model = output("cold_start"), data = output("reject"), seed = seed },
     { name = "all", run = "train", config = "all.lua",
-      model = output("sft"), data = data .. "/train.jsonl", eval_data = data .. "/test.jsonl", seed = seed },
+      model = output("sft"), data = all_data, eval_data = data .. "/test.jsonl", seed = seed },
   },
 }
