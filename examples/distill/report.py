@@ -155,19 +155,19 @@ def report(work, batch, seeds):
         return "%.0f" % x if x is not None else "-"
 
     per_seed = lambda arm: " ".join("%.3f" % res["seeds"][s][arm]["pass@1"] for s in seeds)
-    head = "%-50s %7s %16s %-20s %7s %12s %8s" % ("model", "params", "pass@1", "per seed (%s)" % ", ".join(seeds),
+    head = "%-53s %7s %16s %-20s %7s %12s %8s" % ("model", "params", "pass@1", "per seed (%s)" % ", ".join(seeds),
                                                  "format", "tokens", "wall s")
     lines = ["Distillation vs RL at equal budget: %d held-out problems, the demo's sampling; %d seed%s" % (
         problems, len(seeds), "s" if len(seeds) > 1 else ""), head]
     t = res["teacher"]
-    lines.append("%-50s %7s %16.3f %-20s %7.3f %12s %8s" % (
+    lines.append("%-53s %7s %16.3f %-20s %7.3f %12s %8s" % (
         "teacher: SFT + GRPO (seed 1)", k(res["teacher_params"]), t["pass@1"], "-", t["format"], "-",
         secs(t.get("seconds")) if "seconds" in t else "reused"))
     for arm, name in (("cold", "student cold start (SFT, %d traces; both start here)" % traces),
                       ("distill", "(a) distillation: SFT on the teacher's traces"),
                       ("rl", "(b) RL: GRPO, the demo's mix and settings")):
         a = agg[arm]
-        lines.append("%-50s %7s %8.3f +- %.3f %-20s %7.3f %12s %8s" % (
+        lines.append("%-53s %7s %8.3f +- %.3f %-20s %7.3f %12s %8s" % (
             name, k(res["student_params"]), a["pass@1"]["mean"], a["pass@1"]["std"], per_seed(arm), a["format"],
             "{:,.0f}".format(a["tokens"]) if "tokens" in a else "not charged", secs(a["seconds"])))
     g = res["distill_minus_rl"]
