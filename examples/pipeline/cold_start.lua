@@ -1,6 +1,9 @@
 -- cold_start.lua -- r1.lua's stage 1: the demo's cold start (a fresh
 -- 0.8M-parameter byte-level model learns the trace format and column
--- addition). The pipeline gives data, seed and output_dir.
+-- addition from 200 traces, 80 epochs, past its plateau: a model that
+-- knows the format but only half the arithmetic, which GRPO then teaches;
+-- from 1,000 traces for 10 epochs, stage 2 gained 3.5 points, see the
+-- README). The pipeline gives data, seed and output_dir.
 return {
   model_init = {
     model_type = "llama", hidden_act = "silu", vocab_size = 264, hidden_size = 128,
@@ -12,9 +15,9 @@ return {
   learning_rate = 2e-3,
   lr_scheduler_type = "cosine",
   warmup_steps = 20,
-  num_train_epochs = 10,
+  num_train_epochs = 80,
   per_device_train_batch_size = 32,
   max_length = 96,
   logging_steps = 50,
-  save_steps = 100,
+  save_steps = 200,
 }

@@ -1,7 +1,9 @@
 -- r1.lua -- the DeepSeek-R1 recipe as an rlvr pipeline, in miniature on the
 -- demo's addition task (examples/demo/make_data.py):
---   1. cold_start  SFT of a fresh model on a small set of readable traces;
---   2. reasoning   GRPO from it: accuracy + format + language consistency;
+--   1. cold_start  SFT of a fresh model on a small set of readable traces
+--                  (the demo's: 200 traces, past the plateau);
+--   2. reasoning   GRPO from it: accuracy + format + language consistency,
+--                  with the demo's settings;
 --   3. reject      rejection sampling with the reasoning model: correct,
 --                  well-formed, one-language completions kept as SFT data;
 --   4. sft         SFT on the kept samples, from the cold-start model (R1
@@ -12,7 +14,7 @@
 --                  checked, a generative judge's rubric score elsewhere.
 --                  It needs a judge server (see mix_all.lua).
 --
---   python3 examples/demo/make_data.py data --digits 2 --sft 1000 --train 3000 --test 500
+--   python3 examples/demo/make_data.py data --digits 2 --sft 200 --train 3000 --test 500
 --   rlvr pipeline examples/pipeline/r1.lua              # stages 1-5 into r1-out/
 --   rlvr pipeline examples/pipeline/r1.lua --resume     # after a stop or a failure
 --
