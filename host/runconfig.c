@@ -211,7 +211,7 @@ int rlvr_run_checkpoint_save(const struct rlvr_policy *p, const struct rlvr_adam
     if (rlvr_policy_save(p, dir, RLVR_DTYPE_F32, err, err_len))
         return -1;
     snprintf(path, sizeof path, "%s/optimizer.bin", dir);
-    if (rlvr_adamw_save(opt, path, err, err_len))
+    if (opt && rlvr_adamw_save(opt, path, err, err_len))
         return -1;
     snprintf(path, sizeof path, "%s/trainer_state.json", dir);
     FILE *f = fopen(path, "wb");

@@ -62,7 +62,8 @@ int rlvr_run_args_parse(int argc, char **argv, int allow_resume, struct rlvr_run
                         size_t err_len);
 void rlvr_run_args_free(struct rlvr_run_args *a);
 
-/* Writes out_dir/checkpoint-STEP: the policy in float32, optimizer.bin and
+/* Writes out_dir/checkpoint-STEP: the policy in float32, optimizer.bin
+ * (none when opt is NULL: a GPU run, whose moments stay on the device) and
  * trainer_state.json holding state_json (one JSON object). */
 int rlvr_run_checkpoint_save(const struct rlvr_policy *p, const struct rlvr_adamw *opt, const char *out_dir,
                              long step, const char *state_json, char *err, size_t err_len);

@@ -276,23 +276,12 @@ static struct rlvr_gpu_model *gpu_model_of(const struct rlvr_model *m, int B, in
 }
 
 /* A GPU run's checkpoint-N: the weights brought back, saved as the CPU
- * path saves them (float32), and trainer_state.json; no optimizer.bin (the
- * moments stay on the device). */
+ * path saves them, without optimizer.bin (the moments stay on the device). */
 static int gpu_checkpoint_save(struct rlvr_gpu_model *g, struct rlvr_policy *p, const char *out_dir, long step,
                                const char *state_json, char *err, size_t err_len)
 {
-    char dir[4096], path[4200];
-    snprintf(dir, sizeof dir, "%s/checkpoint-%ld", out_dir, step);
-    if (rlvr_gpu_model_download(g, p->model.params, p->model.n_params, err, err_len) ||
-        rlvr_policy_save(p, dir, RLVR_DTYPE_F32, err, err_len))
-        return -1;
-    snprintf(path, sizeof path, "%s/trainer_state.json", dir);
-    FILE *f = fopen(path, "wb");
-    if (!f || fprintf(f, "%s\n", state_json) < 0 || fclose(f)) {
-        rlvr_errf(err, err_len, "cannot write %s", path);
-        return -1;
-    }
-    return 0;
+    if (rlvr_gpu_model_download(g, p->model.params, p->model.n_params, err, err_len)) return -1;
+    return rlvr_run_checkpoint_save(p, NULL, out_dir, step, state_json, err, err_len);
 }
 
 static void usage(FILE *f, struct rlvr_key *keys)
