@@ -1,0 +1,6 @@
+/*
+ * generate_gpu.c -- see generate_gpu.h.
+ */
+#include "generate_gpu.h"
+
+#include "gpu.h"
