@@ -45,6 +45,7 @@
 #include "commands.h"
 #include "device.h"
 #include "evaluate.h"
+#include "gpu.h"
 #include "grpo.h"
 #include "optim.h"
 #include "plot.h"
@@ -53,6 +54,7 @@
 #include "runconfig.h"
 #include "sampler.h"
 #include "registry.h"
+#include "train_gpu.h"
 #include "util.h"
 
 struct train_config {
@@ -305,12 +307,12 @@ struct micro {
     int mb, T, V;
     int32_t *tokens, *targets;    /* [mb, T] */
     uint8_t *rows, *trunc;        /* [mb, T], [mb] */
-    float *logits;                /* [mb, T, V] */
+    float *logits;                /* [mb, T, V]; NULL on the GPU (the logits stay there) */
     float *logp, *lse, *ent, *old, *ref, *dlogp; /* [mb, T] */
     float *adv;                   /* [mb] */
 };
 
-static int micro_alloc(struct micro *m, int mb, int T, int V)
+static int micro_alloc(struct micro *m, int mb, int T, int V, int with_logits)
 {
     size_t n = (size_t)mb * T;
     m->mb = mb, m->T = T, m->V = V;
@@ -318,7 +320,7 @@ static int micro_alloc(struct micro *m, int mb, int T, int V)
     m->targets = malloc(n * sizeof *m->targets);
     m->rows = malloc(n);
     m->trunc = malloc((size_t)mb);
-    m->logits = malloc(n * (size_t)V * sizeof(float));
+    m->logits = with_logits ? malloc(n * (size_t)V * sizeof(float)) : NULL;
     m->logp = malloc(n * sizeof(float));
     m->lse = malloc(n * sizeof(float));
     m->ent = malloc(n * sizeof(float));
@@ -326,7 +328,7 @@ static int micro_alloc(struct micro *m, int mb, int T, int V)
     m->ref = malloc(n * sizeof(float));
     m->dlogp = malloc(n * sizeof(float));
     m->adv = malloc((size_t)mb * sizeof(float));
-    return m->tokens && m->targets && m->rows && m->trunc && m->logits && m->logp && m->lse && m->ent && m->old &&
+    return m->tokens && m->targets && m->rows && m->trunc && (m->logits || !with_logits) && m->logp && m->lse && m->ent && m->old &&
                    m->ref && m->dlogp && m->adv
                ? 0
                : -1;
@@ -367,22 +369,130 @@ static int micro_fill(struct micro *m, struct rlvr_completion *const *c, int nb,
     return T;
 }
 
-/* log-probabilities of the completion tokens of c[0..nb) under model m
- * (temperature applied), written per completion into out[b][0..n_tokens). */
-static int completion_logprobs(struct rlvr_model *model, struct micro *mb, struct rlvr_completion *const *c, int nb,
-                               float temperature, float **out, char *err, size_t err_len)
+/* Where the policy update runs. On the CPU (gpu NULL): the host model, its
+ * gradients and opt. On the GPU (train_gpu.h): the device's copy of the
+ * policy; opt then keeps the schedule and the step count only (AdamW's
+ * moments live on the device), and the host model is brought up to date
+ * (host_sync) only when the CPU needs it: rollouts, evaluation, checkpoints
+ * and the final save. The bookkeeping around it (train_on, micro_fill) is
+ * the same for both. */
+struct update {
+    struct rlvr_policy *p;
+    struct rlvr_adamw *opt;
+    struct rlvr_train_gpu *gpu;
+    int host_stale; /* the GPU's policy has stepped since the host's copy was made */
+};
+
+static int host_sync(struct update *u, char *err, size_t err_len)
+{
+    if (!u->gpu || !u->host_stale)
+        return 0;
+    if (rlvr_train_gpu_download(u->gpu, &u->p->model, err, err_len))
+        return -1;
+    u->host_stale = 0;
+    return 0;
+}
+
+/* The micro-batch mb laid out by micro_fill (nb sequences of T rows) as
+ * train_gpu.h takes it. */
+static struct rlvr_train_micro gpu_micro_of(const struct micro *mb, int nb, int T, int old, int ref, int entropy,
+                                            double dapo_tokens)
+{
+    struct rlvr_train_micro m = {
+        .n_seq = nb,
+        .seq_len = T,
+        .tokens = mb->tokens,
+        .targets = mb->targets,
+        .rows = mb->rows,
+        .truncated = mb->trunc,
+        .advantages = mb->adv,
+        .old_logp = old ? mb->old : NULL,
+        .ref_logp = ref ? mb->ref : NULL,
+        .dapo_tokens = dapo_tokens,
+        .entropy = entropy,
+    };
+    return m;
+}
+
+/* log-probabilities of the completion tokens of c[0..nb) under the
+ * reference (temperature applied): the CPU model `model`, or the GPU's
+ * reference when gpu is not NULL; written per completion into
+ * out[b][0..n_tokens). */
+static int completion_logprobs(struct rlvr_model *model, struct rlvr_train_gpu *gpu, struct micro *mb,
+                               struct rlvr_completion *const *c, int nb, float temperature, float **out, char *err,
+                               size_t err_len)
 {
     int T = micro_fill(mb, c, nb, NULL);
     size_t N = (size_t)nb * T;
-    if (rlvr_model_forward(model, mb->tokens, nb, T, mb->logits, err, err_len) ||
-        rlvr_logprobs(mb->logits, mb->targets, mb->rows, N, (size_t)mb->V, temperature, mb->logp, NULL, NULL, err,
-                      err_len))
+    if (gpu) {
+        struct rlvr_train_micro m = gpu_micro_of(mb, nb, T, 0, 0, 0, 0);
+        if (rlvr_train_gpu_ref_logprobs(gpu, &m, temperature, mb->logp, err, err_len))
+            return -1;
+    } else if (rlvr_model_forward(model, mb->tokens, nb, T, mb->logits, err, err_len) ||
+               rlvr_logprobs(mb->logits, mb->targets, mb->rows, N, (size_t)mb->V, temperature, mb->logp, NULL, NULL,
+                             err, err_len)) {
         return -1;
+    }
     for (int b = 0; b < nb; b++) {
         int P = (int)c[b]->problem->ids.n;
         for (int j = 0; j < c[b]->seq.n_tokens; j++)
             out[b][j] = mb->logp[(size_t)b * T + (P - 1 + j)];
     }
+    return 0;
+}
+
+/* The loss of the micro-batch mb (nb sequences of T rows, filled with its
+ * old and reference log-probabilities) under cfg, its gradient added to
+ * the policy's: the CPU's forward -> log-probabilities -> loss ->
+ * backward, or the same on the GPU. */
+static int micro_loss(struct update *u, const struct rlvr_grpo_config *cfg, struct micro *mb, int nb, int T,
+                      int off_policy, int with_ref, int entropy, double dapo_tokens, float temperature,
+                      struct rlvr_grpo_metrics *gm, char *err, size_t err_len)
+{
+    if (u->gpu) {
+        struct rlvr_train_micro m = gpu_micro_of(mb, nb, T, off_policy, with_ref, entropy, dapo_tokens);
+        return rlvr_train_gpu_micro(u->gpu, cfg, &m, temperature, gm, err, err_len);
+    }
+    size_t N = (size_t)nb * T;
+    if (rlvr_model_forward(&u->p->model, mb->tokens, nb, T, mb->logits, err, err_len) ||
+        rlvr_logprobs(mb->logits, mb->targets, mb->rows, N, (size_t)mb->V, temperature, mb->logp, mb->lse,
+                      entropy ? mb->ent : NULL, err, err_len))
+        return -1;
+    struct rlvr_grpo_batch gb = {
+        .n_seq = (size_t)nb,
+        .seq_len = (size_t)T,
+        .logp = mb->logp,
+        .old_logp = off_policy ? mb->old : NULL,
+        .ref_logp = with_ref ? mb->ref : NULL,
+        .advantages = mb->adv,
+        .mask = mb->rows,
+        .truncated = mb->trunc,
+        .entropy = entropy ? mb->ent : NULL,
+        .dapo_tokens = dapo_tokens,
+    };
+    if (rlvr_grpo_loss(cfg, &gb, mb->dlogp, gm, err, err_len) ||
+        rlvr_logprobs_backward(mb->logits, mb->targets, mb->rows, mb->lse, mb->dlogp, N, (size_t)mb->V, temperature,
+                               mb->logits, err, err_len) ||
+        rlvr_model_backward(&u->p->model, mb->logits, err, err_len))
+        return -1;
+    return 0;
+}
+
+/* One optimizer step over the accumulated gradient at the schedule's rate
+ * for the optimizer's step count, then the gradient cleared. */
+static int optimizer_step(struct update *u, struct rlvr_optim_stats *st, char *err, size_t err_len)
+{
+    if (u->gpu) {
+        double lr = rlvr_lr_at(&u->opt->cfg, u->opt->step);
+        if (rlvr_train_gpu_step(u->gpu, &u->opt->cfg, lr, st, err, err_len))
+            return -1;
+        u->opt->step++;
+        u->host_stale = 1;
+        return 0;
+    }
+    if (rlvr_adamw_step(u->opt, &u->p->model, st, err, err_len))
+        return -1;
+    rlvr_model_zero_grads(&u->p->model);
     return 0;
 }
 
@@ -396,9 +506,9 @@ struct train_metrics {
  * order); a mini-batch with nothing in it (fewer completions than steps)
  * still steps the optimizer, with zero gradients, so the schedule and a
  * resume stay in line. The metrics are those of the first pass. */
-static int train_on(struct rlvr_policy *p, struct rlvr_adamw *opt, const struct rlvr_grpo_config *gc,
-                    struct micro *mb, struct rlvr_completion **kept, const float *adv, float **ref, int n,
-                    int iterations, int steps, float temperature, struct train_metrics *tm, char *err, size_t err_len)
+static int train_on(struct update *u, const struct rlvr_grpo_config *gc, struct micro *mb,
+                    struct rlvr_completion **kept, const float *adv, float **ref, int n, int iterations, int steps,
+                    float temperature, struct train_metrics *tm, char *err, size_t err_len)
 {
     memset(tm, 0, sizeof *tm);
     int per = mb->mb;
@@ -418,7 +528,6 @@ static int train_on(struct rlvr_policy *p, struct rlvr_adamw *opt, const struct 
                 int first = lo + m * per, nb = hi - first < per ? hi - first : per;
                 struct rlvr_completion *const *c = kept + first;
                 int T = micro_fill(mb, c, nb, adv + first);
-                size_t N = (size_t)nb * T;
                 for (int b = 0; b < nb; b++) {
                     int P = (int)c[b]->problem->ids.n;
                     for (int t = 0; t < T; t++) {
@@ -428,27 +537,10 @@ static int train_on(struct rlvr_policy *p, struct rlvr_adamw *opt, const struct 
                         mb->ref[r] = mb->rows[r] && ref ? ref[first + b][j] : 0;
                     }
                 }
-                if (rlvr_model_forward(&p->model, mb->tokens, nb, T, mb->logits, err, err_len) ||
-                    rlvr_logprobs(mb->logits, mb->targets, mb->rows, N, (size_t)mb->V, temperature, mb->logp,
-                                  mb->lse, it == 0 ? mb->ent : NULL, err, err_len))
-                    return -1;
-                struct rlvr_grpo_batch gb = {
-                    .n_seq = (size_t)nb,
-                    .seq_len = (size_t)T,
-                    .logp = mb->logp,
-                    .old_logp = off_policy ? mb->old : NULL,
-                    .ref_logp = ref ? mb->ref : NULL,
-                    .advantages = mb->adv,
-                    .mask = mb->rows,
-                    .truncated = mb->trunc,
-                    .entropy = it == 0 ? mb->ent : NULL,
-                    .dapo_tokens = cfg.loss_type == RLVR_LOSS_DAPO ? (dapo_tokens > 0 ? dapo_tokens : 1) : 0,
-                };
                 struct rlvr_grpo_metrics gm;
-                if (rlvr_grpo_loss(&cfg, &gb, mb->dlogp, &gm, err, err_len) ||
-                    rlvr_logprobs_backward(mb->logits, mb->targets, mb->rows, mb->lse, mb->dlogp, N, (size_t)mb->V,
-                                           temperature, mb->logits, err, err_len) ||
-                    rlvr_model_backward(&p->model, mb->logits, err, err_len))
+                if (micro_loss(u, &cfg, mb, nb, T, off_policy, ref != NULL, it == 0,
+                               cfg.loss_type == RLVR_LOSS_DAPO ? (dapo_tokens > 0 ? dapo_tokens : 1) : 0, temperature,
+                               &gm, err, err_len))
                     return -1;
                 tm->tokens += gm.active_tokens;
                 if (it == 0) {
@@ -462,9 +554,8 @@ static int train_on(struct rlvr_policy *p, struct rlvr_adamw *opt, const struct 
                 }
             }
             struct rlvr_optim_stats st;
-            if (rlvr_adamw_step(opt, &p->model, &st, err, err_len))
+            if (optimizer_step(u, &st, err, err_len))
                 return -1;
-            rlvr_model_zero_grads(&p->model);
             grad_norm += st.grad_norm;
             tm->lr = st.lr, tm->clipped |= st.clipped;
         }
@@ -722,6 +813,7 @@ int rlvr_cmd_train(int argc, char **argv)
     struct rlvr_completion *store = NULL; /* the kept completions of a step, owned */
     size_t n_kept = 0, n_eval = 0;
     int T = 0;
+    struct update up = {&p, &opt, NULL, 0};
 
     if (rlvr_runconfig_load(path, args.over, args.n_over, &cfg, err, sizeof err) ||
         rlvr_runconfig_read(cfg, path, keys, err, sizeof err)) {
@@ -729,11 +821,10 @@ int rlvr_cmd_train(int argc, char **argv)
         goto out;
     }
     enum rlvr_device device;
-    if (rlvr_device_resolve("rlvr train", c.device, "the GRPO trainer has no GPU path yet (rlvr sft has one)", &device, err, sizeof err)) {
-        fprintf(stderr, "rlvr train: %s\n", err);
+    if (rlvr_device_resolve("rlvr train", c.device, NULL, &device, err, sizeof err)) {
+        fprintf(stderr, "rlvr train: %s: %s\n", path, err);
         goto out;
     }
-    (void)device; /* the CPU: the only device this command has */
 #define DEFAULT_STR(f, v)                                                                                              \
     if (!c.f)                                                                                                          \
     c.f = strdup(v)
@@ -824,6 +915,13 @@ int rlvr_cmd_train(int argc, char **argv)
     char ckdir[4200];
     if (resume && ck < 0)
         fprintf(stderr, "rlvr train: no checkpoint in %s to resume from; starting afresh\n", c.output_dir);
+    if (ck >= 0 && device == RLVR_DEVICE_CUDA) {
+        fprintf(stderr,
+                "rlvr train: device = \"cuda\": cannot resume from %s/checkpoint-%ld: the GPU model cannot take "
+                "AdamW's moments back; resume with device = \"cpu\"\n",
+                c.output_dir, ck);
+        goto out;
+    }
     if (ck >= 0) {
         snprintf(ckdir, sizeof ckdir, "%s/checkpoint-%ld", c.output_dir, ck);
         if (read_state(ckdir, &start_step, &cursor, err, sizeof err) ||
@@ -907,9 +1005,15 @@ int rlvr_cmd_train(int argc, char **argv)
     oc.schedule = rlvr_lr_schedule_parse(c.lr_scheduler_type);
     oc.total_steps = total * c.num_iterations * c.steps_per_generation;
     oc.warmup_steps = c.warmup_steps ? c.warmup_steps : (long)ceil(c.warmup_ratio * (double)oc.total_steps);
-    if (rlvr_optim_config_check(&oc, err, sizeof err) ||
-        rlvr_adamw_create(&opt, p.model.n_params, &oc, err, sizeof err) ||
-        rlvr_model_enable_grads(&p.model, err, sizeof err)) {
+    if (rlvr_optim_config_check(&oc, err, sizeof err)) {
+        fprintf(stderr, "rlvr train: %s: %s\n", path, err);
+        goto out;
+    }
+    if (device == RLVR_DEVICE_CUDA) {
+        /* the schedule and the step count; the moments live on the device */
+        opt.cfg = oc, opt.n = p.model.n_params, opt.step = 0;
+    } else if (rlvr_adamw_create(&opt, p.model.n_params, &oc, err, sizeof err) ||
+               rlvr_model_enable_grads(&p.model, err, sizeof err)) {
         fprintf(stderr, "rlvr train: %s: %s\n", path, err);
         goto out;
     }
@@ -978,10 +1082,24 @@ int rlvr_cmd_train(int argc, char **argv)
         goto oom;
     if (!ord.perm || !gen || !kept || !batch || !rewards || !adv || !kept_adv || !gidx || !no_signal || !ss.comp_sum ||
         !ss.comp_ok || !ss.comp_abstain || !ss.comp_error ||
-        micro_alloc(&mb, (int)c.per_device_train_batch_size, T, p.model.cfg.vocab_size))
+        micro_alloc(&mb, (int)c.per_device_train_batch_size, T, p.model.cfg.vocab_size, device == RLVR_DEVICE_CPU))
         goto oom;
     if (!(store = calloc(cap_kept, sizeof *store)))
         goto oom;
+    if (device == RLVR_DEVICE_CUDA) {
+        char desc[512];
+        rlvr_gpu_describe(desc, sizeof desc);
+        if (rlvr_train_gpu_create(&up.gpu, &p.model, c.beta > 0 ? &refp.model : NULL,
+                                  (int)c.per_device_train_batch_size, T, err, sizeof err)) {
+            fprintf(stderr, "rlvr train: device = \"cuda\": %s\n", err);
+            goto out;
+        }
+        rlvr_policy_free(&refp); /* the GPU holds the reference now */
+        fprintf(stderr,
+                "rlvr train: the policy update on the GPU (%s), fp32, %.1f MiB of device memory (the policy%s); "
+                "rollouts and evaluation on the CPU\n",
+                desc, (double)rlvr_train_gpu_bytes(up.gpu) / 1048576.0, c.beta > 0 ? " and the reference" : "");
+    }
 
     char mpath[4200];
     snprintf(mpath, sizeof mpath, "%s/metrics.jsonl", c.output_dir);
@@ -1002,7 +1120,8 @@ int rlvr_cmd_train(int argc, char **argv)
     rc = 0;
     if (esc && c.eval_on_start && start_step == 0) {
         struct rlvr_eval_result er;
-        if (rlvr_evaluate(&p, &esamp, eval_set, n_eval, (int)c.eval_num_samples, 0, (int)c.generation_chunk, esc,
+        if (host_sync(&up, err, sizeof err) ||
+            rlvr_evaluate(&p, &esamp, eval_set, n_eval, (int)c.eval_num_samples, 0, (int)c.generation_chunk, esc,
                           eacc, 1.0, NULL, 0, 0, &er, NULL, err, sizeof err)) {
             fprintf(stderr, "rlvr train: eval: %s\n", err);
             rc = 1;
@@ -1029,7 +1148,8 @@ int rlvr_cmd_train(int argc, char **argv)
                 batch[i] = &data.v[order_at(&ord, cursor + i)];
             double t0 = rlvr_now();
             struct rlvr_gen_stats gs;
-            if (rlvr_rollout(&p, &samp, batch, (size_t)B, (int)G, (uint64_t)cursor, (int)c.generation_chunk, sc, gen,
+            if (host_sync(&up, err, sizeof err) ||
+                rlvr_rollout(&p, &samp, batch, (size_t)B, (int)G, (uint64_t)cursor, (int)c.generation_chunk, sc, gen,
                              &gs, err, sizeof err)) {
                 fprintf(stderr, "%srlvr train: step %ld: %s\n", tty ? "\n" : "", step + 1, err);
                 rc = 1;
@@ -1110,7 +1230,7 @@ int rlvr_cmd_train(int argc, char **argv)
                     rc = 1, rlvr_errf(err, sizeof err, "out of memory");
             for (size_t first = 0; !rc && first < n_kept; first += (size_t)mb.mb) {
                 int nb = (int)(n_kept - first < (size_t)mb.mb ? n_kept - first : (size_t)mb.mb);
-                if (completion_logprobs(&refp.model, &mb, kept + first, nb, (float)c.temperature, ref_lp + first, err,
+                if (completion_logprobs(&refp.model, up.gpu, &mb, kept + first, nb, (float)c.temperature, ref_lp + first, err,
                                         sizeof err))
                     rc = 1;
             }
@@ -1120,7 +1240,7 @@ int rlvr_cmd_train(int argc, char **argv)
         if (!rc && n_kept && c.steps_per_generation > 1)
             shuffle_kept(kept, kept_adv, ref_lp, n_kept, (uint64_t)c.seed, step);
         if (!rc && n_kept &&
-            train_on(&p, &opt, &gc, &mb, kept, kept_adv, ref_lp, (int)n_kept, (int)c.num_iterations,
+            train_on(&up, &gc, &mb, kept, kept_adv, ref_lp, (int)n_kept, (int)c.num_iterations,
                      (int)c.steps_per_generation, (float)c.temperature, &tm, err, sizeof err)) {
             fprintf(stderr, "%srlvr train: step %ld: %s\n", tty ? "\n" : "", step + 1, err);
             rc = 1;
@@ -1128,11 +1248,13 @@ int rlvr_cmd_train(int argc, char **argv)
         if (!n_kept) {
             /* nothing to learn from: the optimizer still counts the step so
              * the schedule and a resume stay in line */
-            struct rlvr_optim_stats st;
+            struct rlvr_optim_stats st = {0};
             rlvr_model_zero_grads(&p.model);
             for (long it = 0; it < c.num_iterations * c.steps_per_generation && !rc; it++)
-                if (rlvr_adamw_step(&opt, &p.model, &st, err, sizeof err))
+                if (optimizer_step(&up, &st, err, sizeof err)) {
+                    fprintf(stderr, "%srlvr train: step %ld: %s\n", tty ? "\n" : "", step + 1, err);
                     rc = 1;
+                }
             tm.lr = st.lr;
         }
         for (size_t i = 0; ref_lp && i < n_kept; i++) {
@@ -1209,7 +1331,8 @@ int rlvr_cmd_train(int argc, char **argv)
             progress_bar(done, total, rmean, accm);
         if (esc && c.eval_steps && done % c.eval_steps == 0 && done != total) {
             struct rlvr_eval_result er;
-            if (rlvr_evaluate(&p, &esamp, eval_set, n_eval, (int)c.eval_num_samples, 0, (int)c.generation_chunk, esc,
+            if (host_sync(&up, err, sizeof err) ||
+                rlvr_evaluate(&p, &esamp, eval_set, n_eval, (int)c.eval_num_samples, 0, (int)c.generation_chunk, esc,
                               eacc, 1.0, NULL, 0, 0, &er, NULL, err, sizeof err)) {
                 fprintf(stderr, "%srlvr train: eval: %s\n", tty ? "\n" : "", err);
                 rc = 1;
@@ -1222,7 +1345,9 @@ int rlvr_cmd_train(int argc, char **argv)
             char state[160];
             snprintf(state, sizeof state, "{\"global_step\": %ld, \"max_steps\": %ld, \"prompt_cursor\": %ld}", done,
                      total, cursor);
-            if (rlvr_run_checkpoint_save(&p, &opt, c.output_dir, done, state, err, sizeof err)) {
+            /* on the GPU: the policy without optimizer.bin (the moments stay on the device) */
+            if (host_sync(&up, err, sizeof err) ||
+                rlvr_run_checkpoint_save(&p, up.gpu ? NULL : &opt, c.output_dir, done, state, err, sizeof err)) {
                 fprintf(stderr, "%srlvr train: %s\n", tty ? "\n" : "", err);
                 rc = 1;
                 break;
@@ -1233,6 +1358,14 @@ int rlvr_cmd_train(int argc, char **argv)
         fputs("\r\033[K", stderr);
     if (rc)
         goto out;
+    if (interrupted && up.gpu) {
+        fprintf(stderr,
+                "rlvr train: interrupted at step %ld; checkpoint-%ld saved (the policy: a GPU run does not resume; "
+                "--resume continues it with device = \"cpu\" only from a CPU checkpoint)\n",
+                step, step);
+        rc = 130;
+        goto out;
+    }
     if (interrupted) {
         fprintf(stderr, "rlvr train: interrupted at step %ld; checkpoint-%ld saved; --resume continues\n", step, step);
         rc = 130;
@@ -1240,7 +1373,8 @@ int rlvr_cmd_train(int argc, char **argv)
     }
     if (esc) {
         struct rlvr_eval_result er;
-        if (rlvr_evaluate(&p, &esamp, eval_set, n_eval, (int)c.eval_num_samples, 0, (int)c.generation_chunk, esc,
+        if (host_sync(&up, err, sizeof err) ||
+            rlvr_evaluate(&p, &esamp, eval_set, n_eval, (int)c.eval_num_samples, 0, (int)c.generation_chunk, esc,
                           eacc, 1.0, NULL, 0, 0, &er, NULL, err, sizeof err)) {
             fprintf(stderr, "rlvr train: eval: %s\n", err);
             rc = 1;
@@ -1250,7 +1384,7 @@ int rlvr_cmd_train(int argc, char **argv)
         rlvr_eval_result_free(&er);
     }
     fflush(metrics);
-    if (rlvr_policy_save(&p, c.output_dir, save_dtype, err, sizeof err)) {
+    if (host_sync(&up, err, sizeof err) || rlvr_policy_save(&p, c.output_dir, save_dtype, err, sizeof err)) {
         fprintf(stderr, "rlvr train: %s\n", err);
         rc = 1;
         goto out;
@@ -1280,6 +1414,7 @@ out:
     free(ord.perm), free(gen), free(kept), free(batch), free(rewards), free(adv), free(kept_adv), free(gidx);
     free(no_signal), free(ref_lp), free(eval_set), free(store);
     free(ss.comp_sum), free(ss.comp_ok), free(ss.comp_abstain), free(ss.comp_error);
+    rlvr_train_gpu_free(up.gpu);
     rlvr_adamw_free(&opt);
     rlvr_policy_free(&p);
     rlvr_policy_free(&refp);
