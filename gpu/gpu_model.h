@@ -12,7 +12,10 @@
  *  - the model object (struct rlvr_gpu_model): weights, gradients, AdamW
  *    moments, a bf16 copy of the weights and the training activations, each
  *    family one device allocation, driven from host arrays in host/model.c's
- *    parameter layout (the tensor table's order).
+ *    parameter layout (the tensor table's order);
+ *  - generation with a KV cache on the device (struct rlvr_gpu_kv and
+ *    rlvr_gpu_model_step): host/model.c's rlvr_kv_cache_* and
+ *    rlvr_model_step, same semantics, logits handed back to the host.
  * gpu/ may include nothing of host/, so struct rlvr_gpu_model_config
  * restates the fields of struct rlvr_model_config (host/model.h) that the
  * GPU model needs, under the same names; the caller copies them over.
@@ -159,6 +162,8 @@ struct rlvr_gpu_model;
 int rlvr_gpu_model_create(struct rlvr_gpu_model **out, const struct rlvr_gpu_model_config *cfg,
                           int precision, char *err, size_t err_len);
 void rlvr_gpu_model_free(struct rlvr_gpu_model *m);
+/* The config the model was created with (never NULL for a model). */
+const struct rlvr_gpu_model_config *rlvr_gpu_model_config_of(const struct rlvr_gpu_model *m);
 size_t rlvr_gpu_model_n_params(const struct rlvr_gpu_model *m);
 /* Bytes of device memory the model holds now, and the most it ever held
  * (its own allocations: every family, the cuBLAS workspace it hands
@@ -201,6 +206,47 @@ int rlvr_gpu_model_backward(struct rlvr_gpu_model *m, const float *d_dlogits, ch
 int rlvr_gpu_model_adamw_step(struct rlvr_gpu_model *m, const struct rlvr_gpu_adamw_config *c,
                               double lr, double *grad_norm, int *clipped, char *err,
                               size_t err_len);
+
+/* ---- generation: a KV cache and a step over many rows --------------------------------
+ * host/model.h's struct rlvr_kv_cache, rlvr_kv_cache_copy and rlvr_model_step
+ * on the device, word for word; the generation loop that drives them is
+ * host/generate.c's, shared with the CPU (host/generate_gpu.h).
+ *
+ * The cache holds keys (rotated) and values of `slots` sequences of max_len
+ * positions: two device allocations, [L, slots, max_len, Hk * hd] fp32
+ * each, with the RoPE table of its positions, counted in the model's bytes
+ * and high-water mark (rlvr_gpu_model_bytes / peak_bytes), as are the step's
+ * buffers for its rows, which the cache keeps and grows to the largest step
+ * it has run (rows x (3 D + 2 Hq hd + 2 Hk hd + 3 F) floats and n_emitted x
+ * V floats of logits, a bf16 operand in BF16). A cache belongs to the model
+ * it was made for, which must outlive it; one step at a time. Decoding
+ * attention is fp32 in both precisions (one block per (row, query head),
+ * an online softmax over the positions); head_dim up to 256. */
+struct rlvr_gpu_kv;
+
+int rlvr_gpu_kv_create(struct rlvr_gpu_kv **out, struct rlvr_gpu_model *m, int slots, int max_len,
+                       char *err, size_t err_len);
+void rlvr_gpu_kv_free(struct rlvr_gpu_kv *kv);
+/* The first len positions of slot from into slot to (one prompt prefilled
+ * once, then sampled G times); from == to or len 0 does nothing. Queued. */
+int rlvr_gpu_kv_copy(struct rlvr_gpu_kv *kv, int from, int to, int len, char *err, size_t err_len);
+
+/* rlvr_model_step on the device: row r (0 <= r < n) is token tokens[r] at
+ * position pos[r] of sequence slot[r] (host arrays). Per layer, every row's
+ * key and value are stored in the cache before any row attends, so a
+ * prefill passes a prompt as consecutive rows of one slot and a decode step
+ * one row per slot; row r attends to positions 0..pos[r] of its slot. Rows
+ * with emit[r] != 0 (emit NULL: every row) get logits, written in row order
+ * to logits[n_emitted, V] in HOST memory: the caller samples them on the
+ * host (host/sampler.h), which keeps the sampler's exact semantics and its
+ * random streams; V floats per emitting row cross the bus. Refused (nothing
+ * runs): a token outside the vocabulary, a slot or position outside the
+ * cache, two rows at one (slot, pos) (the CPU would keep the last; the
+ * device could keep either). Returns once the logits are on the host (with
+ * no emitting row, once the step has run). n = 0 does nothing. */
+int rlvr_gpu_model_step(struct rlvr_gpu_model *m, struct rlvr_gpu_kv *kv, int n,
+                        const int32_t *tokens, const int *slot, const int *pos,
+                        const uint8_t *emit, float *logits, char *err, size_t err_len);
 
 #ifdef __cplusplus
 }

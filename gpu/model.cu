@@ -15,12 +15,22 @@
  *   small     the AdamW segment table and the norm's accumulator
  *   workspace 32 MiB handed to cuBLAS (cublasSetWorkspace), so that cuBLAS
  *             allocates nothing of its own during a step
+ * and, for generation, per KV cache (struct rlvr_gpu_kv, model_graph.cuh
+ * graph_step):
+ *   kc, vc    float [L, slots, max_len, KD] each: keys (rotated) and values
+ *   cos_sin   float [max_len, hd]        the RoPE table of its positions
+ *   rows      float [...]                a step's rows (step_carve), grown to
+ *                                        the largest step seen
+ *   halves    bf16  [...]                their bf16 operand (BF16)
+ *   table     int32 [...]                the rows' tokens, slots, positions
+ *                                        and the emitting rows' indices
  * Every allocation goes through track_alloc, which keeps the bytes held and
  * their high-water mark (rlvr_gpu_model_peak_bytes), the figure set beside
  * torch.cuda.max_memory_allocated in the benchmark.
  *
- * Invariants: tokens and targets are checked on the host before they reach
- * the device (no kernel indexes with an unchecked id); a failed call leaves
+ * Invariants: tokens and targets, and a step's slots and positions, are
+ * checked on the host before they reach the device (no kernel indexes with
+ * an unchecked id; two rows of a step never write one cache entry); a failed call leaves
  * the model usable (an AdamW step with a non-finite norm changes nothing);
  * nothing here prints or exits.
  */
@@ -45,6 +55,7 @@ constexpr size_t kWorkspace = (size_t)32 << 20;
 
 struct rlvr_gpu_model {
     net n;
+    rlvr_gpu_model_config cfg;
     cublasHandle_t blas;
     void *workspace;
     float *moments;        /* [2, n_params] or NULL */
@@ -57,6 +68,21 @@ struct rlvr_gpu_model {
     long step;             /* AdamW steps taken */
     size_t bytes, peak;
     size_t acts_bytes, halves_bytes;
+};
+
+struct rlvr_gpu_kv {
+    rlvr_gpu_model *m;
+    int slots, max_len;
+    float *kc, *vc;          /* [L, slots, max_len, KD] each */
+    float *cos_sin;          /* [max_len, hd] */
+    size_t cache_bytes;      /* of kc, and of vc */
+    int cap_rows, cap_emit;  /* what rows / halves / table are sized for */
+    float *rows;
+    uint16_t *halves;
+    int32_t *table;
+    size_t rows_bytes, halves_bytes, table_bytes;
+    int32_t *h_table;        /* host staging of the table */
+    long long *h_keys;       /* host: slot * max_len + pos of each row, sorted */
 };
 
 namespace {
@@ -133,6 +159,7 @@ int rlvr_gpu_model_create(struct rlvr_gpu_model **out, const struct rlvr_gpu_mod
     rlvr_gpu_model *m = (rlvr_gpu_model *)calloc(1, sizeof *m);
     if (!m) return rlvr_gpu_fail(err, err_len, "gpu model: out of host memory");
     m->n.c = make_layout(*cfg);
+    m->cfg = *cfg;
     m->n.prec = precision;
     size_t np = m->n.c.n_params;
     int max_seg = 3 + m->n.c.L * PER_LAYER;
@@ -200,6 +227,11 @@ void rlvr_gpu_model_free(struct rlvr_gpu_model *m)
     track_free(m, m->workspace, kWorkspace);
     if (m->blas) cublasDestroy(m->blas);
     free(m);
+}
+
+const struct rlvr_gpu_model_config *rlvr_gpu_model_config_of(const struct rlvr_gpu_model *m)
+{
+    return &m->cfg;
 }
 
 size_t rlvr_gpu_model_n_params(const struct rlvr_gpu_model *m)
@@ -403,6 +435,194 @@ int rlvr_gpu_model_adamw_step(struct rlvr_gpu_model *m, const struct rlvr_gpu_ad
     m->step++;
     if (clipped) *clipped = s.clipped;
     return 0;
+}
+
+} // extern "C"
+
+/* ---- generation: the KV cache and the step ------------------------------------------ */
+
+namespace {
+
+void kv_rows_free(rlvr_gpu_kv *kv)
+{
+    track_free(kv->m, kv->rows, kv->rows_bytes);
+    track_free(kv->m, kv->halves, kv->halves_bytes);
+    track_free(kv->m, kv->table, kv->table_bytes);
+    free(kv->h_table);
+    free(kv->h_keys);
+    kv->rows = nullptr, kv->halves = nullptr, kv->table = nullptr;
+    kv->h_table = nullptr, kv->h_keys = nullptr;
+    kv->rows_bytes = kv->halves_bytes = kv->table_bytes = 0;
+    kv->cap_rows = kv->cap_emit = 0;
+}
+
+/* Sizes the step's buffers for n rows, ne emitting (kept when big enough). */
+int kv_rows_reserve(rlvr_gpu_kv *kv, int n, int ne, char *err, size_t err_len)
+{
+    if (kv->rows && kv->cap_rows >= n && kv->cap_emit >= ne) return 0;
+    int R = n > kv->cap_rows ? n : kv->cap_rows, E = ne > kv->cap_emit ? ne : kv->cap_emit;
+    if (E < 1) E = 1;
+    kv_rows_free(kv);
+    step_bufs b;
+    step_size z = step_carve(kv->m->n.c, kv->m->n.prec, b, R, E, nullptr, nullptr, nullptr);
+    size_t fb = z.floats * sizeof(float), hb = z.halves * sizeof(uint16_t), ib = z.ints * sizeof(int32_t);
+    if (track_alloc(kv->m, (void **)&kv->rows, fb, "the step's rows", err, err_len)) return -1;
+    kv->rows_bytes = fb;
+    if (hb) {
+        if (track_alloc(kv->m, (void **)&kv->halves, hb, "the step's bf16 rows", err, err_len)) {
+            kv_rows_free(kv);
+            return -1;
+        }
+        kv->halves_bytes = hb;
+    }
+    if (track_alloc(kv->m, (void **)&kv->table, ib, "the step's row table", err, err_len)) {
+        kv_rows_free(kv);
+        return -1;
+    }
+    kv->table_bytes = ib;
+    kv->h_table = (int32_t *)malloc(ib);
+    kv->h_keys = (long long *)malloc((size_t)R * sizeof(long long));
+    if (!kv->h_table || !kv->h_keys) {
+        kv_rows_free(kv);
+        return rlvr_gpu_fail(err, err_len, "gpu model step: out of host memory for %d rows", R);
+    }
+    kv->cap_rows = R;
+    kv->cap_emit = E;
+    return 0;
+}
+
+int cmp_ll(const void *a, const void *b)
+{
+    long long x = *(const long long *)a, y = *(const long long *)b;
+    return x < y ? -1 : x > y;
+}
+
+} // namespace
+
+extern "C" {
+
+int rlvr_gpu_kv_create(struct rlvr_gpu_kv **out, struct rlvr_gpu_model *m, int slots, int max_len,
+                       char *err, size_t err_len)
+{
+    *out = nullptr;
+    const layout &c = m->n.c;
+    if (slots < 1 || max_len < 1 || max_len > c.max_pos)
+        return rlvr_gpu_fail(err, err_len, "gpu kv cache: %d slots of %d positions "
+                             "(max_position_embeddings %d)", slots, max_len, c.max_pos);
+    if (c.hd > 256)
+        return rlvr_gpu_fail(err, err_len, "gpu kv cache: head_dim %d is over the decoding "
+                             "attention kernel's 256", c.hd);
+    rlvr_gpu_kv *kv = (rlvr_gpu_kv *)calloc(1, sizeof *kv);
+    if (!kv) return rlvr_gpu_fail(err, err_len, "gpu kv cache: out of host memory");
+    kv->m = m;
+    kv->slots = slots;
+    kv->max_len = max_len;
+    kv->cache_bytes = kv_layer_size(c, slots, max_len) * (size_t)c.L * sizeof(float);
+    size_t nt = (size_t)max_len * c.hd;
+    float *table = nullptr;
+    int rc = -1;
+    if (track_alloc(m, (void **)&kv->kc, kv->cache_bytes, "the key cache", err, err_len) ||
+        track_alloc(m, (void **)&kv->vc, kv->cache_bytes, "the value cache", err, err_len) ||
+        track_alloc(m, (void **)&kv->cos_sin, nt * sizeof(float), "the cache's rope table", err,
+                    err_len))
+        goto out;
+    if (!(table = (float *)malloc(nt * sizeof(float)))) {
+        rlvr_gpu_fail(err, err_len, "gpu kv cache: out of host memory for the rope table");
+        goto out;
+    }
+    rlvr_gpu_rope_table(table, max_len, c.hd, c.theta);
+    if (cuda_check("upload the cache's rope table",
+                   cudaMemcpy(kv->cos_sin, table, nt * sizeof(float), cudaMemcpyHostToDevice), err,
+                   err_len) ||
+        cuda_check("clear the key cache", cudaMemset(kv->kc, 0, kv->cache_bytes), err, err_len) ||
+        cuda_check("clear the value cache", cudaMemset(kv->vc, 0, kv->cache_bytes), err, err_len))
+        goto out;
+    rc = 0;
+out:
+    free(table);
+    if (rc) {
+        rlvr_gpu_kv_free(kv);
+        return -1;
+    }
+    *out = kv;
+    return 0;
+}
+
+void rlvr_gpu_kv_free(struct rlvr_gpu_kv *kv)
+{
+    if (!kv) return;
+    kv_rows_free(kv);
+    track_free(kv->m, kv->kc, kv->cache_bytes);
+    track_free(kv->m, kv->vc, kv->cache_bytes);
+    track_free(kv->m, kv->cos_sin, (size_t)kv->max_len * kv->m->n.c.hd * sizeof(float));
+    free(kv);
+}
+
+int rlvr_gpu_kv_copy(struct rlvr_gpu_kv *kv, int from, int to, int len, char *err, size_t err_len)
+{
+    if (from < 0 || from >= kv->slots || to < 0 || to >= kv->slots || len < 0 || len > kv->max_len)
+        return rlvr_gpu_fail(err, err_len, "gpu kv cache: copy of %d positions from slot %d to "
+                             "slot %d outside the cache (%d slots of %d positions)", len, from, to,
+                             kv->slots, kv->max_len);
+    cuda_ops o = ops_of(kv->m, err, err_len);
+    return graph_kv_copy(o, kv->m->n.c, kv->kc, kv->vc, kv->slots, kv->max_len, from, to, len);
+}
+
+int rlvr_gpu_model_step(struct rlvr_gpu_model *m, struct rlvr_gpu_kv *kv, int n,
+                        const int32_t *tokens, const int *slot, const int *pos,
+                        const uint8_t *emit, float *logits, char *err, size_t err_len)
+{
+    if (kv->m != m) return rlvr_gpu_fail(err, err_len, "gpu model step: the cache belongs to another model");
+    if (n < 1) return 0;
+    const layout &c = m->n.c;
+    for (int r = 0; r < n; r++)
+        if (tokens[r] < 0 || tokens[r] >= c.V)
+            return rlvr_gpu_fail(err, err_len, "gpu model step: token %d at row %d is outside the "
+                                 "vocabulary (%d)", tokens[r], r, c.V);
+    for (int r = 0; r < n; r++)
+        if (slot[r] < 0 || slot[r] >= kv->slots || pos[r] < 0 || pos[r] >= kv->max_len)
+            return rlvr_gpu_fail(err, err_len, "gpu model step: row %d has slot %d, position %d "
+                                 "outside the cache (%d slots of %d positions)", r, slot[r], pos[r],
+                                 kv->slots, kv->max_len);
+    int ne = 0;
+    for (int r = 0; r < n; r++) ne += !emit || emit[r];
+    if (kv_rows_reserve(kv, n, ne, err, err_len)) return -1;
+    for (int r = 0; r < n; r++) kv->h_keys[r] = (long long)slot[r] * kv->max_len + pos[r];
+    qsort(kv->h_keys, (size_t)n, sizeof(long long), cmp_ll);
+    for (int r = 1; r < n; r++)
+        if (kv->h_keys[r] == kv->h_keys[r - 1])
+            return rlvr_gpu_fail(err, err_len, "gpu model step: two rows at slot %lld, position %lld",
+                                 kv->h_keys[r] / kv->max_len, kv->h_keys[r] % kv->max_len);
+    step_bufs b;
+    step_carve(c, m->n.prec, b, kv->cap_rows, kv->cap_emit, kv->rows, kv->halves, kv->table);
+    /* the row table on the host, in step_carve's layout, then one upload */
+    size_t ri = round64((size_t)kv->cap_rows);
+    int32_t *ht = kv->h_table;
+    for (int r = 0, e = 0; r < n; r++) {
+        ht[r] = tokens[r];
+        ht[ri + r] = (int32_t)slot[r];
+        ht[2 * ri + r] = (int32_t)pos[r];
+        if (!emit || emit[r]) ht[3 * ri + e++] = r;
+    }
+    size_t used = 3 * ri + (size_t)ne;
+    if (cuda_check("upload the step's rows",
+                   cudaMemcpy(kv->table, ht, used * sizeof(int32_t), cudaMemcpyHostToDevice), err,
+                   err_len))
+        return -1;
+    b.n = n;
+    b.ne = ne;
+    b.slots = kv->slots;
+    b.max_len = kv->max_len;
+    b.kc = kv->kc;
+    b.vc = kv->vc;
+    b.cos_sin = kv->cos_sin;
+    cuda_ops o = ops_of(m, err, err_len);
+    if (graph_step(o, m->n, b)) return -1;
+    if (!ne) return rlvr_gpu_sync(err, err_len);
+    return cuda_check("download the logits",
+                      cudaMemcpy(logits, b.logits, (size_t)ne * c.V * sizeof(float),
+                                 cudaMemcpyDeviceToHost),
+                      err, err_len);
 }
 
 } // extern "C"

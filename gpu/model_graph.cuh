@@ -13,12 +13,14 @@
  *  - struct net: the pointers into the families of memory (params, grads,
  *    the bf16 copy, activations, scratch), carved from one block each by
  *    net_carve_acts; shapes in brackets;
- *  - graph_forward / graph_backward / attention templates over an Ops type.
+ *  - graph_forward / graph_backward / attention templates over an Ops type;
+ *  - struct step_bufs and graph_step / graph_kv_copy: generation with a KV
+ *    cache, host/model.c's rlvr_model_step and rlvr_kv_cache_copy.
  *
  * An Ops type provides (every pointer in its own memory space; 0 or -1):
  *   embed_fwd embed_bwd rms_fwd rms_bwd rope permute softmax_fwd softmax_p
  *   softmax_bwd rowdot swiglu_fwd swiglu_bwd add bias_add colsum copy zero
- *   to_bf16 gemm
+ *   to_bf16 gemm, and for the step: rope_at kv_store attend gather_rows
  * gemm is cuBLAS's column-major cublasGemmStridedBatchedEx with C in fp32:
  * kind GEMM_F32 (fp32 operands, TF32 off), GEMM_TF32 (fp32 operands, TF32
  * allowed) or GEMM_BF16 (operands as bf16 bits, fp32 accumulation).
@@ -512,6 +514,146 @@ int graph_backward(O &o, net &n, const float *dlogits)
             return -1;
     }
     return o.embed_bwd(G + off_embed(c), n.dx, n.tokens, N, D, c.V);
+}
+
+/* ---- generation: a step over rows with a KV cache ---------------------------------- */
+
+/* The cache and one step's rows, all in the backend's memory. Row r is
+ * token tokens[r] at position pos[r] of sequence slot[r]; gather[ne] lists
+ * the rows that emit logits, in row order. The cache is
+ *   kc, vc   [L, slots, max_len, KD] each  (keys rotated, as host/model.c's)
+ * and cos_sin [max_len, hd] is the RoPE table of its positions. The rows'
+ * buffers hold n rows (ne <= n emitting):
+ *   x, xn, tmp [n, D]   the residual stream, its norm, a product's output
+ *   q, att     [n, QD]  k, v [n, KD]   gate, up, h [n, F]
+ *   logits     [ne, V]
+ *   hA         bf16 operand, n * max(D, QD, F) (BF16 only, else NULL) */
+struct step_bufs {
+    int n, ne;
+    int slots, max_len;
+    float *kc, *vc, *cos_sin;
+    const int32_t *tokens, *slot, *pos, *gather;
+    float *x, *xn, *tmp, *q, *att, *k, *v, *gate, *up, *h, *logits;
+    uint16_t *hA;
+};
+
+/* Sizes for a step of up to R rows, E of them emitting: floats of the rows'
+ * buffers, bf16 entries of hA, int32 entries of the row table (tokens,
+ * slot, pos: R each; gather: E), each sub-array on a 64-entry boundary. */
+struct step_size {
+    size_t floats, halves, ints;
+};
+
+/* Carves the rows' buffers from base / hbase / ibase (NULL to size only);
+ * sets the row table's pointers (tokens, slot, pos, gather: in that order
+ * in ibase, R, R, R, E entries). n and ne are the caller's. */
+static inline step_size step_carve(const layout &c, int prec, step_bufs &b, int R, int E, float *base,
+                                   uint16_t *hbase, int32_t *ibase)
+{
+    size_t sR = (size_t)R, D = (size_t)c.D, F = (size_t)c.F, QD = (size_t)c.QD, KD = (size_t)c.KD;
+    size_t at = 0;
+    auto take = [&](size_t count) -> float * {
+        float *p = base ? base + at : nullptr;
+        at += round64(count);
+        return p;
+    };
+    b.x = take(sR * D);
+    b.xn = take(sR * D);
+    b.tmp = take(sR * D);
+    b.q = take(sR * QD);
+    b.att = take(sR * QD);
+    b.k = take(sR * KD);
+    b.v = take(sR * KD);
+    b.gate = take(sR * F);
+    b.up = take(sR * F);
+    b.h = take(sR * F);
+    b.logits = take((size_t)E * c.V);
+    step_size s;
+    s.floats = at;
+    s.halves = prec == RLVR_GPU_BF16 ? round64(sR * max3(D, QD, F)) : 0;
+    b.hA = hbase && s.halves ? hbase : nullptr;
+    size_t ri = round64(sR), ei = round64((size_t)E);
+    b.tokens = ibase ? ibase : nullptr;
+    b.slot = ibase ? ibase + ri : nullptr;
+    b.pos = ibase ? ibase + 2 * ri : nullptr;
+    b.gather = ibase ? ibase + 3 * ri : nullptr;
+    s.ints = 3 * ri + ei;
+    return s;
+}
+
+/* Elements of one layer's part of the cache, and where layer l begins. */
+static inline size_t kv_layer_size(const layout &c, int slots, int max_len)
+{
+    return (size_t)slots * max_len * c.KD;
+}
+
+/* rlvr_model_step's forward on b.n rows (b's row table already filled):
+ * per layer, the rows' keys and values are rotated and stored at (slot,
+ * pos) before any row attends, so a prefill's rows see each other; row r
+ * attends to positions 0..pos[r] of its slot. Then the emitting rows are
+ * gathered and only they go through the final norm and the head. */
+template <class O>
+int graph_step(O &o, const net &n, step_bufs &b)
+{
+    const layout &c = n.c;
+    int N = b.n, D = c.D, F = c.F, QD = c.QD, KD = c.KD, Hq = c.Hq, Hk = c.Hk, hd = c.hd;
+    size_t sN = (size_t)N;
+    int lk = lin_kind(n);
+    size_t per_layer = kv_layer_size(c, b.slots, b.max_len);
+    float scale = 1.0f / sqrtf((float)hd);
+    operand a;
+    if (o.embed_fwd(b.x, n.params + off_embed(c), b.tokens, N, D, c.V)) return -1;
+    for (int l = 0; l < c.L; l++) {
+        layer_ptrs w = layer_at(c, n.params, l);
+        float *kc = b.kc + (size_t)l * per_layer, *vc = b.vc + (size_t)l * per_layer;
+        if (o.rms_fwd(b.xn, nullptr, b.x, w.ln1, N, D, c.eps) || act(o, n, &a, b.xn, sN * D, b.hA) ||
+            mm_xwT(o, lk, b.q, a, weight(n, w.wq), N, D, QD, 0.0f) ||
+            mm_xwT(o, lk, b.k, a, weight(n, w.wk), N, D, KD, 0.0f) ||
+            mm_xwT(o, lk, b.v, a, weight(n, w.wv), N, D, KD, 0.0f))
+            return -1;
+        if (w.bq && (o.bias_add(b.q, w.bq, N, QD) || o.bias_add(b.k, w.bk, N, KD) ||
+                     o.bias_add(b.v, w.bv, N, KD)))
+            return -1;
+        if (o.rope_at(b.q, b.cos_sin, b.pos, N, Hq, hd) || o.rope_at(b.k, b.cos_sin, b.pos, N, Hk, hd) ||
+            o.kv_store(kc, vc, b.k, b.v, b.slot, b.pos, N, KD, b.max_len) ||
+            o.attend(b.att, b.q, kc, vc, b.slot, b.pos, N, Hq, Hk, hd, b.max_len, scale))
+            return -1;
+        if (act(o, n, &a, b.att, sN * QD, b.hA) ||
+            mm_xwT(o, lk, b.tmp, a, weight(n, w.wo), N, QD, D, 0.0f) || o.add(b.x, b.tmp, sN * D) ||
+            o.rms_fwd(b.xn, nullptr, b.x, w.ln2, N, D, c.eps) || act(o, n, &a, b.xn, sN * D, b.hA) ||
+            mm_xwT(o, lk, b.gate, a, weight(n, w.wg), N, D, F, 0.0f) ||
+            mm_xwT(o, lk, b.up, a, weight(n, w.wu), N, D, F, 0.0f) ||
+            o.swiglu_fwd(b.h, b.gate, b.up, sN * F) || act(o, n, &a, b.h, sN * F, b.hA) ||
+            mm_xwT(o, lk, b.tmp, a, weight(n, w.wd), N, F, D, 0.0f) || o.add(b.x, b.tmp, sN * D))
+            return -1;
+    }
+    if (!b.ne) return 0;
+    float *head = n.params + (c.tied ? off_embed(c) : off_head(c));
+    size_t sE = (size_t)b.ne;
+    return o.gather_rows(b.xn, b.x, b.gather, b.ne, D) ||
+                   o.rms_fwd(b.tmp, nullptr, b.xn, n.params + off_norm(c), b.ne, D, c.eps) ||
+                   act(o, n, &a, b.tmp, sE * D, b.hA) ||
+                   mm_xwT(o, lk, b.logits, a, weight(n, head), b.ne, D, c.V, 0.0f)
+               ? -1
+               : 0;
+}
+
+/* rlvr_kv_cache_copy: the first len positions of slot from into slot to, in
+ * every layer, keys and values. */
+template <class O>
+int graph_kv_copy(O &o, const layout &c, float *kc, float *vc, int slots, int max_len, int from, int to,
+                  int len)
+{
+    if (from == to || len <= 0) return 0;
+    size_t per_layer = kv_layer_size(c, slots, max_len), row = (size_t)max_len * c.KD;
+    size_t count = (size_t)len * c.KD;
+    for (int l = 0; l < c.L; l++) {
+        size_t at = (size_t)l * per_layer;
+        if (o.copy(kc + at + (size_t)to * row, kc + at + (size_t)from * row, count) ||
+            o.copy(vc + at + (size_t)to * row, vc + at + (size_t)from * row, count))
+            return -1;
+    }
+    return 0;
 }
 
 } // namespace rlvr_gm

@@ -183,8 +183,10 @@ __global__ void k_colsum(float *out, const float *a, const float *x, const float
     }
 }
 
-/* x[N, H, hd] rotated in place; one thread per (n, h, i < hd/2). */
-__global__ void k_rope(float *x, const float *cs, int N, int T, int H, int hd, int inverse)
+/* x[N, H, hd] rotated in place; one thread per (n, h, i < hd/2). Row n is
+ * at position pos[n] when pos is given (generation), else n % T. */
+__global__ void k_rope(float *x, const float *cs, const int32_t *pos, int N, int T, int H, int hd,
+                       int inverse)
 {
     int half = hd / 2;
     size_t total = (size_t)N * H * half;
@@ -193,10 +195,106 @@ __global__ void k_rope(float *x, const float *cs, int N, int T, int H, int hd, i
         int i = (int)(e % half);
         size_t nh = e / half;
         int n = (int)(nh / H);
-        int p = n % T;
+        int p = pos ? pos[n] : n % T;
         float *v = x + nh * hd;
         rope_pair(&v[i], &v[i + half], cs[(size_t)p * hd + i], cs[(size_t)p * hd + half + i],
                   inverse);
+    }
+}
+
+/* The rows' keys and values into the cache: kc/vc [slots, max_len, KD] (one
+ * layer's part), row r at (slot[r], pos[r]); one thread per element of
+ * k[N, KD]. The step refuses two rows at one (slot, pos) before it runs, so
+ * no two threads write one element. */
+__global__ void k_kv_store(float *kc, float *vc, const float *k, const float *v,
+                           const int32_t *slot, const int32_t *pos, int N, int KD, int max_len)
+{
+    size_t total = (size_t)N * KD;
+    for (size_t e = (size_t)blockIdx.x * blockDim.x + threadIdx.x; e < total;
+         e += (size_t)gridDim.x * blockDim.x) {
+        size_t r = e / KD, j = e % KD;
+        size_t at = ((size_t)slot[r] * max_len + (size_t)pos[r]) * KD + j;
+        kc[at] = k[e];
+        vc[at] = v[e];
+    }
+}
+
+/* Decoding attention: out[N, Hq*hd] for query rows q[N, Hq*hd] against
+ * positions 0..pos[r] of slot[r] in one layer's cache kc/vc [slots,
+ * max_len, Hk*hd]; query head h reads key-value head h / (Hq / Hk).
+ * grid N * Hq (one block per (row, head)), block kAttWarps warps; hd <=
+ * kAttMaxHd. Warp w takes positions w, w + kAttWarps, ...: its lanes split
+ * the dot product (lane i, i + 32, ...) and hold the matching entries of
+ * the running weighted sum of values (model_math.cuh attn_push); the
+ * warps' parts are merged through shared memory at the end. */
+constexpr int kAttWarps = 4;
+constexpr int kAttMaxHd = 256;
+
+__global__ void __launch_bounds__(kAttWarps * 32)
+k_attend(float *out, const float *q, const float *kc, const float *vc, const int32_t *slot,
+         const int32_t *pos, int Hq, int Hk, int hd, int max_len, float scale)
+{
+    __shared__ float qs[kAttMaxHd];
+    __shared__ float part_m[kAttWarps], part_s[kAttWarps];
+    __shared__ float part_o[kAttWarps][kAttMaxHd];
+    int r = blockIdx.x / Hq, h = blockIdx.x % Hq, kh = h / (Hq / Hk);
+    int lane = threadIdx.x & 31, w = threadIdx.x >> 5;
+    size_t QD = (size_t)Hq * hd, KD = (size_t)Hk * hd;
+    const float *qr = q + (size_t)r * QD + (size_t)h * hd;
+    for (int i = threadIdx.x; i < hd; i += blockDim.x) qs[i] = qr[i];
+    __syncthreads();
+    size_t base = (size_t)slot[r] * max_len * KD + (size_t)kh * hd;
+    int P = pos[r];
+    attn_state st{-INFINITY, 0.0f};
+    float o[kAttMaxHd / 32];
+#pragma unroll
+    for (int j = 0; j < kAttMaxHd / 32; j++) o[j] = 0.0f;
+    for (int s = w; s <= P; s += kAttWarps) {
+        const float *kr = kc + base + (size_t)s * KD, *vr = vc + base + (size_t)s * KD;
+        float d = 0.0f;
+        for (int i = lane; i < hd; i += 32) d += qs[i] * kr[i];
+        d = warp_sum(d);
+        float corr, p;
+        attn_push(&st, d * scale, &corr, &p);
+#pragma unroll
+        for (int j = 0; j < kAttMaxHd / 32; j++) {
+            int i = lane + 32 * j;
+            if (i < hd) o[j] = o[j] * corr + p * vr[i];
+        }
+    }
+    if (lane == 0) {
+        part_m[w] = st.m;
+        part_s[w] = st.s;
+    }
+#pragma unroll
+    for (int j = 0; j < kAttMaxHd / 32; j++) {
+        int i = lane + 32 * j;
+        if (i < hd) part_o[w][i] = o[j];
+    }
+    __syncthreads();
+    float M = -INFINITY, S = 0.0f;
+    for (int k = 0; k < kAttWarps; k++) M = part_m[k] > M ? part_m[k] : M;
+    float f[kAttWarps];
+    for (int k = 0; k < kAttWarps; k++) {
+        f[k] = attn_rescale(part_m[k], M);
+        S += part_s[k] * f[k];
+    }
+    float *orow = out + (size_t)r * QD + (size_t)h * hd;
+    for (int i = threadIdx.x; i < hd; i += blockDim.x) {
+        float acc = 0.0f;
+        for (int k = 0; k < kAttWarps; k++) acc += part_o[k][i] * f[k];
+        orow[i] = acc / S;
+    }
+}
+
+/* dst[n, D] = src[rows[i], D]; one thread per element of dst. */
+__global__ void k_gather_rows(float *dst, const float *src, const int32_t *rows, int n, int D)
+{
+    size_t total = (size_t)n * D;
+    for (size_t e = (size_t)blockIdx.x * blockDim.x + threadIdx.x; e < total;
+         e += (size_t)gridDim.x * blockDim.x) {
+        size_t i = e / D, j = e % D;
+        dst[e] = src[(size_t)rows[i] * D + j];
     }
 }
 
@@ -417,8 +515,38 @@ int cuda_ops::rms_bwd(float *dx, int add_, float *dw, const float *dy, const flo
 
 int cuda_ops::rope(float *x, const float *cs, int N, int T, int H, int hd, int inverse)
 {
-    k_rope<<<blocks_for((size_t)N * H * (hd / 2)), kEl>>>(x, cs, N, T, H, hd, inverse);
+    k_rope<<<blocks_for((size_t)N * H * (hd / 2)), kEl>>>(x, cs, nullptr, N, T, H, hd, inverse);
     return check("rope");
+}
+
+int cuda_ops::rope_at(float *x, const float *cs, const int32_t *pos, int N, int H, int hd)
+{
+    k_rope<<<blocks_for((size_t)N * H * (hd / 2)), kEl>>>(x, cs, pos, N, 1, H, hd, 0);
+    return check("rope at positions");
+}
+
+int cuda_ops::kv_store(float *kc, float *vc, const float *k, const float *v, const int32_t *slot,
+                       const int32_t *pos, int N, int KD, int max_len)
+{
+    k_kv_store<<<blocks_for((size_t)N * KD), kEl>>>(kc, vc, k, v, slot, pos, N, KD, max_len);
+    return check("kv cache store");
+}
+
+int cuda_ops::attend(float *out, const float *q, const float *kc, const float *vc,
+                     const int32_t *slot, const int32_t *pos, int N, int Hq, int Hk, int hd,
+                     int max_len, float scale)
+{
+    if (hd > kAttMaxHd) return fail("decoding attention", "head_dim over 256");
+    if ((long long)N * Hq > 0x7fffffffll) return fail("decoding attention", "too many rows");
+    k_attend<<<(unsigned)(N * Hq), kAttWarps * 32>>>(out, q, kc, vc, slot, pos, Hq, Hk, hd,
+                                                    max_len, scale);
+    return check("decoding attention");
+}
+
+int cuda_ops::gather_rows(float *dst, const float *src, const int32_t *rows, int n, int D)
+{
+    k_gather_rows<<<blocks_for((size_t)n * D), kEl>>>(dst, src, rows, n, D);
+    return check("row gather");
 }
 
 int cuda_ops::permute(float *dst, const float *src, int B, int T, int H, int hd, int to_heads)

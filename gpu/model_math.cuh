@@ -135,6 +135,44 @@ RLVR_HD float attn_ds(float p, float dp, float Dt, float scale)
     return p * (dp - Dt) * scale;
 }
 
+/* ---- decoding attention (host/model.c attend_row over a cache) ------------------ */
+
+/* One query row against positions 0..pos of its sequence, in parts: each
+ * part sees some of the positions, one at a time, and keeps the running
+ * maximum m of its scaled scores, the sum s of exp(score - m) and the
+ * weighted sum of value rows o[hd] (scaled by the same exp(. - m)); the
+ * parts are then merged by rescaling each to the largest m. The result
+ * o / s is attend_row's softmax(scores) . V; only the order of additions
+ * differs (attend_row: one pass for the maximum, exp(score - max) summed in
+ * position order). */
+struct attn_state {
+    float m, s;
+};
+
+/* exp(m_old - m_new), 0 for a part that has seen nothing (m_old -Inf). */
+RLVR_HD float attn_rescale(float m_old, float m_new)
+{
+    return m_old == -INFINITY ? 0.0f : expf(m_old - m_new);
+}
+
+/* Adds the scaled score sc: *corr is the factor that the part's o must be
+ * multiplied by, *p the weight of the new value row (o = o * corr + p * v).
+ * A NaN or +Inf score makes the part NaN (as attend_row's result is). */
+RLVR_HD void attn_push(attn_state *a, float sc, float *corr, float *p)
+{
+    if (sc == -INFINITY) {
+        *corr = 1.0f;
+        *p = 0.0f;
+        return;
+    }
+    float m = a->m > sc ? a->m : sc;
+    if (sc != sc) m = sc; /* NaN: carried into s */
+    *corr = attn_rescale(a->m, m);
+    *p = expf(sc - m);
+    a->s = a->s * *corr + *p;
+    a->m = m;
+}
+
 /* ---- online log-sum-exp (merging two partial (max, sum of exp(z - max))) -------- */
 
 struct lse_acc {

@@ -50,6 +50,13 @@ struct cuda_ops {
     int gemm(int tA, int tB, int m, int n, int k, const void *A, int lda, long long sA,
              const void *B, int ldb, long long sB, float beta, float *C, int ldc, long long sC,
              int batch, int kind);
+    /* generation (graph_step) */
+    int rope_at(float *x, const float *cs, const int32_t *pos, int N, int H, int hd);
+    int kv_store(float *kc, float *vc, const float *k, const float *v, const int32_t *slot,
+                 const int32_t *pos, int N, int KD, int max_len);
+    int attend(float *out, const float *q, const float *kc, const float *vc, const int32_t *slot,
+               const int32_t *pos, int N, int Hq, int Hk, int hd, int max_len, float scale);
+    int gather_rows(float *dst, const float *src, const int32_t *rows, int n, int D);
     /* outside the graph: the loss, the optimizer */
     int cross_entropy(float *logits, const int32_t *targets, const uint8_t *rows, size_t n,
                       size_t vocab, float dlogp, float *logp, float *lse);

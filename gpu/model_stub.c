@@ -232,3 +232,36 @@ int rlvr_gpu_model_adamw_step(struct rlvr_gpu_model *m, const struct rlvr_gpu_ad
     (void)m, (void)c, (void)lr, (void)grad_norm, (void)clipped;
     return no_cuda(err, err_len);
 }
+
+const struct rlvr_gpu_model_config *rlvr_gpu_model_config_of(const struct rlvr_gpu_model *m)
+{
+    (void)m;
+    return NULL;
+}
+
+int rlvr_gpu_kv_create(struct rlvr_gpu_kv **out, struct rlvr_gpu_model *m, int slots, int max_len,
+                       char *err, size_t err_len)
+{
+    (void)m, (void)slots, (void)max_len;
+    if (out) *out = NULL;
+    return no_cuda(err, err_len);
+}
+
+void rlvr_gpu_kv_free(struct rlvr_gpu_kv *kv)
+{
+    (void)kv;
+}
+
+int rlvr_gpu_kv_copy(struct rlvr_gpu_kv *kv, int from, int to, int len, char *err, size_t err_len)
+{
+    (void)kv, (void)from, (void)to, (void)len;
+    return no_cuda(err, err_len);
+}
+
+int rlvr_gpu_model_step(struct rlvr_gpu_model *m, struct rlvr_gpu_kv *kv, int n,
+                        const int32_t *tokens, const int *slot, const int *pos,
+                        const uint8_t *emit, float *logits, char *err, size_t err_len)
+{
+    (void)m, (void)kv, (void)n, (void)tokens, (void)slot, (void)pos, (void)emit, (void)logits;
+    return no_cuda(err, err_len);
+}

@@ -15,11 +15,13 @@ $(BUILD)/model_table.o: $(TOP)/gpu/model_table.c $(GPU_H) | $(BUILD)
 # of the autotools build compile them.
 $(BUILD)/ref_%.o: $(TOP)/host/%.c $(TOP)/host/model.h $(TOP)/host/optim.h $(TOP)/host/grpo.h $(GPU_H) | $(BUILD)
 	$(CC) $(ALL_CFLAGS) -DRLVR_NO_BLAS -c -o $@ $<
-$(BUILD)/test_gpu_model_host.o: $(TOP)/tests/test_gpu_model_host.cu $(MODEL_CUH) $(GPU_H) $(TOP)/tests/tap.h | $(BUILD)
+$(BUILD)/test_gpu_model_host.o: $(TOP)/tests/test_gpu_model_host.cu $(MODEL_CUH) $(GPU_H) $(TOP)/tests/tap.h \
+		$(TOP)/tests/test_gpu_model_step.h | $(BUILD)
 	$(NVCC) -std=c++17 -O2 -I$(TOP)/gpu -I$(TOP)/host -I$(TOP)/tests -Xcompiler -Wall,-Wextra -c -o $@ $<
 $(BUILD)/test_gpu_model_host: $(BUILD)/test_gpu_model_host.o $(BUILD)/ref_model.o $(BUILD)/ref_optim.o \
 		$(BUILD)/ref_logprob.o $(BUILD)/model_table.o
 	$(CC) $(CFLAGS) -o $@ $^ $(CUDA_LIBS) -lm
+$(BUILD)/test_gpu_model.o: $(TOP)/tests/test_gpu_model_step.h
 $(BUILD)/test_gpu_model: $(BUILD)/test_gpu_model.o $(MODEL_REF) $(GPU_OBJS) $(BUILD)/advantage_check.o
 	$(CC) $(CFLAGS) -o $@ $(filter-out $(BUILD)/model_table.o,$^) $(BUILD)/model_table.o $(CUDA_LIBS) -lm
 

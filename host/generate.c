@@ -1,9 +1,16 @@
 /*
- * generate.c -- the generation loop (see generate.h). Memory: one KV cache
- * of n_prompts * G slots, one logits block [n_prompts * G, V], per-sequence
- * token arrays of max_tokens. The sampler's scratch is one per call; the
+ * generate.c -- the generation loop (see generate.h), written once over an
+ * engine (struct rlvr_gen_engine): the CPU's (rlvr_model_step) here, the
+ * GPU's in generate_gpu.c. Memory: one KV cache of n_prompts * G slots (the
+ * engine's), one host logits block [n_prompts * G, V], per-sequence token
+ * arrays of max_tokens. The sampler's scratch is one per call; the
  * per-token work outside the model is a sampling pass over V logits per
- * sequence.
+ * sequence, on the host whatever the engine.
+ *
+ * Invariants: sample g of prompt p draws only from its own stream, in
+ * token order, so the engine, the batch and the order of the rows in a step
+ * change nothing but the logits; the binding (rlvr_generate_bind) is read
+ * once per call.
  */
 #include "generate.h"
 
@@ -62,10 +69,91 @@ static void take_token(struct rlvr_gen_sequence *q, int32_t t, float lp, const s
     }
 }
 
+/* ---- the CPU engine ------------------------------------------------------------------ */
+
+struct cpu_cache {
+    struct rlvr_kv_cache kv;
+};
+
+static void *cpu_cache_create(void *ctx, int slots, int max_len, char *err, size_t err_len)
+{
+    struct cpu_cache *c = malloc(sizeof *c);
+    if (!c) {
+        rlvr_num_fail(err, err_len, "generate: out of memory");
+        return NULL;
+    }
+    if (rlvr_kv_cache_create(&c->kv, ctx, slots, max_len, err, err_len)) {
+        free(c);
+        return NULL;
+    }
+    return c;
+}
+
+static void cpu_cache_free(void *cache)
+{
+    struct cpu_cache *c = cache;
+    if (!c)
+        return;
+    rlvr_kv_cache_free(&c->kv);
+    free(c);
+}
+
+static int cpu_cache_copy(void *cache, int from, int to, int len, char *err, size_t err_len)
+{
+    (void)err, (void)err_len;
+    rlvr_kv_cache_copy(&((struct cpu_cache *)cache)->kv, from, to, len);
+    return 0;
+}
+
+static int cpu_step(void *ctx, void *cache, int n, const int32_t *tokens, const int *slot, const int *pos,
+                    const uint8_t *emit, float *logits, char *err, size_t err_len)
+{
+    return rlvr_model_step(ctx, &((struct cpu_cache *)cache)->kv, n, tokens, slot, pos, emit, logits, err,
+                           err_len);
+}
+
+static struct {
+    const struct rlvr_model *model;
+    struct rlvr_gen_engine engine;
+} binding;
+
+void rlvr_generate_bind(const struct rlvr_model *m, const struct rlvr_gen_engine *e)
+{
+    binding.model = e ? m : NULL;
+    if (e)
+        binding.engine = *e;
+    else
+        memset(&binding.engine, 0, sizeof binding.engine);
+}
+
 int rlvr_generate(struct rlvr_model *m, const struct rlvr_sampling *s, const int32_t *const *prompts,
                   const int *prompt_lens, int n_prompts, int G, uint64_t stream_base,
                   rlvr_token_piece_fn piece, void *piece_ctx, struct rlvr_gen_sequence *out,
                   struct rlvr_gen_stats *stats, char *err, size_t err_len)
+{
+    struct rlvr_gen_engine e;
+    if (binding.model && binding.model == m) {
+        e = binding.engine;
+    } else {
+        e.ctx = m;
+        e.vocab_size = m->cfg.vocab_size;
+        e.max_position_embeddings = m->cfg.max_position_embeddings;
+        e.cache_create = cpu_cache_create;
+        e.cache_free = cpu_cache_free;
+        e.cache_copy = cpu_cache_copy;
+        e.step = cpu_step;
+    }
+    return rlvr_generate_on(&e, s, prompts, prompt_lens, n_prompts, G, stream_base, piece, piece_ctx, out, stats,
+                            err, err_len);
+}
+
+/* ---- the loop ------------------------------------------------------------------------ */
+
+int rlvr_generate_on(const struct rlvr_gen_engine *e, const struct rlvr_sampling *s,
+                     const int32_t *const *prompts, const int *prompt_lens, int n_prompts, int G,
+                     uint64_t stream_base, rlvr_token_piece_fn piece, void *piece_ctx,
+                     struct rlvr_gen_sequence *out, struct rlvr_gen_stats *stats, char *err,
+                     size_t err_len)
 {
     if (rlvr_sampling_check(s, err, err_len))
         return -1;
@@ -73,7 +161,7 @@ int rlvr_generate(struct rlvr_model *m, const struct rlvr_sampling *s, const int
         return rlvr_num_fail(err, err_len, "generate: %d prompts x %d samples", n_prompts, G);
     if (s->n_stop_strings && !piece)
         return rlvr_num_fail(err, err_len, "generate: stop strings need the tokenizer's pieces");
-    int V = m->cfg.vocab_size, max_prompt = 0;
+    int V = e->vocab_size, max_prompt = 0;
     for (int p = 0; p < n_prompts; p++) {
         if (prompt_lens[p] < 1)
             return rlvr_num_fail(err, err_len, "generate: prompt %d is empty (a model needs at least "
@@ -82,15 +170,15 @@ int rlvr_generate(struct rlvr_model *m, const struct rlvr_sampling *s, const int
             max_prompt = prompt_lens[p];
     }
     long max_len = (long)max_prompt + s->max_tokens;
-    if (max_len > m->cfg.max_position_embeddings)
+    if (max_len > e->max_position_embeddings)
         return rlvr_num_fail(err, err_len,
                              "generate: a prompt of %d tokens plus max_tokens %d exceeds the model's "
                              "max_position_embeddings (%d)",
-                             max_prompt, s->max_tokens, m->cfg.max_position_embeddings);
+                             max_prompt, s->max_tokens, e->max_position_embeddings);
     int n = n_prompts * G;
     memset(out, 0, (size_t)n * sizeof *out);
-    struct rlvr_kv_cache kv;
-    if (rlvr_kv_cache_create(&kv, m, n, (int)max_len, err, err_len))
+    void *kv = e->cache_create(e->ctx, n, (int)max_len, err, err_len);
+    if (!kv)
         return -1;
     float *logits = malloc((size_t)n * V * sizeof(float));
     struct rlvr_rng *rng = calloc((size_t)n, sizeof *rng);
@@ -133,7 +221,7 @@ int rlvr_generate(struct rlvr_model *m, const struct rlvr_sampling *s, const int
             for (int t = 0; t < L; t++)
                 ps[t] = t, sl[t] = first;
             emit[L - 1] = 1;
-            rc = rlvr_model_step(m, &kv, L, prompts[p], sl, ps, emit, logits, err, err_len);
+            rc = e->step(e->ctx, kv, L, prompts[p], sl, ps, emit, logits, err, err_len);
         }
         free(ps);
         free(sl);
@@ -143,8 +231,10 @@ int rlvr_generate(struct rlvr_model *m, const struct rlvr_sampling *s, const int
         st.prompt_tokens += L;
         for (int g = 0; g < G && !rc; g++) {
             int i = first + g, d = 0;
-            if (g)
-                rlvr_kv_cache_copy(&kv, first, i, L);
+            if (g && e->cache_copy(kv, first, i, L, err, err_len)) {
+                rc = -1;
+                break;
+            }
             int32_t t;
             float lp;
             if (rlvr_sample_token(logits, V, s, &rng[i], scratch, &t, &lp)) {
@@ -171,7 +261,7 @@ int rlvr_generate(struct rlvr_model *m, const struct rlvr_sampling *s, const int
             }
         for (int r = 0; r < k; r++)
             kpos[r] = pos[slot[r]];
-        rc = rlvr_model_step(m, &kv, k, tok, slot, kpos, NULL, logits, err, err_len);
+        rc = e->step(e->ctx, kv, k, tok, slot, kpos, NULL, logits, err, err_len);
         for (int r = 0; r < k && !rc; r++) {
             int i = slot[r], d = 0;
             int32_t t;
@@ -209,6 +299,6 @@ done:
     free(slot);
     free(rng);
     free(logits);
-    rlvr_kv_cache_free(&kv);
+    e->cache_free(kv);
     return rc;
 }

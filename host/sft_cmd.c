@@ -39,6 +39,7 @@
 
 #include "commands.h"
 #include "device.h"
+#include "generate_gpu.h"
 #include "gpu.h"
 #include "grpo.h"
 #include "optim.h"
@@ -242,39 +243,6 @@ static void progress_bar(long step, long total, double loss, double lr, double t
     fflush(stderr);
 }
 
-/* The CPU model's copy on the GPU: same config, same weights, activations
- * for B sequences of T tokens. */
-static struct rlvr_gpu_model *gpu_model_of(const struct rlvr_model *m, int B, int T, char *err, size_t err_len)
-{
-    const struct rlvr_model_config *mc = &m->cfg;
-    struct rlvr_gpu_model_config gc = {
-        .vocab_size = mc->vocab_size,
-        .hidden_size = mc->hidden_size,
-        .intermediate_size = mc->intermediate_size,
-        .num_hidden_layers = mc->num_hidden_layers,
-        .num_attention_heads = mc->num_attention_heads,
-        .num_key_value_heads = mc->num_key_value_heads,
-        .head_dim = mc->head_dim,
-        .max_position_embeddings = mc->max_position_embeddings,
-        .rope_theta = mc->rope_theta,
-        .rms_norm_eps = mc->rms_norm_eps,
-        .tie_word_embeddings = mc->tie_word_embeddings,
-        .attention_bias = mc->attention_bias,
-    };
-    struct rlvr_gpu_model *g = NULL;
-    if (rlvr_gpu_model_create(&g, &gc, RLVR_GPU_FP32, err, err_len))
-        return NULL;
-    if (rlvr_gpu_model_n_params(g) != m->n_params) {
-        rlvr_errf(err, err_len, "the GPU model has %zu parameters, the CPU model %zu", rlvr_gpu_model_n_params(g),
-                  m->n_params);
-    } else if (!rlvr_gpu_model_upload(g, m->params, m->n_params, err, err_len) &&
-               !rlvr_gpu_model_reserve(g, B, T, err, err_len) && !rlvr_gpu_model_zero_grads(g, err, err_len)) {
-        return g;
-    }
-    rlvr_gpu_model_free(g);
-    return NULL;
-}
-
 /* A GPU run's checkpoint-N: the weights brought back, saved as the CPU
  * path saves them, without optimizer.bin (the moments stay on the device). */
 static int gpu_checkpoint_save(struct rlvr_gpu_model *g, struct rlvr_policy *p, const char *out_dir, long step,
@@ -471,7 +439,7 @@ int rlvr_cmd_sft(int argc, char **argv)
     if (device == RLVR_DEVICE_CUDA) {
         char desc[512];
         rlvr_gpu_describe(desc, sizeof desc);
-        if (!(gm = gpu_model_of(&p.model, (int)B, T, err, sizeof err))) {
+        if (!(gm = rlvr_gpu_model_of(&p.model, RLVR_GPU_FP32, (int)B, T, err, sizeof err))) {
             fprintf(stderr, "rlvr sft: device = \"cuda\": %s\n", err);
             goto out;
         }

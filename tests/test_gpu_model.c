@@ -27,6 +27,11 @@
  *    the same shapes in emulation).
  *  - AdamW: 1e-6 absolute on the parameters (same expressions; the norm is
  *    a double sum in another order).
+ *  - generation (rlvr_gpu_model_step vs rlvr_model_step, the scenario of
+ *    test_gpu_model_step.h, and a 300-row prompt): the whole model's fp32
+ *    tolerance, A = 5e-5, R = 5e-4 (the same products; decoding attention
+ *    sums with an online softmax over 4 warps' parts instead of attend_row's
+ *    two passes); bf16 as the whole model's.
  */
 #include <math.h>
 #include <stdint.h>
@@ -39,6 +44,7 @@
 #include "model.h"
 #include "optim.h"
 #include "tap.h"
+#include "test_gpu_model_step.h"
 
 static char err[512];
 static uint64_t rng = 0x853c49e6748fea9bull;
@@ -508,6 +514,224 @@ static void refusal_cases(void)
     rlvr_gpu_model_free(g);
 }
 
+/* ---- generation: rlvr_gpu_model_step vs rlvr_model_step ---------------------------- */
+
+struct dev_gen {
+    struct rlvr_gpu_model *g;
+    struct rlvr_gpu_kv *kv;
+};
+
+static int dev_gen_create(void *ctx, int slots, int max_len)
+{
+    struct dev_gen *d = ctx;
+    if (rlvr_gpu_kv_create(&d->kv, d->g, slots, max_len, err, sizeof err)) {
+        diag("kv create: %s", err);
+        return -1;
+    }
+    return 0;
+}
+
+static int dev_gen_copy(void *ctx, int from, int to, int len)
+{
+    struct dev_gen *d = ctx;
+    if (rlvr_gpu_kv_copy(d->kv, from, to, len, err, sizeof err)) {
+        diag("kv copy: %s", err);
+        return -1;
+    }
+    return 0;
+}
+
+static int dev_gen_step(void *ctx, int n, const int32_t *tok, const int *slot, const int *pos, const uint8_t *emit,
+                        float *logits)
+{
+    struct dev_gen *d = ctx;
+    if (rlvr_gpu_model_step(d->g, d->kv, n, tok, slot, pos, emit, logits, err, sizeof err)) {
+        diag("step: %s", err);
+        return -1;
+    }
+    return 0;
+}
+
+static void dev_gen_destroy(void *ctx)
+{
+    struct dev_gen *d = ctx;
+    rlvr_gpu_kv_free(d->kv);
+    d->kv = NULL;
+}
+
+static int host_model(struct rlvr_model *m, int V, int D, int F, int L, int Hq, int Hk, int hd, int tied,
+                      int bias, int max_pos)
+{
+    struct rlvr_model_config c;
+    rlvr_model_config_tiny(&c);
+    c.vocab_size = V, c.hidden_size = D, c.intermediate_size = F, c.num_hidden_layers = L;
+    c.num_attention_heads = Hq, c.num_key_value_heads = Hk, c.head_dim = hd;
+    c.tie_word_embeddings = tied, c.attention_bias = bias, c.eos_token_id = -1, c.rope_theta = 10000.0;
+    c.max_position_embeddings = max_pos;
+    if (rlvr_model_create(m, &c, err, sizeof err))
+        return -1;
+    for (int t = 0; t < m->n_tensors; t++) {
+        const struct rlvr_tensor *x = &m->tensors[t];
+        fill(m->params + x->offset, x->numel, 0.3f, strstr(x->name, "norm") ? 1.0f : 0.0f);
+    }
+    return 0;
+}
+
+static struct rlvr_gpu_model *device_copy(const struct rlvr_model *m, int prec)
+{
+    struct rlvr_gpu_model_config gc;
+    to_gpu_cfg(&m->cfg, &gc);
+    struct rlvr_gpu_model *g = NULL;
+    if (rlvr_gpu_model_create(&g, &gc, prec, err, sizeof err) ||
+        rlvr_gpu_model_upload(g, m->params, m->n_params, err, sizeof err)) {
+        rlvr_gpu_model_free(g);
+        return NULL;
+    }
+    return g;
+}
+
+static const struct gen_shape {
+    const char *name;
+    int V, D, F, L, Hq, Hk, hd, tied, bias;
+} gen_shapes[] = {
+    {"step: tied, bias, GQA 4/2, hd 16", 264, 64, 176, 2, 4, 2, 16, 1, 1},
+    {"step: odd sizes, untied, GQA 6/2, hd 8", 37, 24, 40, 2, 6, 2, 8, 0, 0},
+    {"step: GQA 8/1, hd 40", 61, 40, 56, 2, 8, 1, 40, 0, 1},
+    {"step: Qwen-like heads 14/2, hd 64, V 1000", 1000, 128, 160, 2, 14, 2, 64, 1, 1},
+    {"step: hd 256 (the kernel's largest)", 300, 64, 96, 1, 2, 1, 256, 1, 0},
+};
+
+static void gen_case(const struct gen_shape *s, int prec)
+{
+    struct rlvr_model m;
+    if (host_model(&m, s->V, s->D, s->F, s->L, s->Hq, s->Hk, s->hd, s->tied, s->bias, 64)) {
+        ok(0, "%s: host model: %s", s->name, err);
+        return;
+    }
+    struct dev_gen d = {device_copy(&m, prec), NULL};
+    char name[160];
+    snprintf(name, sizeof name, "%s, %s", s->name, prec == RLVR_GPU_BF16 ? "bf16" : "fp32");
+    if (!d.g) {
+        ok(0, "%s: device model: %s", name, err);
+        rlvr_model_free(&m);
+        return;
+    }
+    size_t before = rlvr_gpu_model_bytes(d.g);
+    struct step_target t = {&d, dev_gen_create, dev_gen_copy, dev_gen_step, dev_gen_destroy};
+    step_scenario(name, &m, &t, prec == RLVR_GPU_BF16, 5e-5, 5e-4);
+    ok(rlvr_gpu_model_bytes(d.g) == before && rlvr_gpu_model_peak_bytes(d.g) > before,
+       "%s: the cache and the step's rows were counted in the peak (%zu > %zu) and given back", name,
+       rlvr_gpu_model_peak_bytes(d.g), before);
+    rlvr_gpu_model_free(d.g);
+    rlvr_model_free(&m);
+}
+
+/* A long prompt (300 rows, every row emitting: more positions than a
+ * block's threads), two samples, a few decode steps. */
+static void long_gen_case(void)
+{
+    struct rlvr_model m;
+    if (host_model(&m, 500, 96, 128, 2, 6, 2, 32, 1, 1, 512)) {
+        ok(0, "long context: host model: %s", err);
+        return;
+    }
+    struct rlvr_gpu_model *g = device_copy(&m, RLVR_GPU_FP32);
+    struct rlvr_kv_cache kv;
+    struct rlvr_gpu_kv *dkv = NULL;
+    enum { L = 300, STEPS = 4 };
+    int32_t *tok = malloc(L * sizeof *tok);
+    int *slot = malloc(L * sizeof *slot), *pos = malloc(L * sizeof *pos);
+    float *want = malloc((size_t)L * m.cfg.vocab_size * sizeof(float));
+    float *got = malloc((size_t)L * m.cfg.vocab_size * sizeof(float));
+    if (!g || rlvr_kv_cache_create(&kv, &m, 2, L + STEPS, err, sizeof err) ||
+        rlvr_gpu_kv_create(&dkv, g, 2, L + STEPS, err, sizeof err)) {
+        ok(0, "long context: %s", err);
+        goto out;
+    }
+    for (int r = 0; r < L; r++)
+        tok[r] = (int32_t)(uniform() * m.cfg.vocab_size), slot[r] = 0, pos[r] = r;
+    int rc = rlvr_model_step(&m, &kv, L, tok, slot, pos, NULL, want, err, sizeof err) ||
+             rlvr_gpu_model_step(g, dkv, L, tok, slot, pos, NULL, got, err, sizeof err);
+    double w = rc ? INFINITY : worst(got, want, (size_t)L * m.cfg.vocab_size, 5e-5, 5e-4);
+    ok(!rc && w <= 1.0, "long context: prefill of 300 rows, all emitting (worst %.3g of the tolerance)%s%s", w,
+       rc ? ": " : "", rc ? err : "");
+    rlvr_kv_cache_copy(&kv, 0, 1, L);
+    rc = rlvr_gpu_kv_copy(dkv, 0, 1, L, err, sizeof err);
+    double wd = 0;
+    for (int d = 0; d < STEPS && !rc; d++) {
+        for (int r = 0; r < 2; r++)
+            tok[r] = (int32_t)(uniform() * m.cfg.vocab_size), slot[r] = r, pos[r] = L + d;
+        rc = rlvr_model_step(&m, &kv, 2, tok, slot, pos, NULL, want, err, sizeof err) ||
+             rlvr_gpu_model_step(g, dkv, 2, tok, slot, pos, NULL, got, err, sizeof err);
+        if (!rc) wd = fmax(wd, worst(got, want, 2 * (size_t)m.cfg.vocab_size, 5e-5, 5e-4));
+    }
+    ok(!rc && wd <= 1.0, "long context: the copy to a second slot and %d decode steps at positions 300.. (worst "
+       "%.3g)", STEPS, wd);
+    rlvr_kv_cache_free(&kv);
+out:
+    rlvr_gpu_kv_free(dkv);
+    rlvr_gpu_model_free(g);
+    rlvr_model_free(&m);
+    free(tok), free(slot), free(pos), free(want), free(got);
+}
+
+static void gen_refusals(void)
+{
+    struct rlvr_model m;
+    if (host_model(&m, 40, 16, 24, 1, 2, 1, 8, 1, 0, 32)) {
+        ok(0, "refusals: host model: %s", err);
+        return;
+    }
+    struct rlvr_gpu_model *g = device_copy(&m, RLVR_GPU_FP32), *g2 = device_copy(&m, RLVR_GPU_FP32);
+    struct rlvr_gpu_kv *kv = NULL, *kv2 = NULL;
+    float logits[2 * 40];
+    if (!g || !g2) {
+        ok(0, "refusals: device model: %s", err);
+        goto out;
+    }
+    ok(rlvr_gpu_kv_create(&kv, g, 2, 33, err, sizeof err) == -1 && kv == NULL && strstr(err, "max_position"),
+       "a cache longer than max_position_embeddings is refused: %s", err);
+    ok(rlvr_gpu_kv_create(&kv, g, 0, 8, err, sizeof err) == -1, "a cache of 0 slots is refused: %s", err);
+    if (rlvr_gpu_kv_create(&kv, g, 2, 8, err, sizeof err) || rlvr_gpu_kv_create(&kv2, g2, 2, 8, err, sizeof err)) {
+        ok(0, "refusals: %s", err);
+        goto out;
+    }
+    const struct {
+        const char *what, *needle;
+        int n;
+        int32_t tok[2];
+        int slot[2], pos[2];
+    } bad[] = {
+        {"a token outside the vocabulary", "vocabulary", 1, {40, 0}, {0, 0}, {0, 0}},
+        {"a negative token", "vocabulary", 1, {-1, 0}, {0, 0}, {0, 0}},
+        {"a slot outside the cache", "outside the cache", 1, {1, 0}, {2, 0}, {0, 0}},
+        {"a position outside the cache", "outside the cache", 1, {1, 0}, {0, 0}, {8, 0}},
+        {"a negative position", "outside the cache", 1, {1, 0}, {0, 0}, {-1, 0}},
+        {"two rows at one (slot, position)", "two rows", 2, {1, 2}, {1, 1}, {3, 3}},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        err[0] = 0;
+        int rc = rlvr_gpu_model_step(g, kv, bad[i].n, bad[i].tok, bad[i].slot, bad[i].pos, NULL, logits, err,
+                                     sizeof err);
+        ok(rc == -1 && strstr(err, bad[i].needle), "step: %s is refused: %s", bad[i].what, err);
+    }
+    int32_t t1 = 1;
+    int z = 0;
+    ok(rlvr_gpu_model_step(g, kv2, 1, &t1, &z, &z, NULL, logits, err, sizeof err) == -1 &&
+           strstr(err, "another model"),
+       "step: a cache of another model is refused: %s", err);
+    ok(rlvr_gpu_kv_copy(kv, 0, 2, 1, err, sizeof err) == -1 && rlvr_gpu_kv_copy(kv, 0, 1, 9, err, sizeof err) == -1,
+       "kv copy: a slot or a length outside the cache is refused: %s", err);
+    ok(rlvr_gpu_model_step(g, kv, 1, &t1, &z, &z, NULL, logits, err, sizeof err) == 0,
+       "the model and cache stay usable after the refusals");
+out:
+    rlvr_gpu_kv_free(kv);
+    rlvr_gpu_kv_free(kv2);
+    rlvr_gpu_model_free(g);
+    rlvr_gpu_model_free(g2);
+    rlvr_model_free(&m);
+}
+
 int main(void)
 {
     if (!rlvr_gpu_available()) {
@@ -534,5 +758,11 @@ int main(void)
     }
     adamw_case();
     refusal_cases();
+    for (size_t i = 0; i < sizeof gen_shapes / sizeof gen_shapes[0]; i++) {
+        gen_case(&gen_shapes[i], RLVR_GPU_FP32);
+        gen_case(&gen_shapes[i], RLVR_GPU_BF16);
+    }
+    long_gen_case();
+    gen_refusals();
     return done_testing();
 }

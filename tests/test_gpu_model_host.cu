@@ -46,6 +46,7 @@ extern "C" {
 #include "model_graph.cuh"
 #include "model_math.cuh"
 #include "tap.h"
+#include "test_gpu_model_step.h"
 
 using namespace rlvr_gm;
 
@@ -205,6 +206,76 @@ struct host_ops {
     int to_bf16(uint16_t *dst, const float *src, size_t n)
     {
         for (size_t i = 0; i < n; i++) dst[i] = rlvr_gm::to_bf16(src[i]);
+        return 0;
+    }
+    /* generation (graph_step): the kernels' indexing restated as loops */
+    int rope_at(float *x, const float *cs, const int32_t *pos, int N, int H, int hd)
+    {
+        int half = hd / 2;
+        for (int n = 0; n < N; n++)
+            for (int h = 0; h < H; h++) {
+                float *v = x + ((size_t)n * H + h) * hd;
+                const float *row = cs + (size_t)pos[n] * hd;
+                for (int i = 0; i < half; i++) rope_pair(&v[i], &v[i + half], row[i], row[half + i], 0);
+            }
+        return 0;
+    }
+    int kv_store(float *kc, float *vc, const float *k, const float *v, const int32_t *slot,
+                 const int32_t *pos, int N, int KD, int max_len)
+    {
+        for (int r = 0; r < N; r++)
+            for (int j = 0; j < KD; j++) {
+                size_t at = ((size_t)slot[r] * max_len + (size_t)pos[r]) * KD + j;
+                kc[at] = k[(size_t)r * KD + j];
+                vc[at] = v[(size_t)r * KD + j];
+            }
+        return 0;
+    }
+    /* k_attend's structure: kAttWarps parts, part w taking positions w,
+     * w + kAttWarps, ...; merged by rescaling to the largest maximum. */
+    static const int kAttWarps = 4; /* model_kernels.cu's */
+    int attend(float *out, const float *q, const float *kc, const float *vc, const int32_t *slot,
+               const int32_t *pos, int N, int Hq, int Hk, int hd, int max_len, float scale)
+    {
+        size_t QD = (size_t)Hq * hd, KD = (size_t)Hk * hd;
+        float *o = (float *)malloc((size_t)kAttWarps * hd * sizeof(float));
+        for (int r = 0; r < N; r++)
+            for (int h = 0; h < Hq; h++) {
+                int kh = h / (Hq / Hk);
+                const float *qr = q + (size_t)r * QD + (size_t)h * hd;
+                size_t base = (size_t)slot[r] * max_len * KD + (size_t)kh * hd;
+                attn_state st[kAttWarps];
+                for (int w = 0; w < kAttWarps; w++) {
+                    st[w] = attn_state{-INFINITY, 0.0f};
+                    for (int i = 0; i < hd; i++) o[w * hd + i] = 0.0f;
+                    for (int sp = w; sp <= pos[r]; sp += kAttWarps) {
+                        const float *kr = kc + base + (size_t)sp * KD, *vr = vc + base + (size_t)sp * KD;
+                        float d = 0.0f;
+                        for (int i = 0; i < hd; i++) d += qr[i] * kr[i];
+                        float corr, p;
+                        attn_push(&st[w], d * scale, &corr, &p);
+                        for (int i = 0; i < hd; i++) o[w * hd + i] = o[w * hd + i] * corr + p * vr[i];
+                    }
+                }
+                float M = -INFINITY, S = 0.0f, f[kAttWarps];
+                for (int w = 0; w < kAttWarps; w++) M = st[w].m > M ? st[w].m : M;
+                for (int w = 0; w < kAttWarps; w++) {
+                    f[w] = attn_rescale(st[w].m, M);
+                    S += st[w].s * f[w];
+                }
+                for (int i = 0; i < hd; i++) {
+                    float acc = 0.0f;
+                    for (int w = 0; w < kAttWarps; w++) acc += o[w * hd + i] * f[w];
+                    out[(size_t)r * QD + (size_t)h * hd + i] = acc / S;
+                }
+            }
+        free(o);
+        return 0;
+    }
+    int gather_rows(float *dst, const float *src, const int32_t *rows, int n, int D)
+    {
+        for (int i = 0; i < n; i++)
+            memcpy(dst + (size_t)i * D, src + (size_t)rows[i] * D, (size_t)D * sizeof(float));
         return 0;
     }
     int gemms = 0;
@@ -640,6 +711,142 @@ static void math_cases(void)
     ok(ra == 0.0f && rb == 1.0f && ia == 1.0f && ib == 0.0f, "rope: a quarter turn and back (rotate-half)");
 }
 
+/* ---- generation: graph_step on the emulation vs rlvr_model_step ---------------------- */
+
+/* The emulated cache and step: the model's weights (an emu without
+ * activations), the cache and the rows' buffers NaN-filled so that a read of
+ * an entry nothing wrote shows up in the logits. */
+struct emu_gen {
+    emu e;
+    layout c;
+    int prec, slots, max_len;
+    float *kc, *vc, *cos_sin, *rows;
+    uint16_t *halves;
+    int32_t *table;
+    int steps_run;
+};
+
+static int emu_gen_create(void *ctx, int slots, int max_len)
+{
+    emu_gen *g = (emu_gen *)ctx;
+    g->slots = slots, g->max_len = max_len;
+    size_t n = kv_layer_size(g->c, slots, max_len) * (size_t)g->c.L;
+    g->kc = (float *)malloc(n * sizeof(float));
+    g->vc = (float *)malloc(n * sizeof(float));
+    for (size_t i = 0; i < n; i++) g->kc[i] = g->vc[i] = NAN;
+    g->cos_sin = (float *)malloc((size_t)max_len * g->c.hd * sizeof(float));
+    rlvr_gpu_rope_table(g->cos_sin, max_len, g->c.hd, g->c.theta);
+    return 0;
+}
+
+static int emu_gen_copy(void *ctx, int from, int to, int len)
+{
+    emu_gen *g = (emu_gen *)ctx;
+    host_ops o;
+    return graph_kv_copy(o, g->c, g->kc, g->vc, g->slots, g->max_len, from, to, len);
+}
+
+static int emu_gen_step(void *ctx, int n, const int32_t *tok, const int *slot, const int *pos,
+                        const uint8_t *emit, float *logits)
+{
+    emu_gen *g = (emu_gen *)ctx;
+    int ne = 0;
+    for (int r = 0; r < n; r++) ne += !emit || emit[r];
+    step_bufs b;
+    step_size z = step_carve(g->c, g->prec, b, n, ne > 0 ? ne : 1, nullptr, nullptr, nullptr);
+    free(g->rows), free(g->halves), free(g->table);
+    g->rows = (float *)malloc(z.floats * sizeof(float));
+    for (size_t i = 0; i < z.floats; i++) g->rows[i] = NAN;
+    g->halves = z.halves ? (uint16_t *)malloc(z.halves * sizeof(uint16_t)) : nullptr;
+    if (g->halves) memset(g->halves, 0xff, z.halves * sizeof(uint16_t));
+    g->table = (int32_t *)malloc(z.ints * sizeof(int32_t));
+    step_carve(g->c, g->prec, b, n, ne > 0 ? ne : 1, g->rows, g->halves, g->table);
+    int32_t *tk = (int32_t *)b.tokens, *sl = (int32_t *)b.slot, *ps = (int32_t *)b.pos, *ga = (int32_t *)b.gather;
+    for (int r = 0, e = 0; r < n; r++) {
+        tk[r] = tok[r], sl[r] = slot[r], ps[r] = pos[r];
+        if (!emit || emit[r]) ga[e++] = r;
+    }
+    b.n = n, b.ne = ne, b.slots = g->slots, b.max_len = g->max_len;
+    b.kc = g->kc, b.vc = g->vc, b.cos_sin = g->cos_sin;
+    host_ops o;
+    if (graph_step(o, g->e.n, b)) return -1;
+    if (ne) memcpy(logits, b.logits, (size_t)ne * g->c.V * sizeof(float));
+    g->steps_run++;
+    return 0;
+}
+
+static void emu_gen_destroy(void *ctx)
+{
+    emu_gen *g = (emu_gen *)ctx;
+    free(g->kc), free(g->vc), free(g->cos_sin), free(g->rows), free(g->halves), free(g->table);
+    g->kc = g->vc = g->cos_sin = g->rows = nullptr, g->halves = nullptr, g->table = nullptr;
+}
+
+struct gen_shape {
+    const char *name;
+    int V, D, F, L, Hq, Hk, hd, tied, bias;
+};
+
+static const gen_shape gen_shapes[] = {
+    {"step: tied, bias, GQA 4/2, hd 16", 264, 64, 176, 2, 4, 2, 16, 1, 1},
+    {"step: odd sizes, untied, no bias, GQA 6/2, hd 8", 37, 24, 40, 2, 6, 2, 8, 0, 0},
+    {"step: MHA 3/3, hd 10, one layer", 50, 30, 20, 1, 3, 3, 10, 1, 0},
+    {"step: GQA 8/1, hd 40 (over a warp's 32 lanes), untied, bias", 61, 40, 56, 2, 8, 1, 40, 0, 1},
+};
+
+static void gen_case(const gen_shape &s)
+{
+    rlvr_model_config c;
+    rlvr_model_config_tiny(&c);
+    c.vocab_size = s.V, c.hidden_size = s.D, c.intermediate_size = s.F, c.num_hidden_layers = s.L;
+    c.num_attention_heads = s.Hq, c.num_key_value_heads = s.Hk, c.head_dim = s.hd;
+    c.tie_word_embeddings = s.tied, c.attention_bias = s.bias, c.eos_token_id = -1;
+    c.rope_theta = 10000.0;
+    rlvr_model m;
+    if (rlvr_model_create(&m, &c, err, sizeof err)) {
+        ok(0, "%s: host model: %s", s.name, err);
+        return;
+    }
+    fill(&m);
+    for (int prec = RLVR_GPU_FP32; prec <= RLVR_GPU_BF16; prec++) {
+        emu_gen g;
+        memset(&g, 0, sizeof g);
+        emu_init(&g.e, &m, prec, 1, 1);
+        g.c = g.e.n.c;
+        g.prec = prec;
+        step_target t = {&g, emu_gen_create, emu_gen_copy, emu_gen_step, emu_gen_destroy};
+        char name[160];
+        snprintf(name, sizeof name, "%s, %s", s.name, prec == RLVR_GPU_BF16 ? "bf16" : "fp32");
+        step_scenario(name, &m, &t, prec == RLVR_GPU_BF16, 1e-5, 1e-4);
+        emu_free(&g.e);
+    }
+    rlvr_model_free(&m);
+}
+
+/* The cache copy moves exactly [len, KD] per layer and slot, nothing else. */
+static void kv_copy_case(void)
+{
+    layout y{};
+    y.L = 3, y.KD = 5;
+    const int slots = 4, max_len = 6;
+    size_t n = kv_layer_size(y, slots, max_len) * (size_t)y.L;
+    float *k = (float *)malloc(n * sizeof(float)), *v = (float *)malloc(n * sizeof(float));
+    for (size_t i = 0; i < n; i++) k[i] = (float)i, v[i] = -(float)i;
+    host_ops o;
+    int rc = graph_kv_copy(o, y, k, v, slots, max_len, 1, 3, 4);
+    int good = rc == 0;
+    for (int l = 0; l < y.L; l++)
+        for (int sl = 0; sl < slots; sl++)
+            for (int p = 0; p < max_len; p++)
+                for (int j = 0; j < y.KD; j++) {
+                    size_t at = (((size_t)l * slots + sl) * max_len + p) * y.KD + j;
+                    size_t src = sl == 3 && p < 4 ? (((size_t)l * slots + 1) * max_len + p) * y.KD + j : at;
+                    good &= k[at] == (float)src && v[at] == -(float)src;
+                }
+    ok(good, "kv copy: slot 1's first 4 positions into slot 3 in every layer, nothing else touched");
+    free(k), free(v);
+}
+
 int main(void)
 {
     plan_no_plan();
@@ -648,5 +855,7 @@ int main(void)
     adamw_case(0.5, 0.1, "clipped, decay 0.1");
     adamw_case(0.0, 0.0, "no clipping, no decay");
     adamw_case(1e6, 0.01, "norm under the bound");
+    kv_copy_case();
+    for (size_t i = 0; i < sizeof gen_shapes / sizeof gen_shapes[0]; i++) gen_case(gen_shapes[i]);
     return done_testing();
 }
