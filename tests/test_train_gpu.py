@@ -1,0 +1,194 @@
+"""test_train_gpu.py -- `rlvr train` with device = "cuda" (host/train_gpu.c)
+end to end, on the fresh tiny model of test_train.py.
+
+On any machine: where the GPU cannot be used (a build without CUDA, or no
+device) device = "cuda" is refused before any work with the exact message
+naming why, nothing is written, and "auto" falls back to the CPU, saying so
+once, with the CPU run's model byte for byte.
+
+With a GPU (else these are TAP skips, a fixed number of them): for every
+loss type (grpo, bnpo, dapo, dr_grpo) and for a run with every option that
+changes the update (a reference model with beta 0.04, steps_per_generation
+2 so that the ratio is taken against pi_old, mask_truncated_completions,
+clip-higher), 4 steps on the GPU and on the CPU from the same start:
+- the rewards of every step are the CPU run's (rollouts run on the CPU
+  from the synced policy, so they sample the same completions unless a
+  draw lands within the weights' rounding of a boundary; the comparison
+  stops at the first step where the rewards differ, which must not be
+  step 1);
+- per compared step: the learning rate exactly, the loss within 1e-4
+  relative (1e-6 absolute), kl and entropy within 1e-4 relative, the
+  gradient norm within 1e-3 relative, the clip fractions within 0.01;
+- when every step compared: the final weights within 2e-4 relative L2 and
+  1e-3 absolute per weight, with the CPU run's tensors and dtypes;
+- checkpoints are written without optimizer.bin, and --resume on the GPU
+  is refused saying why.
+The tolerances are those of rlvr sft's GPU test (fp32, TF32 off, other
+summation orders); tighten or loosen them after the first GPU run.
+"""
+import array
+import json
+import os
+import re
+import shutil
+import struct
+import subprocess
+import sys
+import tempfile
+
+from taplib import ok, done, RLVR, SRCDIR
+
+FIX = os.path.abspath(os.path.join(SRCDIR, "fixtures", "train"))
+CONFIG = os.path.join(FIX, "train_tiny.lua")
+work = tempfile.mkdtemp(prefix="rlvr-train-gpu-")
+STEPS = 4
+
+
+def train(*args, timeout=300):
+    return subprocess.run([RLVR, "train", CONFIG, "--progress=false", "--plot=false"] + list(args), cwd=work,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=timeout)
+
+
+def metrics(out):
+    try:
+        with open(os.path.join(work, out, "metrics.jsonl")) as f:
+            return [r for r in (json.loads(l) for l in f) if "reward" in r]
+    except (OSError, ValueError):
+        return []
+
+
+def weights(path):
+    """A float32 safetensors file as {name: (dtype, array of floats)}."""
+    with open(path, "rb") as f:
+        blob = f.read()
+    n = struct.unpack("<Q", blob[:8])[0]
+    head = json.loads(blob[8:8 + n])
+    out = {}
+    for name, t in head.items():
+        if name == "__metadata__":
+            continue
+        a, b = t["data_offsets"]
+        v = array.array("f")
+        v.frombytes(blob[8 + n + a:8 + n + b])
+        if sys.byteorder != "little":
+            v.byteswap()
+        out[name] = (t["dtype"], v)
+    return out
+
+
+def same_file(a, b):
+    with open(a, "rb") as fa, open(b, "rb") as fb:
+        return fa.read() == fb.read()
+
+
+def rel(a, b):
+    if a is None or b is None:
+        return float("inf") if a != b else 0.0
+    return abs(a - b) / max(abs(a), 1e-12)
+
+
+# every loss type, then every option that changes the update
+CASES = [
+    ("grpo", ["--loss_type=grpo"]),
+    ("bnpo", ["--loss_type=bnpo"]),
+    ("dapo", ["--loss_type=dapo", "--epsilon_high=0.28"]),
+    ("dr_grpo", ["--loss_type=dr_grpo"]),
+    ("options", ["--loss_type=grpo", "--beta=0.04", "--steps_per_generation=2", "--per_device_train_batch_size=24",
+                 "--mask_truncated_completions=true", "--epsilon_high=0.28", "--lr_scheduler_type=linear",
+                 "--warmup_steps=1", "--weight_decay=0.1", "--max_grad_norm=0.5", "--save_steps=2"]),
+]
+CHECKS_PER_CASE = 9
+
+try:
+    p = train("--device=cuda", "--output_dir=refused", "--max_steps=%d" % STEPS)
+    err = p.stderr.strip().splitlines()
+    prefix = 'rlvr train: %s: device = "cuda": ' % CONFIG
+    no_cuda = prefix + 'this rlvr was built without CUDA; use device = "cpu"'
+    no_dev = re.compile(re.escape(prefix) + r'no CUDA device: .+; use device = "cpu"$')
+    refused = p.returncode != 0
+    gpu = not refused
+    if refused:
+        ok(p.returncode == 2 and len(err) == 1 and (err[0] == no_cuda or no_dev.match(err[0]) is not None),
+           "device = cuda without a usable GPU: refused with one line naming why", p.stderr)
+        ok(not os.path.exists(os.path.join(work, "refused")), "nothing written before the refusal")
+    else:
+        ok(p.returncode == 0, "device = cuda runs on this machine's GPU", p.stderr[-3000:])
+        ok(any("the policy update on the GPU (" in l for l in err), "the run says it trains on the GPU", p.stderr)
+
+    p = train("--device=auto", "--output_dir=auto", "--max_steps=2")
+    said = [l for l in p.stderr.splitlines() if 'device = "auto"' in l]
+    ok(p.returncode == 0 and len(said) == 1 and
+       said[0].startswith('rlvr train: device = "auto": the %s (' % ("GPU" if gpu else "CPU")),
+       "auto picks the %s and says so once" % ("GPU" if gpu else "CPU"), p.stderr[-3000:])
+    p = train("--device=cpu", "--output_dir=cpu2", "--max_steps=2")
+    ok(p.returncode == 0 and 'device =' not in p.stderr, "device = cpu runs and says nothing of it", p.stderr[-3000:])
+    if not gpu:
+        ok(same_file(os.path.join(work, "cpu2", "model.safetensors"), os.path.join(work, "auto", "model.safetensors")),
+           "auto fell back to the CPU: the CPU run's model byte for byte")
+        for name, _ in CASES:
+            for i in range(CHECKS_PER_CASE):
+                ok(True, "# SKIP no GPU: %s, GPU run against the CPU's (%d)" % (name, i + 1))
+    else:
+        ok(os.path.exists(os.path.join(work, "auto", "model.safetensors")), "auto's GPU run saved its model")
+        for name, extra in CASES:
+            args = ["--max_steps=%d" % STEPS, "--logging_steps=1"] + extra
+            pc = train("--device=cpu", "--output_dir=%s_cpu" % name, *args)
+            pg = train("--device=cuda", "--output_dir=%s_gpu" % name, *args)
+            ok(pc.returncode == 0 and pg.returncode == 0, "%s: the CPU and GPU runs finish" % name,
+               (pc.stderr + pg.stderr)[-3000:])
+            mc, mg = metrics(name + "_cpu"), metrics(name + "_gpu")
+            ok(len(mc) == STEPS and len(mg) == STEPS, "%s: %d step lines each (%d, %d)" % (name, STEPS, len(mc),
+                                                                                          len(mg)))
+            same = 0
+            while same < min(len(mc), len(mg)) and mc[same]["reward"] == mg[same]["reward"] and \
+                    mc[same]["completions/mean_length"] == mg[same]["completions/mean_length"]:
+                same += 1
+            ok(same >= 1, "%s: the rewards of %d of %d steps are the CPU's (step 1 at least)" % (name, same, STEPS),
+               [(a["reward"], b["reward"]) for a, b in zip(mc, mg)])
+            pairs = list(zip(mc[:same], mg[:same]))
+            ok(all(a["learning_rate"] == b["learning_rate"] for a, b in pairs), "%s: the same learning rates" % name,
+               [(a["learning_rate"], b["learning_rate"]) for a, b in pairs])
+            bad = [(i + 1, a["loss"], b["loss"]) for i, (a, b) in enumerate(pairs)
+                   if abs(a["loss"] - b["loss"]) > max(1e-4 * abs(a["loss"]), 1e-6)]
+            ok(not bad, "%s: the loss of every compared step within 1e-4 relative" % name, bad)
+            bad = []
+            for i, (a, b) in enumerate(pairs):
+                for k, tol in (("entropy", 1e-4), ("grad_norm", 1e-3)):
+                    if rel(a[k], b[k]) > tol:
+                        bad.append((i + 1, k, a[k], b[k]))
+                if a["kl"] is not None and rel(a["kl"], b["kl"]) > 1e-4 and abs(a["kl"] - b["kl"]) > 1e-9:
+                    bad.append((i + 1, "kl", a["kl"], b["kl"]))
+                for k in ("clip_ratio/low_mean", "clip_ratio/high_mean", "clip_ratio/region_mean"):
+                    if abs(a[k] - b[k]) > 0.01:
+                        bad.append((i + 1, k, a[k], b[k]))
+            ok(not bad, "%s: kl, entropy, gradient norm and clip fractions as the CPU's" % name, bad)
+            if same == STEPS:
+                wc = weights(os.path.join(work, name + "_cpu", "model.safetensors"))
+                wg = weights(os.path.join(work, name + "_gpu", "model.safetensors"))
+                ok(sorted(wc) == sorted(wg) and all(wc[k][0] == wg[k][0] and len(wc[k][1]) == len(wg[k][1])
+                                                    for k in wc), "%s: the CPU run's tensors and dtypes" % name)
+                num = den = big = 0.0
+                for k in wc:
+                    if k in wg:
+                        for x, y in zip(wc[k][1], wg[k][1]):
+                            num += (x - y) ** 2
+                            den += x * x
+                            big = max(big, abs(x - y))
+                r = (num / den) ** 0.5 if den else 1.0
+                ok(r <= 2e-4 and big <= 1e-3, "%s: final weights within 2e-4 relative L2 (%.2e) and 1e-3 per weight "
+                   "(%.2e) of the CPU's" % (name, r, big))
+            else:
+                for i in range(2):
+                    ok(True, "# SKIP %s: a draw differed at step %d, the weights are not comparable (%d)" %
+                       (name, same + 1, i + 1))
+            ck = os.path.join(work, name + "_gpu", "checkpoint-%d" % STEPS)
+            ok(os.path.exists(os.path.join(ck, "model.safetensors")) and
+               os.path.exists(os.path.join(ck, "trainer_state.json")) and
+               not os.path.exists(os.path.join(ck, "optimizer.bin")),
+               "%s: the GPU run's checkpoint holds the policy and its state, no optimizer.bin" % name)
+        p = train("--device=cuda", "--output_dir=options_gpu", "--max_steps=%d" % (STEPS + 2), "--resume")
+        ok(p.returncode != 0 and 'device = "cuda": cannot resume from ' in p.stderr and
+           'resume with device = "cpu"' in p.stderr, "--resume on the GPU is refused, saying why", p.stderr)
+finally:
+    shutil.rmtree(work, ignore_errors=True)
+done()

@@ -1,0 +1,631 @@
+/*
+ * test_train_gpu_host.c -- host/train_gpu.c (the GRPO policy update of
+ * rlvr train on the GPU) run on this machine against a fake device, and
+ * held to the CPU path of train_cmd.c step for step.
+ *
+ * The fake implements the gpu.h entry points that train_gpu.c calls with
+ * host/'s own CPU code (model.c, logprob.c, grpo_loss.c, optim.c) behind
+ * the GPU's contracts: "device memory" is a registry of blocks, and every
+ * pointer a _dev function or a copy is handed must lie inside a registered
+ * block (for device arguments) or outside every block (for host ones), with
+ * room for the bytes it is used for; the model's logits are device memory
+ * valid until the next forward; backward(NULL) reads them where the loss
+ * left its gradient; AdamW refuses a non-finite norm. A fake that computes
+ * exactly what the CPU path computes, in the same order, makes the
+ * comparison exact: any difference is train_gpu.c handing the device the
+ * wrong array, flag, shape, accumulation or step order. What the fake
+ * cannot check (the kernels, cuBLAS, the real allocations) is
+ * test_gpu_grpo's and test_gpu_model's on a GPU, and test_train_gpu.py's
+ * end to end.
+ *
+ * Cases (table below): every loss type, on and off policy (old
+ * log-probabilities), with and without the reference (beta), GSPO, the
+ * truncated-completion mask, delta and the dual clip, two optimizer steps
+ * of two micro-batches of different shapes each; then refusals: a
+ * micro-batch larger than the buffers, a reference that was never made, a
+ * non-finite advantage, a token outside the vocabulary, a gradient whose
+ * norm overflows (the step refused, the weights unchanged), bad shapes at
+ * creation; and no device memory left behind.
+ */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gpu.h"
+#include "grpo.h"
+#include "model.h"
+#include "optim.h"
+#include "tap.h"
+#include "train_gpu.h"
+
+/* ---- the fake device ---------------------------------------------------------------- */
+
+#define MAX_BLOCKS 64
+static struct {
+    char *p;
+    size_t bytes;
+} blocks[MAX_BLOCKS];
+static int misuse; /* pointer checks that failed */
+
+static void *dev_alloc(size_t bytes)
+{
+    for (int i = 0; i < MAX_BLOCKS; i++)
+        if (!blocks[i].p) {
+            blocks[i].p = calloc(1, bytes ? bytes : 1);
+            blocks[i].bytes = bytes;
+            return blocks[i].p;
+        }
+    return NULL;
+}
+
+static void dev_free(void *p)
+{
+    for (int i = 0; p && i < MAX_BLOCKS; i++)
+        if (blocks[i].p == p) {
+            free(blocks[i].p);
+            blocks[i].p = NULL;
+            return;
+        }
+    if (p)
+        misuse++;
+}
+
+static int blocks_held(void)
+{
+    int n = 0;
+    for (int i = 0; i < MAX_BLOCKS; i++)
+        n += blocks[i].p != NULL;
+    return n;
+}
+
+/* 1 when [p, p + bytes) lies inside one device block. */
+static int is_dev(const void *p, size_t bytes)
+{
+    const char *c = p;
+    for (int i = 0; c && i < MAX_BLOCKS; i++)
+        if (blocks[i].p && c >= blocks[i].p && c + bytes <= blocks[i].p + blocks[i].bytes)
+            return 1;
+    return 0;
+}
+
+/* 1 when p (host memory) touches no device block. */
+static int is_host(const void *p, size_t bytes)
+{
+    const char *c = p;
+    if (!c)
+        return 0;
+    for (int i = 0; i < MAX_BLOCKS; i++)
+        if (blocks[i].p && c < blocks[i].p + blocks[i].bytes && c + bytes > blocks[i].p)
+            return 0;
+    return 1;
+}
+
+static int fail(char *err, size_t err_len, const char *msg)
+{
+    snprintf(err, err_len, "%s", msg);
+    return -1;
+}
+
+#define DEV(p, bytes)                                                                                                  \
+    do {                                                                                                               \
+        if (!is_dev((p), (bytes))) {                                                                                   \
+            misuse++;                                                                                                  \
+            return fail(err, err_len, "fake device: " #p " is not device memory of that size");                      \
+        }                                                                                                              \
+    } while (0)
+#define HOST(p, bytes)                                                                                                 \
+    do {                                                                                                               \
+        if (!is_host((p), (bytes))) {                                                                                  \
+            misuse++;                                                                                                  \
+            return fail(err, err_len, "fake device: " #p " is not host memory");                                     \
+        }                                                                                                              \
+    } while (0)
+
+int rlvr_gpu_grpo_alloc(void **d_ptr, size_t bytes, char *err, size_t err_len)
+{
+    return (*d_ptr = dev_alloc(bytes)) ? 0 : fail(err, err_len, "fake device: out of blocks");
+}
+void rlvr_gpu_grpo_free(void *d_ptr) { dev_free(d_ptr); }
+int rlvr_gpu_grpo_upload(void *d_dst, const void *src, size_t bytes, char *err, size_t err_len)
+{
+    DEV(d_dst, bytes);
+    HOST(src, bytes);
+    memcpy(d_dst, src, bytes);
+    return 0;
+}
+int rlvr_gpu_grpo_download(void *dst, const void *d_src, size_t bytes, char *err, size_t err_len)
+{
+    DEV(d_src, bytes);
+    HOST(dst, bytes);
+    memcpy(dst, d_src, bytes);
+    return 0;
+}
+
+struct rlvr_gpu_model {
+    struct rlvr_model m;
+    struct rlvr_adamw opt;
+    float *d_logits; /* a device block: [B*T, V] of the reserve */
+    int B, T, cur_B, cur_T;
+};
+
+int rlvr_gpu_model_create(struct rlvr_gpu_model **out, const struct rlvr_gpu_model_config *g, int precision,
+                          char *err, size_t err_len)
+{
+    *out = NULL;
+    if (precision != RLVR_GPU_FP32)
+        return fail(err, err_len, "fake device: the trainer must ask for fp32");
+    struct rlvr_model_config c;
+    memset(&c, 0, sizeof c);
+    c.vocab_size = g->vocab_size, c.hidden_size = g->hidden_size, c.intermediate_size = g->intermediate_size;
+    c.num_hidden_layers = g->num_hidden_layers, c.num_attention_heads = g->num_attention_heads;
+    c.num_key_value_heads = g->num_key_value_heads, c.head_dim = g->head_dim;
+    c.max_position_embeddings = g->max_position_embeddings, c.rope_theta = g->rope_theta;
+    c.rms_norm_eps = g->rms_norm_eps, c.tie_word_embeddings = g->tie_word_embeddings;
+    c.attention_bias = g->attention_bias, c.bos_token_id = -1, c.eos_token_id = -1;
+    struct rlvr_gpu_model *m = calloc(1, sizeof *m);
+    struct rlvr_optim_config oc;
+    rlvr_optim_config_default(&oc);
+    oc.schedule = RLVR_LR_CONSTANT, oc.warmup_steps = 0;
+    if (!m || rlvr_model_config_check(&c, err, err_len) || rlvr_model_create(&m->m, &c, err, err_len) ||
+        rlvr_model_enable_grads(&m->m, err, err_len) || rlvr_adamw_create(&m->opt, m->m.n_params, &oc, err, err_len)) {
+        if (m)
+            rlvr_model_free(&m->m), rlvr_adamw_free(&m->opt);
+        free(m);
+        return -1;
+    }
+    *out = m;
+    return 0;
+}
+void rlvr_gpu_model_free(struct rlvr_gpu_model *m)
+{
+    if (!m)
+        return;
+    dev_free(m->d_logits);
+    rlvr_model_free(&m->m);
+    rlvr_adamw_free(&m->opt);
+    free(m);
+}
+size_t rlvr_gpu_model_n_params(const struct rlvr_gpu_model *m) { return m->m.n_params; }
+size_t rlvr_gpu_model_bytes(const struct rlvr_gpu_model *m) { return m->m.n_params * 4 * 2; }
+int rlvr_gpu_model_upload(struct rlvr_gpu_model *m, const float *params, size_t n, char *err, size_t err_len)
+{
+    if (n != m->m.n_params)
+        return fail(err, err_len, "fake device: upload of the wrong size");
+    HOST(params, n * sizeof(float));
+    memcpy(m->m.params, params, n * sizeof(float));
+    return 0;
+}
+int rlvr_gpu_model_download(const struct rlvr_gpu_model *m, float *params, size_t n, char *err, size_t err_len)
+{
+    if (n != m->m.n_params)
+        return fail(err, err_len, "fake device: download of the wrong size");
+    HOST(params, n * sizeof(float));
+    memcpy(params, m->m.params, n * sizeof(float));
+    return 0;
+}
+int rlvr_gpu_model_zero_grads(struct rlvr_gpu_model *m, char *err, size_t err_len)
+{
+    (void)err, (void)err_len;
+    rlvr_model_zero_grads(&m->m);
+    return 0;
+}
+int rlvr_gpu_model_reserve(struct rlvr_gpu_model *m, int B, int T, char *err, size_t err_len)
+{
+    if (B < 1 || T < 1 || T > m->m.cfg.max_position_embeddings)
+        return fail(err, err_len, "fake device: reserve out of range");
+    if (m->d_logits && B <= m->B && T <= m->T)
+        return 0;
+    dev_free(m->d_logits);
+    m->d_logits = dev_alloc((size_t)B * T * (size_t)m->m.cfg.vocab_size * sizeof(float));
+    m->B = B, m->T = T, m->cur_B = m->cur_T = 0;
+    return m->d_logits ? 0 : fail(err, err_len, "fake device: out of blocks");
+}
+int rlvr_gpu_model_forward(struct rlvr_gpu_model *m, const int32_t *tokens, int B, int T, float **d_logits,
+                           char *err, size_t err_len)
+{
+    *d_logits = NULL;
+    HOST(tokens, (size_t)B * T * sizeof(int32_t));
+    if (rlvr_gpu_model_reserve(m, B, T, err, err_len))
+        return -1;
+    for (int i = 0; i < B * T; i++)
+        if (tokens[i] < 0 || tokens[i] >= m->m.cfg.vocab_size) {
+            snprintf(err, err_len, "gpu model: token %d at row %d is outside the vocabulary (%d)", tokens[i], i,
+                     m->m.cfg.vocab_size);
+            return -1;
+        }
+    if (rlvr_model_forward(&m->m, tokens, B, T, m->d_logits, err, err_len))
+        return -1;
+    m->cur_B = B, m->cur_T = T;
+    *d_logits = m->d_logits;
+    return 0;
+}
+int rlvr_gpu_model_backward(struct rlvr_gpu_model *m, const float *d_dlogits, char *err, size_t err_len)
+{
+    if (!m->cur_B)
+        return fail(err, err_len, "gpu model: backward without a forward");
+    if (d_dlogits)
+        DEV(d_dlogits, (size_t)m->cur_B * m->cur_T * (size_t)m->m.cfg.vocab_size * sizeof(float));
+    return rlvr_model_backward(&m->m, d_dlogits ? d_dlogits : m->d_logits, err, err_len);
+}
+int rlvr_gpu_model_adamw_step(struct rlvr_gpu_model *m, const struct rlvr_gpu_adamw_config *c, double lr,
+                              double *grad_norm, int *clipped, char *err, size_t err_len)
+{
+    m->opt.cfg.lr = lr, m->opt.cfg.beta1 = c->beta1, m->opt.cfg.beta2 = c->beta2, m->opt.cfg.eps = c->eps;
+    m->opt.cfg.weight_decay = c->weight_decay, m->opt.cfg.max_grad_norm = c->max_grad_norm;
+    struct rlvr_optim_stats st;
+    int rc = rlvr_adamw_step(&m->opt, &m->m, &st, err, err_len);
+    if (grad_norm)
+        *grad_norm = st.grad_norm;
+    if (clipped)
+        *clipped = rc ? 0 : st.clipped;
+    return rc;
+}
+
+int rlvr_gpu_logprobs_dev(const void *d_logits, int dtype, const int32_t *d_tokens, const uint8_t *d_rows, size_t n,
+                          size_t vocab, float temperature, float *d_logp, float *d_lse, float *d_entropy, char *err,
+                          size_t err_len)
+{
+    if (dtype != RLVR_GPU_F32)
+        return fail(err, err_len, "fake device: logits must be fp32");
+    DEV(d_logits, n * vocab * sizeof(float));
+    DEV(d_tokens, n * sizeof(int32_t));
+    DEV(d_logp, n * sizeof(float));
+    if (d_rows)
+        DEV(d_rows, n);
+    if (d_lse)
+        DEV(d_lse, n * sizeof(float));
+    if (d_entropy)
+        DEV(d_entropy, n * sizeof(float));
+    return rlvr_logprobs(d_logits, d_tokens, d_rows, n, vocab, temperature, d_logp, d_lse, d_entropy, err, err_len);
+}
+
+int rlvr_gpu_grpo_loss_dev(const struct rlvr_grpo_config *cfg, const struct rlvr_gpu_grpo_batch *b, void *d_dlogits,
+                           struct rlvr_gpu_grpo_metrics *metrics, char *err, size_t err_len)
+{
+    size_t B = b->n_seq, N = b->n_seq * b->seq_len, V = b->vocab;
+    if (b->dtype != RLVR_GPU_F32)
+        return fail(err, err_len, "fake device: logits must be fp32");
+    DEV(b->logits, N * V * sizeof(float));
+    DEV(b->tokens, N * sizeof(int32_t));
+    DEV(b->advantages, B * sizeof(float));
+    if (b->old_logp)
+        DEV(b->old_logp, N * sizeof(float));
+    if (b->ref_logp)
+        DEV(b->ref_logp, N * sizeof(float));
+    if (b->mask)
+        DEV(b->mask, N);
+    if (b->truncated)
+        DEV(b->truncated, B);
+    if (b->entropy)
+        DEV(b->entropy, N * sizeof(float));
+    if (d_dlogits)
+        DEV(d_dlogits, N * V * sizeof(float));
+    float *logp = malloc(N * sizeof *logp), *lse = malloc(N * sizeof *lse), *dlogp = malloc(N * sizeof *dlogp);
+    int rc = logp && lse && dlogp ? 0 : fail(err, err_len, "fake device: out of memory");
+    /* the CPU's rows: a masked position, or a truncated completion under
+     * mask_truncated, is never read (the kernel's rule) */
+    uint8_t *rows = malloc(N);
+    if (!rc && !rows)
+        rc = fail(err, err_len, "fake device: out of memory");
+    for (size_t r = 0; !rc && r < N; r++)
+        rows[r] = (!b->mask || b->mask[r]) && !(cfg->mask_truncated && b->truncated && b->truncated[r / b->seq_len]);
+    if (!rc)
+        rc = rlvr_logprobs(b->logits, b->tokens, rows, N, V, b->temperature, logp, lse, b->entropy, err, err_len);
+    struct rlvr_grpo_batch gb = {B, b->seq_len, logp, b->old_logp, b->ref_logp, b->advantages, b->mask,
+                                 b->truncated, b->entropy, b->dapo_tokens};
+    struct rlvr_grpo_metrics gm;
+    if (!rc)
+        rc = rlvr_grpo_loss(cfg, &gb, dlogp, &gm, err, err_len);
+    if (!rc && d_dlogits)
+        rc = rlvr_logprobs_backward(b->logits, b->tokens, rows, lse, dlogp, N, V, b->temperature, d_dlogits, err,
+                                    err_len);
+    if (!rc && metrics) {
+        metrics->loss = gm.loss, metrics->pg_loss = gm.pg_loss, metrics->kl_loss = gm.kl_loss;
+        metrics->active_tokens = gm.active_tokens, metrics->kl = gm.kl, metrics->entropy = gm.entropy;
+        metrics->clip_low = gm.clip_low, metrics->clip_high = gm.clip_high, metrics->clip_region = gm.clip_region;
+        metrics->clip_dual = gm.clip_dual, metrics->ratio_mean = gm.ratio_mean, metrics->ratio_max = gm.ratio_max;
+    }
+    free(logp), free(lse), free(dlogp), free(rows);
+    return rc;
+}
+
+/* ---- the CPU path (train_cmd.c's micro_loss and optimizer_step) --------------------- */
+
+/* A micro-batch of nb sequences of T rows: prompt then completion, padding
+ * at the end, as micro_fill lays it out. */
+struct mb {
+    int nb, T;
+    int32_t tokens[8 * 32], targets[8 * 32];
+    uint8_t rows[8 * 32], trunc[8];
+    float adv[8], old[8 * 32], ref[8 * 32];
+};
+
+static uint64_t rng = 88172645463325252ull;
+static double urand(void)
+{
+    rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+    return (double)(rng >> 11) / 9007199254740992.0;
+}
+
+/* Random prompts of 2-4 tokens and completions of 1..T-P+1 tokens. */
+static void make_mb(struct mb *m, int nb, int T, int V)
+{
+    memset(m, 0, sizeof *m);
+    m->nb = nb, m->T = T;
+    for (int b = 0; b < nb; b++) {
+        int P = 2 + (int)(urand() * 3), n = 1 + (int)(urand() * (T - P + 1)), full = P + n;
+        if (b == 0)
+            n = T - P + 1, full = P + n; /* the longest sets T */
+        int32_t seq[64];
+        for (int i = 0; i < full; i++)
+            seq[i] = (int32_t)(urand() * V);
+        for (int t = 0; t < T; t++) {
+            int r = b * T + t, next = t + 1;
+            m->tokens[r] = t < full ? seq[t] : 0;
+            m->rows[r] = next >= P && next < full;
+            /* where the row does not count its target is garbage, which
+             * nothing may read */
+            m->targets[r] = m->rows[r] ? seq[next] : -7;
+            m->old[r] = m->rows[r] ? (float)(-1.0 - 4.0 * urand()) : NAN;
+            m->ref[r] = m->rows[r] ? (float)(-1.0 - 4.0 * urand()) : NAN;
+        }
+        m->adv[b] = (float)(2.0 * urand() - 1.0);
+        m->trunc[b] = b == 1;
+    }
+}
+
+static int cpu_micro(struct rlvr_model *model, const struct rlvr_grpo_config *cfg, const struct mb *m, int old,
+                     int ref, int entropy, double dapo, float temp, struct rlvr_grpo_metrics *gm, char *err,
+                     size_t err_len)
+{
+    size_t N = (size_t)m->nb * m->T, V = (size_t)model->cfg.vocab_size;
+    float *logits = malloc(N * V * sizeof(float)), logp[8 * 32], lse[8 * 32], ent[8 * 32], dlogp[8 * 32];
+    int32_t tg[8 * 32];
+    uint8_t rows[8 * 32];
+    for (size_t r = 0; r < N; r++) { /* train_cmd.c's micro_fill: targets 0 where the row does not count */
+        rows[r] = m->rows[r];
+        tg[r] = m->rows[r] ? m->targets[r] : 0;
+    }
+    struct rlvr_grpo_batch gb = {(size_t)m->nb, (size_t)m->T, logp, old ? m->old : NULL, ref ? m->ref : NULL,
+                                 m->adv, m->rows, m->trunc, entropy ? ent : NULL, dapo};
+    int rc = !logits || rlvr_model_forward(model, m->tokens, m->nb, m->T, logits, err, err_len) ||
+             rlvr_logprobs(logits, tg, rows, N, V, temp, logp, lse, entropy ? ent : NULL, err, err_len) ||
+             rlvr_grpo_loss(cfg, &gb, dlogp, gm, err, err_len) ||
+             rlvr_logprobs_backward(logits, tg, rows, lse, dlogp, N, V, temp, logits, err, err_len) ||
+             rlvr_model_backward(model, logits, err, err_len);
+    free(logits);
+    return rc ? -1 : 0;
+}
+
+static struct rlvr_train_micro micro_of(const struct mb *m, int old, int ref, int entropy, double dapo)
+{
+    struct rlvr_train_micro x = {m->nb, m->T, m->tokens, m->targets, m->rows, m->trunc, m->adv,
+                                 old ? m->old : NULL, ref ? m->ref : NULL, dapo, entropy};
+    return x;
+}
+
+/* ---- the cases ---------------------------------------------------------------------- */
+
+struct tcase {
+    const char *name;
+    int loss_type, importance, mask_truncated, off_policy;
+    float beta, delta, dual_clip;
+};
+
+static const struct tcase cases[] = {
+    {"grpo on policy, beta 0", RLVR_LOSS_GRPO, RLVR_IS_TOKEN, 0, 0, 0, 0, 0},
+    {"grpo off policy, beta 0.04", RLVR_LOSS_GRPO, RLVR_IS_TOKEN, 0, 1, 0.04f, 0, 0},
+    {"bnpo on policy, beta 0.04", RLVR_LOSS_BNPO, RLVR_IS_TOKEN, 0, 0, 0.04f, 0, 0},
+    {"bnpo off policy, beta 0", RLVR_LOSS_BNPO, RLVR_IS_TOKEN, 0, 1, 0, 0, 0},
+    {"dapo off policy, beta 0", RLVR_LOSS_DAPO, RLVR_IS_TOKEN, 0, 1, 0, 0, 0},
+    {"dapo on policy, beta 0.001, mask_truncated", RLVR_LOSS_DAPO, RLVR_IS_TOKEN, 1, 0, 0.001f, 0, 0},
+    {"dr_grpo off policy, beta 0.04", RLVR_LOSS_DR_GRPO, RLVR_IS_TOKEN, 0, 1, 0.04f, 0, 0},
+    {"dr_grpo on policy, mask_truncated", RLVR_LOSS_DR_GRPO, RLVR_IS_TOKEN, 1, 0, 0, 0, 0},
+    {"gspo (sequence ratios) off policy, beta 0.04", RLVR_LOSS_GRPO, RLVR_IS_SEQUENCE, 0, 1, 0.04f, 0, 0},
+    {"grpo off policy, delta 1.5 and dual clip 3", RLVR_LOSS_GRPO, RLVR_IS_TOKEN, 0, 1, 0.04f, 1.5f, 3.0f},
+};
+
+static int same_metrics(const struct rlvr_grpo_metrics *a, const struct rlvr_grpo_metrics *b)
+{
+    const double *x = &a->loss, *y = &b->loss;
+    for (size_t i = 0; i < sizeof *a / sizeof(double); i++)
+        if (!(x[i] == y[i] || (isnan(x[i]) && isnan(y[i]))))
+            return 0;
+    return 1;
+}
+
+static int run_case(const struct tcase *tc, const struct rlvr_model *init, const struct rlvr_model *refm)
+{
+    char err[512];
+    struct rlvr_grpo_config cfg;
+    rlvr_grpo_config_default(&cfg);
+    cfg.loss_type = tc->loss_type, cfg.importance_level = tc->importance, cfg.mask_truncated = tc->mask_truncated;
+    cfg.beta = tc->beta, cfg.delta = tc->delta, cfg.dual_clip = tc->dual_clip, cfg.max_completion_length = 12;
+    cfg.epsilon_high = 0.28f;
+    struct rlvr_optim_config oc;
+    rlvr_optim_config_default(&oc);
+    oc.lr = 3e-3, oc.schedule = RLVR_LR_LINEAR, oc.total_steps = 4, oc.warmup_steps = 0, oc.weight_decay = 0.1;
+    oc.max_grad_norm = 0.05; /* small, so that clipping happens */
+    struct rlvr_model cpu;
+    struct rlvr_adamw opt;
+    struct rlvr_train_gpu *t = NULL;
+    int ref = tc->beta > 0, ok_all = 1;
+    if (rlvr_model_create(&cpu, &init->cfg, err, sizeof err) || rlvr_model_enable_grads(&cpu, err, sizeof err) ||
+        rlvr_adamw_create(&opt, cpu.n_params, &oc, err, sizeof err)) {
+        ok(0, "%s: CPU model: %s", tc->name, err);
+        return 0;
+    }
+    memcpy(cpu.params, init->params, cpu.n_params * sizeof(float));
+    if (rlvr_train_gpu_create(&t, init, ref ? refm : NULL, 3, 12, err, sizeof err)) {
+        ok(0, "%s: create: %s", tc->name, err);
+        rlvr_model_free(&cpu), rlvr_adamw_free(&opt);
+        return 0;
+    }
+    long gpu_step = 0;
+    int V = init->cfg.vocab_size;
+    for (int step = 0; step < 2 && ok_all; step++) {
+        struct mb m[2];
+        make_mb(&m[0], 3, 12, V);
+        make_mb(&m[1], 2, 9, V);
+        cfg.grad_accum_steps = 2;
+        double dapo = 0;
+        for (int k = 0; k < 2; k++)
+            for (int r = 0; r < m[k].nb * m[k].T; r++)
+                dapo += m[k].rows[r] && !(cfg.mask_truncated && m[k].trunc[r / m[k].T]);
+        if (cfg.loss_type != RLVR_LOSS_DAPO)
+            dapo = 0;
+        for (int k = 0; k < 2 && ok_all; k++) {
+            if (ref) { /* the reference's log-probabilities, as the trainer takes them */
+                float want[8 * 32], got[8 * 32];
+                struct rlvr_model rm;
+                memset(&rm, 0, sizeof rm);
+                size_t N = (size_t)m[k].nb * m[k].T;
+                float *lg = malloc(N * (size_t)V * sizeof(float));
+                int32_t tg[8 * 32];
+                for (size_t r = 0; r < N; r++)
+                    tg[r] = m[k].rows[r] ? m[k].targets[r] : 0;
+                int rc = !lg || rlvr_model_create(&rm, &refm->cfg, err, sizeof err);
+                if (!rc) {
+                    memcpy(rm.params, refm->params, rm.n_params * sizeof(float));
+                    rc = rlvr_model_forward(&rm, m[k].tokens, m[k].nb, m[k].T, lg, err, sizeof err) ||
+                         rlvr_logprobs(lg, tg, m[k].rows, N, (size_t)V, 0.7f, want, NULL, NULL, err, sizeof err);
+                }
+                struct rlvr_train_micro x = micro_of(&m[k], 0, 0, 0, 0);
+                rc = rc || rlvr_train_gpu_ref_logprobs(t, &x, 0.7f, got, err, sizeof err);
+                int same = !rc;
+                for (size_t r = 0; same && r < N; r++)
+                    same = m[k].rows[r] ? got[r] == want[r] : got[r] == 0;
+                ok_all &= ok(same, "%s: step %d micro-batch %d: the reference's log-probabilities are the CPU's%s%s",
+                             tc->name, step + 1, k + 1, rc ? ": " : "", rc ? err : "");
+                for (size_t r = 0; r < N; r++)
+                    if (m[k].rows[r])
+                        m[k].ref[r] = want[r];
+                rlvr_model_free(&rm);
+                free(lg);
+            }
+            struct rlvr_grpo_metrics a, b;
+            memset(&a, 0, sizeof a), memset(&b, 0, sizeof b);
+            char err2[512] = "";
+            int rc_cpu = cpu_micro(&cpu, &cfg, &m[k], tc->off_policy, ref, step == 0, dapo, 0.7f, &a, err, sizeof err);
+            struct rlvr_train_micro x = micro_of(&m[k], tc->off_policy, ref, step == 0, dapo);
+            int rc_gpu = rlvr_train_gpu_micro(t, &cfg, &x, 0.7f, &b, err2, sizeof err2);
+            ok_all &= ok(!rc_cpu && !rc_gpu && same_metrics(&a, &b),
+                         "%s: step %d micro-batch %d: loss %.6g and every metric as the CPU's%s%s%s%s", tc->name,
+                         step + 1, k + 1, b.loss, rc_cpu ? ": cpu: " : "", rc_cpu ? err : "",
+                         rc_gpu ? ": gpu: " : "", rc_gpu ? err2 : "");
+            if (!ok_all)
+                diag("  cpu loss %.17g kl %.17g ent %.17g clip %.17g; gpu loss %.17g kl %.17g ent %.17g clip %.17g",
+                     a.loss, a.kl, a.entropy, a.clip_region, b.loss, b.kl, b.entropy, b.clip_region);
+        }
+        struct rlvr_optim_stats sa, sb;
+        int rc_cpu = rlvr_adamw_step(&opt, &cpu, &sa, err, sizeof err);
+        rlvr_model_zero_grads(&cpu);
+        int rc_gpu = rlvr_train_gpu_step(t, &oc, rlvr_lr_at(&oc, gpu_step), &sb, err, sizeof err);
+        gpu_step++;
+        ok_all &= ok(!rc_cpu && !rc_gpu && sa.grad_norm == sb.grad_norm && sa.lr == sb.lr && sa.clipped == sb.clipped,
+                     "%s: step %d: AdamW at lr %g, gradient norm %.6g%s as the CPU's", tc->name, step + 1, sb.lr,
+                     sb.grad_norm, sb.clipped ? " (clipped)" : "");
+    }
+    float *w = malloc(cpu.n_params * sizeof(float));
+    int rc = !w || rlvr_train_gpu_download(t, &(struct rlvr_model){.n_params = cpu.n_params, .params = w}, err,
+                                           sizeof err);
+    ok_all &= ok(!rc && !memcmp(w, cpu.params, cpu.n_params * sizeof(float)) &&
+                     memcmp(w, init->params, cpu.n_params * sizeof(float)),
+                 "%s: after 2 steps the weights are the CPU's, bit for bit (and have moved)", tc->name);
+    free(w);
+    rlvr_train_gpu_free(t);
+    rlvr_model_free(&cpu);
+    rlvr_adamw_free(&opt);
+    return ok_all;
+}
+
+int main(void)
+{
+    char err[512];
+    struct rlvr_model_config mc;
+    rlvr_model_config_tiny(&mc);
+    mc.vocab_size = 64, mc.hidden_size = 32, mc.intermediate_size = 48, mc.num_attention_heads = 4;
+    mc.num_key_value_heads = 2, mc.head_dim = 8, mc.max_position_embeddings = 64, mc.eos_token_id = -1;
+    struct rlvr_model init, refm;
+    if (rlvr_model_config_check(&mc, err, sizeof err) || rlvr_model_create(&init, &mc, err, sizeof err) ||
+        rlvr_model_create(&refm, &mc, err, sizeof err)) {
+        printf("Bail out! %s\n", err);
+        return 1;
+    }
+    rlvr_model_init_random(&init, 1, 0.2f);
+    rlvr_model_init_random(&refm, 2, 0.2f);
+
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        run_case(&cases[i], &init, &refm);
+
+    /* ---- refusals ---- */
+    struct rlvr_train_gpu *t = NULL;
+    struct rlvr_grpo_config cfg;
+    rlvr_grpo_config_default(&cfg);
+    cfg.max_completion_length = 12;
+    ok(rlvr_train_gpu_create(&t, &init, NULL, 0, 12, err, sizeof err) && !t && strstr(err, "out of range"),
+       "create: no room for a sequence is refused (%s)", err);
+    struct rlvr_model other;
+    struct rlvr_model_config mc2 = mc;
+    mc2.vocab_size = 80;
+    if (rlvr_model_config_check(&mc2, err, sizeof err) || rlvr_model_create(&other, &mc2, err, sizeof err)) {
+        printf("Bail out! %s\n", err);
+        return 1;
+    }
+    ok(rlvr_train_gpu_create(&t, &init, &other, 2, 12, err, sizeof err) && !t && strstr(err, "shape differs"),
+       "create: a reference of another shape is refused (%s)", err);
+    rlvr_model_free(&other);
+    ok(blocks_held() == 0, "refused creations leave no device memory behind");
+
+    if (rlvr_train_gpu_create(&t, &init, NULL, 2, 12, err, sizeof err)) {
+        printf("Bail out! %s\n", err);
+        return 1;
+    }
+    struct mb m;
+    make_mb(&m, 3, 12, mc.vocab_size);
+    struct rlvr_train_micro x = micro_of(&m, 0, 0, 1, 0);
+    ok(rlvr_train_gpu_micro(t, &cfg, &x, 1.0f, NULL, err, sizeof err) && strstr(err, "room for 2 x 12"),
+       "a micro-batch larger than the buffers is refused (%s)", err);
+    make_mb(&m, 2, 12, mc.vocab_size);
+    x = micro_of(&m, 0, 0, 1, 0);
+    float lp[64];
+    ok(rlvr_train_gpu_ref_logprobs(t, &x, 1.0f, lp, err, sizeof err) && strstr(err, "no reference model"),
+       "reference log-probabilities without a reference are refused (%s)", err);
+    cfg.beta = 0.04f;
+    ok(rlvr_train_gpu_micro(t, &cfg, &x, 1.0f, NULL, err, sizeof err) && strstr(err, "ref_logp"),
+       "beta > 0 without reference log-probabilities: the loss's refusal comes back (%s)", err);
+    cfg.beta = 0;
+    m.adv[1] = NAN;
+    ok(rlvr_train_gpu_micro(t, &cfg, &x, 1.0f, NULL, err, sizeof err) && strstr(err, "advantage"),
+       "a NaN advantage: the loss's refusal comes back, naming it (%s)", err);
+    m.adv[1] = 0.5f;
+    m.tokens[3] = mc.vocab_size + 5;
+    ok(rlvr_train_gpu_micro(t, &cfg, &x, 1.0f, NULL, err, sizeof err) && strstr(err, "outside the vocabulary"),
+       "a token outside the vocabulary: the model's refusal comes back (%s)", err);
+    m.tokens[3] = 1;
+    /* a gradient whose norm overflows: the step is refused and nothing moves */
+    struct rlvr_optim_config oc;
+    rlvr_optim_config_default(&oc);
+    m.adv[0] = 3e38f, m.adv[1] = -3e38f;
+    int rc = rlvr_train_gpu_micro(t, &cfg, &x, 1.0f, NULL, err, sizeof err);
+    struct rlvr_optim_stats st;
+    rc = rc || !rlvr_train_gpu_step(t, &oc, 1e-3, &st, err, sizeof err);
+    float *w = malloc(init.n_params * sizeof(float));
+    struct rlvr_model view = {.n_params = init.n_params, .params = w};
+    ok(!rc && strstr(err, "gradient norm") && !rlvr_train_gpu_download(t, &view, err, sizeof err) &&
+           !memcmp(w, init.params, init.n_params * sizeof(float)),
+       "a non-finite gradient norm refuses the step and leaves the weights as they were (%s)", err);
+    view.n_params = init.n_params - 1;
+    ok(rlvr_train_gpu_download(t, &view, err, sizeof err) && strstr(err, "parameters"),
+       "downloading into a model of another size is refused (%s)", err);
+    free(w);
+    rlvr_train_gpu_free(t);
+    rlvr_train_gpu_free(NULL);
+    ok(blocks_held() == 0, "no device memory left behind (%d blocks)", blocks_held());
+    ok(misuse == 0, "no host pointer handed to the device and no device pointer to the host (%d misuses)", misuse);
+    rlvr_model_free(&init);
+    rlvr_model_free(&refm);
+    return done_testing();
+}
