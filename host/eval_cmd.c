@@ -11,6 +11,11 @@
  * go to standard output as a table and, with `output`, as one JSON object;
  * `samples_out` keeps every scored completion. See evaluate.h for the
  * definitions.
+ *
+ * device = "cuda" (or "auto" with a GPU) generates on the GPU as rlvr
+ * sample does (generate_gpu.h: fp32, TF32 off, sampled on the host with the
+ * same streams); the JSON results' "device" says where generation ran.
+ * Reading completions generates nothing: "cuda" is refused there.
  */
 #include <errno.h>
 #include <math.h>
@@ -20,6 +25,7 @@
 
 #include "commands.h"
 #include "device.h"
+#include "generate_gpu.h"
 #include "evaluate.h"
 #include "policy.h"
 #include "rollout.h"
@@ -210,11 +216,13 @@ static int read_completions(const char *path, struct rlvr_problem_set *ps, struc
     return 0;
 }
 
-static void write_results(FILE *f, const struct eval_config *c, const struct rlvr_eval_result *r, rlvr_scoring *sc)
+static void write_results(FILE *f, const struct eval_config *c, const struct rlvr_eval_result *r, rlvr_scoring *sc,
+                          const char *device)
 {
     rlvr_buf b = {0};
     rlvr_buf_adds(&b, "{\"problems\":");
-    rlvr_buf_printf(&b, "%zu,\"samples_per_problem\":%d,\"temperature\":", r->n_problems, r->k);
+    rlvr_buf_printf(&b, "%zu,\"samples_per_problem\":%d,\"device\":\"%s\",\"temperature\":", r->n_problems, r->k,
+                    device);
     rlvr_buf_json_number(&b, c->completions ? NAN : c->temperature);
     rlvr_buf_adds(&b, ",\"top_p\":");
     rlvr_buf_json_number(&b, c->completions ? NAN : c->top_p);
@@ -318,6 +326,8 @@ int rlvr_cmd_eval(int argc, char **argv)
     int rc = 2;
     struct rlvr_policy p;
     memset(&p, 0, sizeof p);
+    struct rlvr_gpu_model *gm = NULL;
+    const char *device_name = "cpu";
     struct rlvr_problem_set ps = {0};
     struct rlvr_problem **set = NULL;
     struct rlvr_completion *comps = NULL;
@@ -337,11 +347,13 @@ int rlvr_cmd_eval(int argc, char **argv)
         goto out;
     }
     enum rlvr_device device;
-    if (rlvr_device_resolve("rlvr eval", c.device, "rlvr eval has no GPU path yet (rlvr sft has one)", &device, err, sizeof err)) {
+    if (rlvr_device_resolve("rlvr eval", c.device,
+                            c.completions ? "rlvr eval reads completions here (nothing is generated)" : NULL, &device,
+                            err, sizeof err)) {
         fprintf(stderr, "rlvr eval: %s\n", err);
         goto out;
     }
-    (void)device; /* the CPU: the only device this command has */
+    device_name = device == RLVR_DEVICE_CUDA ? "cuda" : "cpu";
     const char *tmpl = c.prompt_template ? rlvr_prompt_template_named(c.prompt_template) : "{prompt}";
     if (!tmpl)
         tmpl = c.prompt_template;
@@ -417,6 +429,18 @@ int rlvr_cmd_eval(int argc, char **argv)
             fprintf(stderr, "rlvr eval: %s\n", err);
             goto out;
         }
+        if (device == RLVR_DEVICE_CUDA) {
+            /* fp32 with TF32 off: the completions are the CPU's wherever
+             * the logits round alike (generate_gpu.h) */
+            char desc[256];
+            rlvr_gpu_describe(desc, sizeof desc);
+            if (!(gm = rlvr_generate_bind_gpu(&p.model, RLVR_GPU_FP32, err, sizeof err))) {
+                fprintf(stderr, "rlvr eval: device = \"cuda\": %s\n", err);
+                goto out;
+            }
+            fprintf(stderr, "rlvr eval: generating on the GPU (%s), fp32, %.1f MiB of device memory for the weights\n",
+                    desc, (double)rlvr_gpu_model_bytes(gm) / 1048576.0);
+        }
         struct rlvr_prompt_format fmt = {tmpl, c.chat_template && !strcmp(c.chat_template, "chatml"), system};
         if (rlvr_problems_load(c.data, &p, &fmt, 0, stderr, "rlvr eval", &ps, err, sizeof err)) {
             fprintf(stderr, "rlvr eval: %s\n", err);
@@ -474,7 +498,7 @@ int rlvr_cmd_eval(int argc, char **argv)
     if (c.output) {
         FILE *f = fopen(c.output, "wb");
         if (f)
-            write_results(f, &c, &r, sc);
+            write_results(f, &c, &r, sc, device_name);
         if (!f || fclose(f)) {
             fprintf(stderr, "rlvr eval: cannot write %s\n", c.output);
             rc = 1;
@@ -493,6 +517,10 @@ int rlvr_cmd_eval(int argc, char **argv)
         rc = 1;
     rlvr_eval_result_free(&r);
 out:
+    if (gm)
+        fprintf(stderr, "rlvr eval: device memory at its peak: %.1f MiB\n",
+                (double)rlvr_gpu_model_peak_bytes(gm) / 1048576.0);
+    rlvr_generate_unbind_gpu(&p.model, gm);
     rlvr_completions_free(comps, n_comps);
     free(comps);
     free(set);

@@ -101,3 +101,23 @@ struct rlvr_gpu_model *rlvr_gpu_model_of(const struct rlvr_model *m, int precisi
     rlvr_gpu_model_free(g);
     return NULL;
 }
+
+struct rlvr_gpu_model *rlvr_generate_bind_gpu(const struct rlvr_model *m, int precision, char *err,
+                                              size_t err_len)
+{
+    struct rlvr_gpu_model *g = rlvr_gpu_model_of(m, precision, 0, 0, err, err_len);
+    if (!g)
+        return NULL;
+    struct rlvr_gen_engine e;
+    rlvr_gen_engine_gpu(&e, g);
+    rlvr_generate_bind(m, &e);
+    return g;
+}
+
+void rlvr_generate_unbind_gpu(const struct rlvr_model *m, struct rlvr_gpu_model *g)
+{
+    if (!g)
+        return;
+    rlvr_generate_bind(m, NULL);
+    rlvr_gpu_model_free(g);
+}

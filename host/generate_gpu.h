@@ -46,4 +46,13 @@ void rlvr_gen_engine_gpu(struct rlvr_gen_engine *e, struct rlvr_gpu_model *g);
 struct rlvr_gpu_model *rlvr_gpu_model_of(const struct rlvr_model *m, int precision, int B, int T, char *err,
                                          size_t err_len);
 
+/* For a command that generates through rlvr_rollout / rlvr_evaluate: the
+ * GPU copy of m (rlvr_gpu_model_of, no training activations) bound with
+ * rlvr_generate_bind, so that every rlvr_generate(m, ...) from now on runs
+ * on it. Returns the GPU model, or NULL with a message (nothing bound). */
+struct rlvr_gpu_model *rlvr_generate_bind_gpu(const struct rlvr_model *m, int precision, char *err,
+                                              size_t err_len);
+/* Undoes rlvr_generate_bind_gpu and frees g (NULL: nothing to do). */
+void rlvr_generate_unbind_gpu(const struct rlvr_model *m, struct rlvr_gpu_model *g);
+
 #endif

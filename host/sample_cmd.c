@@ -11,6 +11,13 @@
  * per problem (highest reward first, ties by sample order) and writes the
  * kept ones as SFT JSONL that `rlvr sft` trains on.
  *
+ * device = "cuda" (or "auto" with a GPU) generates on the GPU
+ * (generate_gpu.h: the policy copied to the device in fp32, TF32 off, bound
+ * so that rlvr_rollout's generation runs there; sampling stays on the host
+ * with the same streams), so the completions are the CPU's wherever the
+ * logits round alike; the summary's "device" says where generation ran.
+ * Reading completions generates nothing: "cuda" is refused there.
+ *
  * Invariants: every key is checked (and the mix loaded, and the output
  * files opened) before any generation; a sample whose scoring failed is
  * rejected as score_error and one whose reward is null as reward_null, never
@@ -32,6 +39,7 @@
 #include "answer.h"
 #include "commands.h"
 #include "device.h"
+#include "generate_gpu.h"
 #include "policy.h"
 #include "registry.h"
 #include "rollout.h"
@@ -232,6 +240,7 @@ struct run {
     const char *tmpl;                /* the prompt template's text */
     int templated;                   /* write prompts with the template applied */
     const char *source_model;        /* JSON text of source.model (generation) */
+    const char *device;              /* "cpu" or "cuda": where generation ran */
     char step_json[32];              /* source.step */
     FILE *out, *rej;
     /* counts */
@@ -730,8 +739,8 @@ static int read_completions(const char *path, struct rlvr_problem_set *ps, struc
 static void summary_json(const struct run *r, double seconds, long gen_tokens, double gen_seconds, rlvr_buf *b)
 {
     const struct sample_config *c = r->c;
-    rlvr_buf_printf(b, "{\"problems\":%zu,\"generated\":%zu,\"kept\":%zu,\"rejected\":%zu,", r->problems,
-                    r->generated, r->kept, r->rejected);
+    rlvr_buf_printf(b, "{\"problems\":%zu,\"generated\":%zu,\"kept\":%zu,\"rejected\":%zu,\"device\":\"%s\",",
+                    r->problems, r->generated, r->kept, r->rejected, r->device ? r->device : "cpu");
     rlvr_buf_adds(b, "\"kept_per_problem\":{\"mean\":");
     rlvr_buf_json_number(b, r->problems ? (double)r->kept / (double)r->problems : NAN);
     rlvr_buf_printf(b, ",\"problems_with_none\":%zu},\"rejections\":{", r->problems_none);
@@ -868,6 +877,7 @@ int rlvr_cmd_sample(int argc, char **argv)
     const char *path = args.path;
     json_object *cfg = NULL;
     int rc = 2;
+    struct rlvr_gpu_model *gm = NULL;
     struct rlvr_policy p;
     memset(&p, 0, sizeof p);
     int policy_ok = 0;
@@ -890,11 +900,13 @@ int rlvr_cmd_sample(int argc, char **argv)
         goto out;
     }
     enum rlvr_device device;
-    if (rlvr_device_resolve("rlvr sample", c.device, "rlvr sample has no GPU path yet (rlvr sft has one)", &device, err, sizeof err)) {
+    if (rlvr_device_resolve("rlvr sample", c.device,
+                            c.completions ? "rlvr sample reads completions here (nothing is generated)" : NULL,
+                            &device, err, sizeof err)) {
         fprintf(stderr, "rlvr sample: %s\n", err);
         goto out;
     }
-    (void)device; /* the CPU: the only device this command has */
+    r.device = device == RLVR_DEVICE_CUDA ? "cuda" : "cpu";
     if (!c.dedupe && !(c.dedupe = strdup("exact"))) {
         fprintf(stderr, "rlvr sample: out of memory\n");
         goto out;
@@ -1016,6 +1028,18 @@ int rlvr_cmd_sample(int argc, char **argv)
             goto out;
         }
         policy_ok = 1;
+        if (device == RLVR_DEVICE_CUDA) {
+            /* fp32 with TF32 off: the completions are the CPU's wherever
+             * the logits round alike (generate_gpu.h) */
+            char desc[256];
+            rlvr_gpu_describe(desc, sizeof desc);
+            if (!(gm = rlvr_generate_bind_gpu(&p.model, RLVR_GPU_FP32, err, sizeof err))) {
+                fprintf(stderr, "rlvr sample: device = \"cuda\": %s\n", err);
+                goto out;
+            }
+            fprintf(stderr, "rlvr sample: generating on the GPU (%s), fp32, %.1f MiB of device memory for the "
+                            "weights\n", desc, (double)rlvr_gpu_model_bytes(gm) / 1048576.0);
+        }
         rlvr_sampling_default(&s);
         s.temperature = c.temperature, s.top_p = c.top_p, s.top_k = (int)c.top_k, s.min_p = c.min_p;
         s.max_tokens = (int)c.max_completion_length, s.seed = (uint64_t)c.seed;
@@ -1170,6 +1194,7 @@ out:
     if (reg_ok)
         rlvr_registry_free(&reg);
     rlvr_problems_free(&ps);
+    rlvr_generate_unbind_gpu(&p.model, gm);
     if (policy_ok)
         rlvr_policy_free(&p);
     free(r.comp_ok), free(r.comp_abstain), free(r.comp_error), free(r.comp_pass), free(r.comp_sum);

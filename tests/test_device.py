@@ -1,15 +1,22 @@
 """test_device.py -- the `device` key of rlvr sft, train, eval and sample
-(host/device.c) and rlvr sft's GPU path.
+(host/device.c), rlvr sft's GPU path, and generation on the GPU in rlvr
+eval and rlvr sample (host/generate_gpu.c).
 
 On any machine: device = "cuda" is refused before any work, naming the
-reason (no GPU path for train, eval and sample; for sft, a build without
-CUDA or no device, when the machine has none); "auto" falls back to the CPU
-and says so once on stderr, and its run is the CPU run byte for byte; an
-unknown value is refused naming the key. With a GPU (else those cases are a
-TAP skip): rlvr sft of the tiny model on the GPU (fp32) follows the CPU
-run's loss curve within 1e-4 relative per logged step, and its final
-weights are the CPU run's within 2e-4 relative L2 (and 1e-3 absolute per
-weight) after 8 AdamW steps; the saved model has the CPU run's format.
+reason (eval and sample reading completions made elsewhere generate
+nothing; train, unless it has a GPU path by then; for sft, eval and sample,
+a build without CUDA or no device, when the machine has none); "auto" falls
+back to the CPU and says so once on stderr, and its run is the CPU run byte
+for byte; an unknown value is refused naming the key. With a GPU (else
+those cases are a TAP skip): rlvr sft of the tiny model on the GPU (fp32)
+follows the CPU run's loss curve within 1e-4 relative per logged step, and
+its final weights are the CPU run's within 2e-4 relative L2 (and 1e-3
+absolute per weight) after 8 AdamW steps; the saved model has the CPU run's
+format. rlvr eval and rlvr sample on the GPU (fp32, TF32 off) give the CPU's
+completions, greedy and sampled, on a tiny model trained for the purpose:
+the same tokens wherever the logits round to the same choices, which for a
+model this small (differences of a few 1e-6) is everywhere -- a mismatch
+would mean the GPU's step is wrong, not rounding.
 """
 import array
 import json
@@ -81,19 +88,37 @@ try:
     gpu = bool(said) and ': the GPU (' in said[0]
     ok(bool(said) and (gpu or ': the CPU (' in said[0]), "auto names the GPU or the CPU: " + (said[0] if said else ""))
 
-    # ---- cuda for commands without a GPU path: refused before any work, on any machine
-    for cmd, why in (("train", "the GRPO trainer has no GPU path yet (rlvr sft has one)"),
-                     ("eval", "rlvr eval has no GPU path yet (rlvr sft has one)"),
-                     ("sample", "rlvr sample has no GPU path yet (rlvr sft has one)")):
-        out_key = "--output_dir=" if cmd == "train" else "--output="
-        p = rlvr(cmd, EMPTY, "--device=cuda", out_key + cmd + "_out")
+    # ---- cuda where nothing is generated: eval and sample of completions made elsewhere
+    comps = os.path.join(SRCDIR, "fixtures", "train", "eval_completions.jsonl")
+    for cmd in ("eval", "sample"):
+        why = "rlvr %s reads completions here (nothing is generated)" % cmd
+        p = rlvr(cmd, EMPTY, "--completions=" + comps, "--device=cuda", "--output=" + cmd + "_out")
         want = 'rlvr %s: device = "cuda": %s; use device = "cpu"' % (cmd, why)
-        ok(p.returncode != 0 and want in p.stderr, "%s: device = cuda refused: no GPU path" % cmd, p.stderr)
+        ok(p.returncode != 0 and want in p.stderr, "%s of completions: device = cuda refused" % cmd, p.stderr)
         ok(not os.path.exists(os.path.join(work, cmd + "_out")), "%s: nothing written before the refusal" % cmd)
-        p = rlvr(cmd, EMPTY, "--device=auto")
+        p = rlvr(cmd, EMPTY, "--completions=" + comps, "--device=auto")
         lines = [l for l in p.stderr.splitlines() if 'device = "auto"' in l]
         ok(lines == ['rlvr %s: device = "auto": the CPU (%s)' % (cmd, why)],
-           "%s: auto falls back to the CPU and says why, once" % cmd, p.stderr)
+           "%s of completions: auto falls back to the CPU and says why, once" % cmd, p.stderr)
+
+    # ---- cuda without a GPU: refused before any work for every command that generates or trains
+    if not gpu:
+        for cmd in ("train", "eval", "sample"):
+            out_key = "--output_dir=" if cmd == "train" else "--output="
+            p = rlvr(cmd, EMPTY, "--device=cuda", out_key + cmd + "_out")
+            # train: "no GPU path" or, once it has one, the reasons below
+            ok(p.returncode != 0 and ('rlvr %s: ' % cmd) in p.stderr and 'device = "cuda": ' in p.stderr and
+               'use device = "cpu"' in p.stderr and
+               (cmd == "train" or "built without CUDA" in p.stderr or "no CUDA device: " in p.stderr),
+               "%s: device = cuda refused without a GPU, naming why" % cmd, p.stderr)
+            ok(not os.path.exists(os.path.join(work, cmd + "_out")), "%s: nothing written before the refusal" % cmd)
+            p = rlvr(cmd, EMPTY, "--device=auto")
+            lines = [l for l in p.stderr.splitlines() if 'device = "auto"' in l]
+            ok(len(lines) == 1 and lines[0].startswith('rlvr %s: device = "auto": the CPU (' % cmd),
+               "%s: auto falls back to the CPU and says why, once" % cmd, p.stderr)
+    else:
+        for i in range(9):
+            ok(True, "# SKIP a GPU is present: the refusals without one (%d)" % (i + 1))
 
     # ---- unknown values, named by key, for every command
     for value in ("gpu", "CUDA", "", "cuda:0", "cpu "):
@@ -154,6 +179,54 @@ try:
            "the GPU run writes checkpoints (the policy and trainer_state.json)")
         p = sft("cuda", "--device=cuda", "--max_steps=12", "--resume")
         ok(p.returncode != 0 and "cannot resume" in p.stderr, "a GPU run does not resume, and says so", p.stderr)
+
+    # ---- generation on the GPU: rlvr eval and rlvr sample give the CPU's completions
+    GEN_CASES = 11
+    if not gpu:
+        for i in range(GEN_CASES):
+            ok(True, "# SKIP no GPU: eval and sample on the GPU against the CPU (%d)" % (i + 1))
+    else:
+        p = rlvr("sft", CONFIG, "--output_dir=gen_model", "--max_steps=40", "--progress=false")
+        ok(p.returncode == 0, "a tiny model to generate with", p.stderr[-500:])
+        data = os.path.join(EXAMPLES, "sft_addition.jsonl")
+        mix = os.path.join(SRCDIR, "fixtures", "train", "math_mix.lua")
+        for mode, extra in (("greedy", ["--temperature=0"]), ("sampled", ["--temperature=1.0", "--top_p=0.9"])):
+            runs = {}
+            for dev in ("cpu", "cuda"):
+                tag = "%s_%s" % (mode, dev)
+                p = rlvr("eval", "--model=gen_model", "--data=" + data, "--mix=" + mix, "--num_samples=3",
+                         "--max_problems=8", "--max_completion_length=24", "--seed=11", "--device=" + dev,
+                         "--output=%s.json" % tag, "--samples_out=%s.jsonl" % tag, *extra)
+                runs[dev] = p
+            ok(runs["cpu"].returncode == 0 and runs["cuda"].returncode == 0 and
+               "generating on the GPU" in runs["cuda"].stderr, "eval, %s: runs on the CPU and on the GPU" % mode,
+               runs["cuda"].stderr[-800:])
+            try:
+                sc = [json.loads(l)["sample"] for l in open(os.path.join(work, "%s_cpu.jsonl" % mode))]
+                sg = [json.loads(l)["sample"] for l in open(os.path.join(work, "%s_cuda.jsonl" % mode))]
+                rc = json.load(open(os.path.join(work, "%s_cpu.json" % mode)))
+                rg = json.load(open(os.path.join(work, "%s_cuda.json" % mode)))
+            except (OSError, ValueError):
+                sc, sg, rc, rg = [], [None], {}, {}
+            ok(len(sc) == 24 and [x.get("completion") for x in sc] == [x.get("completion") for x in sg],
+               "eval, %s: the GPU's 24 completions are the CPU's" % mode,
+               [(a.get("completion"), b.get("completion")) for a, b in zip(sc, sg) if a != b][:3])
+            ok(rc.get("device") == "cpu" and rg.get("device") == "cuda" and rc.get("pass@1") == rg.get("pass@1"),
+               "eval, %s: the results say where generation ran, with the same pass@1" % mode)
+        cfg = os.path.join(SRCDIR, "fixtures", "sample", "sample_tiny.lua")
+        for dev in ("cpu", "cuda"):
+            p = rlvr("sample", cfg, "--model=gen_model", "--output=s_%s.jsonl" % dev, "--summary=s_%s.json" % dev,
+                     "--rejected_out=r_%s.jsonl" % dev, "--device=" + dev)
+            ok(p.returncode == 0, "sample on the %s runs" % dev, p.stderr[-800:])
+        ok(same_file(os.path.join(work, "s_cpu.jsonl"), os.path.join(work, "s_cuda.jsonl")) and
+           same_file(os.path.join(work, "r_cpu.jsonl"), os.path.join(work, "r_cuda.jsonl")),
+           "sample: the GPU keeps and rejects exactly the CPU's completions")
+        try:
+            dc = json.load(open(os.path.join(work, "s_cpu.json"))).get("device")
+            dg = json.load(open(os.path.join(work, "s_cuda.json"))).get("device")
+        except (OSError, ValueError):
+            dc = dg = None
+        ok(dc == "cpu" and dg == "cuda", "sample: the summary says where generation ran (%s, %s)" % (dc, dg))
 finally:
     shutil.rmtree(work, ignore_errors=True)
 done()
