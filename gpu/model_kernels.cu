@@ -15,7 +15,11 @@
  *   column sums       blocks of 32 x 8 threads over 32 columns and a slice
  *                     of rows, atomically added (RMSNorm weight and bias
  *                     gradients);
- *   rowdot            one warp per row.
+ *   rowdot            one warp per row;
+ *   decoding attention one block of kAttWarps (4) warps per (row, query
+ *                     head), positions dealt round-robin to the warps, an
+ *                     online softmax per warp merged through shared memory
+ *                     (head_dim <= 256: 8 values per lane in registers).
  * The arithmetic of each element is model_math.cuh's, shared with the CPU
  * test; what only a GPU checks is the indexing and the reductions here.
  * Atomic adds (embedding backward, column sums, the gradient norm) make the

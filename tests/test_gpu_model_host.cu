@@ -12,9 +12,13 @@
  * order of operations, which buffer each reads and writes, every product's
  * transposes, leading dimensions and batch strides, the bf16 rounding of
  * operands, the math of every kernel, the cross-entropy's online
- * log-sum-exp and AdamW's update. What it cannot check -- the kernels'
- * indexing, reductions and launches, and cuBLAS itself -- is
- * tests/test_gpu_model.c's job on a GPU.
+ * log-sum-exp and AdamW's update; and generation: graph_step and
+ * graph_kv_copy against rlvr_model_step and rlvr_kv_cache_copy
+ * (test_gpu_model_step.h's scenario), with the cache NaN-filled so that a
+ * read of a position nothing wrote shows, and the decoding attention's
+ * online softmax split over 4 parts as the kernel's 4 warps split it. What
+ * it cannot check -- the kernels' indexing, reductions and launches, and
+ * cuBLAS itself -- is tests/test_gpu_model.c's job on a GPU.
  *
  * Tolerances (|got - want| <= A * max|want over the tensor| + R * |want|):
  *  - fp32 emulation vs host/model.c: A = 1e-5, R = 1e-4. The products add
