@@ -32,6 +32,17 @@
  * the policy, the optimizer and that position, so a resumed run takes the
  * very steps an unbroken one takes. Ctrl-C finishes the step, saves a
  * checkpoint and exits with status 130.
+ *
+ * device = "cuda" (host/device.h) runs the same steps on the GPU: the
+ * policy (and the reference when beta > 0) is copied to the device in fp32
+ * with TF32 off, rollouts and evaluation generate there
+ * (generate_gpu.h's engine, bound with rlvr_generate_bind; the sampler's
+ * draws stay on the host), and the update is host/train_gpu.c's on the
+ * micro-batches this file lays out, so the bookkeeping is the CPU path's.
+ * The weights come back to the host model for every checkpoint and the
+ * final save, in the CPU run's format. The GPU keeps AdamW's moments to
+ * itself, so its checkpoints have no optimizer.bin and a GPU run does not
+ * resume (--resume with device = "cuda" is refused before any work).
  */
 #include <errno.h>
 #include <math.h>
@@ -45,6 +56,7 @@
 #include "commands.h"
 #include "device.h"
 #include "evaluate.h"
+#include "generate_gpu.h"
 #include "gpu.h"
 #include "grpo.h"
 #include "optim.h"
@@ -371,11 +383,12 @@ static int micro_fill(struct micro *m, struct rlvr_completion *const *c, int nb,
 
 /* Where the policy update runs. On the CPU (gpu NULL): the host model, its
  * gradients and opt. On the GPU (train_gpu.h): the device's copy of the
- * policy; opt then keeps the schedule and the step count only (AdamW's
- * moments live on the device), and the host model is brought up to date
- * (host_sync) only when the CPU needs it: rollouts, evaluation, checkpoints
- * and the final save. The bookkeeping around it (train_on, micro_fill) is
- * the same for both. */
+ * policy, which generation is bound to as well (rlvr_generate_bind: the
+ * rollouts and evaluation sample from it); opt then keeps the schedule and
+ * the step count only (AdamW's moments live on the device), and the host
+ * model is brought up to date (host_sync) only when the CPU needs its
+ * weights: checkpoints and the final save. The bookkeeping around it
+ * (train_on, micro_fill) is the same for both. */
 struct update {
     struct rlvr_policy *p;
     struct rlvr_adamw *opt;
@@ -1095,9 +1108,14 @@ int rlvr_cmd_train(int argc, char **argv)
             goto out;
         }
         rlvr_policy_free(&refp); /* the GPU holds the reference now */
+        /* rollouts and evaluation generate with the GPU's policy (the
+         * sampler's draws stay on the host) */
+        struct rlvr_gen_engine ge;
+        rlvr_gen_engine_gpu(&ge, rlvr_train_gpu_policy(up.gpu));
+        rlvr_generate_bind(&p.model, &ge);
         fprintf(stderr,
-                "rlvr train: the policy update on the GPU (%s), fp32, %.1f MiB of device memory (the policy%s); "
-                "rollouts and evaluation on the CPU\n",
+                "rlvr train: the policy update and generation on the GPU (%s), fp32, %.1f MiB of device memory "
+                "(the policy%s)\n",
                 desc, (double)rlvr_train_gpu_bytes(up.gpu) / 1048576.0, c.beta > 0 ? " and the reference" : "");
     }
 
@@ -1120,8 +1138,7 @@ int rlvr_cmd_train(int argc, char **argv)
     rc = 0;
     if (esc && c.eval_on_start && start_step == 0) {
         struct rlvr_eval_result er;
-        if (host_sync(&up, err, sizeof err) ||
-            rlvr_evaluate(&p, &esamp, eval_set, n_eval, (int)c.eval_num_samples, 0, (int)c.generation_chunk, esc,
+        if (rlvr_evaluate(&p, &esamp, eval_set, n_eval, (int)c.eval_num_samples, 0, (int)c.generation_chunk, esc,
                           eacc, 1.0, NULL, 0, 0, &er, NULL, err, sizeof err)) {
             fprintf(stderr, "rlvr train: eval: %s\n", err);
             rc = 1;
@@ -1148,8 +1165,7 @@ int rlvr_cmd_train(int argc, char **argv)
                 batch[i] = &data.v[order_at(&ord, cursor + i)];
             double t0 = rlvr_now();
             struct rlvr_gen_stats gs;
-            if (host_sync(&up, err, sizeof err) ||
-                rlvr_rollout(&p, &samp, batch, (size_t)B, (int)G, (uint64_t)cursor, (int)c.generation_chunk, sc, gen,
+            if (rlvr_rollout(&p, &samp, batch, (size_t)B, (int)G, (uint64_t)cursor, (int)c.generation_chunk, sc, gen,
                              &gs, err, sizeof err)) {
                 fprintf(stderr, "%srlvr train: step %ld: %s\n", tty ? "\n" : "", step + 1, err);
                 rc = 1;
@@ -1331,8 +1347,7 @@ int rlvr_cmd_train(int argc, char **argv)
             progress_bar(done, total, rmean, accm);
         if (esc && c.eval_steps && done % c.eval_steps == 0 && done != total) {
             struct rlvr_eval_result er;
-            if (host_sync(&up, err, sizeof err) ||
-                rlvr_evaluate(&p, &esamp, eval_set, n_eval, (int)c.eval_num_samples, 0, (int)c.generation_chunk, esc,
+            if (rlvr_evaluate(&p, &esamp, eval_set, n_eval, (int)c.eval_num_samples, 0, (int)c.generation_chunk, esc,
                               eacc, 1.0, NULL, 0, 0, &er, NULL, err, sizeof err)) {
                 fprintf(stderr, "%srlvr train: eval: %s\n", tty ? "\n" : "", err);
                 rc = 1;
@@ -1373,8 +1388,7 @@ int rlvr_cmd_train(int argc, char **argv)
     }
     if (esc) {
         struct rlvr_eval_result er;
-        if (host_sync(&up, err, sizeof err) ||
-            rlvr_evaluate(&p, &esamp, eval_set, n_eval, (int)c.eval_num_samples, 0, (int)c.generation_chunk, esc,
+        if (rlvr_evaluate(&p, &esamp, eval_set, n_eval, (int)c.eval_num_samples, 0, (int)c.generation_chunk, esc,
                           eacc, 1.0, NULL, 0, 0, &er, NULL, err, sizeof err)) {
             fprintf(stderr, "rlvr train: eval: %s\n", err);
             rc = 1;
@@ -1414,6 +1428,8 @@ out:
     free(ord.perm), free(gen), free(kept), free(batch), free(rewards), free(adv), free(kept_adv), free(gidx);
     free(no_signal), free(ref_lp), free(eval_set), free(store);
     free(ss.comp_sum), free(ss.comp_ok), free(ss.comp_abstain), free(ss.comp_error);
+    if (up.gpu)
+        rlvr_generate_bind(&p.model, NULL);
     rlvr_train_gpu_free(up.gpu);
     rlvr_adamw_free(&opt);
     rlvr_policy_free(&p);

@@ -30,7 +30,8 @@
  * back as -1 with a one-line message (nothing prints or exits); the host
  * model's weights are not changed by anything here except
  * rlvr_train_gpu_download, which the trainer calls whenever the CPU needs
- * the current policy (rollouts, evaluation, checkpoints, the final save);
+ * the current weights (checkpoints, the final save; generation runs on
+ * rlvr_train_gpu_policy's model);
  * the gradients are zero between optimizer steps; a refused micro-batch
  * leaves the accumulated gradient of the earlier ones as it was (the
  * trainer stops the run on any failure).
