@@ -11,11 +11,11 @@ loss type (grpo, bnpo, dapo, dr_grpo) and for a run with every option that
 changes the update (a reference model with beta 0.04, steps_per_generation
 2 so that the ratio is taken against pi_old, mask_truncated_completions,
 clip-higher), 4 steps on the GPU and on the CPU from the same start:
-- the rewards of every step are the CPU run's (rollouts run on the CPU
-  from the synced policy, so they sample the same completions unless a
-  draw lands within the weights' rounding of a boundary; the comparison
-  stops at the first step where the rewards differ, which must not be
-  step 1);
+- the rewards of every step are the CPU run's (rollouts generate with the
+  GPU's fp32 policy and draw on the host from the same streams, so they
+  sample the same completions unless a draw lands within the logits'
+  rounding of a boundary; the comparison stops at the first step where the
+  rewards differ, which must not be step 1);
 - per compared step: the learning rate exactly, the loss within 1e-4
   relative (1e-6 absolute), kl and entropy within 1e-4 relative, the
   gradient norm within 1e-3 relative, the clip fractions within 0.01;
@@ -113,7 +113,8 @@ try:
         ok(not os.path.exists(os.path.join(work, "refused")), "nothing written before the refusal")
     else:
         ok(p.returncode == 0, "device = cuda runs on this machine's GPU", p.stderr[-3000:])
-        ok(any("the policy update on the GPU (" in l for l in err), "the run says it trains on the GPU", p.stderr)
+        ok(any("the policy update and generation on the GPU (" in l for l in err), "the run says it trains on the GPU",
+           p.stderr)
 
     p = train("--device=auto", "--output_dir=auto", "--max_steps=2")
     said = [l for l in p.stderr.splitlines() if 'device = "auto"' in l]
