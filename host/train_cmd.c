@@ -1375,8 +1375,8 @@ int rlvr_cmd_train(int argc, char **argv)
         goto out;
     if (interrupted && up.gpu) {
         fprintf(stderr,
-                "rlvr train: interrupted at step %ld; checkpoint-%ld saved (the policy: a GPU run does not resume; "
-                "--resume continues it with device = \"cpu\" only from a CPU checkpoint)\n",
+                "rlvr train: interrupted at step %ld; checkpoint-%ld saved (the policy: a GPU run does not "
+                "resume)\n",
                 step, step);
         rc = 130;
         goto out;
