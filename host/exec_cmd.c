@@ -40,6 +40,8 @@ static void usage(FILE *f)
           "  --memory-limit MB    memory limit (default 256)\n"
           "  --output-limit BYTES stdout cap (default 1048576)\n"
           "  --python PATH, --gcc PATH, --gxx PATH   absolute interpreter and compiler paths\n"
+          "  --python-cold        start a fresh Python interpreter for the run, not a fork of the\n"
+          "                       sandbox slot's warm one (the code plugin's python_warm = false)\n"
           "  --describe           print the sandbox's mechanisms and exit\n"
           "Exit status: 0 ran and exited 0, 1 any other verdict, 2 usage error or no sandbox.\n",
           f);
@@ -106,7 +108,7 @@ int rlvr_cmd_exec(int argc, char **argv)
         {"output-limit", required_argument, 0, 'o'}, {"python", required_argument, 0, 'p'},
         {"gcc", required_argument, 0, 'g'},          {"gxx", required_argument, 0, 'x'},
         {"describe", no_argument, 0, 'd'},           {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0}};
+        {"python-cold", no_argument, 0, 'C'},        {0, 0, 0, 0}};
     rlvr_code_config cfg;
     rlvr_code_config_defaults(&cfg);
     const char *lang_s = NULL, *stdin_path = NULL;
@@ -132,6 +134,7 @@ int rlvr_cmd_exec(int argc, char **argv)
         case 'p': cfg.python = optarg; break;
         case 'g': cfg.gcc = optarg; break;
         case 'x': cfg.gxx = optarg; break;
+        case 'C': cfg.python_warm = 0; break;
         case 'd': describe = 1; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;

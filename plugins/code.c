@@ -68,6 +68,9 @@ static const rlvr_option code_options[] = {
     {"python_site", RLVR_OPT_BOOL, "true", 0, 0, NULL,
      "run Python's site (dist-packages such as numpy, .pth files); false adds -S, which starts faster but "
      "leaves only the standard library importable"},
+    {"python_warm", RLVR_OPT_BOOL, "true", 0, 0, NULL,
+     "start each Python run as a fork of a warm interpreter kept per sandbox slot (site already run) instead "
+     "of a fresh interpreter: same sandbox, no execve at all, about 8 ms less per run"},
     {"gcc", RLVR_OPT_STRING, "/usr/bin/gcc", 0, 0, NULL, "the C compiler (absolute path)"},
     {"gxx", RLVR_OPT_STRING, "/usr/bin/g++", 0, 0, NULL, "the C++ compiler (absolute path)"},
     {"c_flags", RLVR_OPT_STRING, "-O2 -std=gnu11", 0, 0, NULL, "C compiler flags (-lm is always added)"},
@@ -95,6 +98,7 @@ static void *code_create(const rlvr_host *h, const rlvr_config *cfg, char *err, 
     rlvr_code_config_defaults(&c);
     c.python = python;
     c.python_site = h->config_bool(cfg, "python_site");
+    c.python_warm = h->config_bool(cfg, "python_warm");
     c.gcc = gcc;
     c.gxx = gxx;
     c.c_flags = cf;

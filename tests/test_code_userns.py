@@ -53,10 +53,14 @@ if os.path.exists(code_so):
     os.chmod(os.path.join(plugdir, "code.so"), 0o755)
 DROP = [SETPRIV, "--reuid=%d" % NOBODY, "--regid=%d" % NOBODY, "--clear-groups"]
 # the sandbox's helper program, found through RLVR_SANDBOX_HELPER (the copies
-# of rlvr and code.so are outside the build tree)
+# of rlvr and code.so are outside the build tree), and beside it the module
+# of the warm Python interpreter
+verifiers = os.path.join(os.path.dirname(os.path.dirname(RLVR)), "verifiers")
 helper = os.path.join(work, "rlvr-sandbox")
-shutil.copy(os.path.join(os.path.dirname(os.path.dirname(RLVR)), "verifiers", "rlvr-sandbox"), helper)
+shutil.copy(os.path.join(verifiers, "rlvr-sandbox"), helper)
 os.chmod(helper, 0o755)
+shutil.copy(os.path.join(verifiers, ".libs", "rlvr_sandbox_python.so"), os.path.join(work, "rlvr_sandbox_python.so"))
+os.chmod(os.path.join(work, "rlvr_sandbox_python.so"), 0o755)
 ENV = dict(os.environ, OPENAI_API_KEY=SECRET, RLVR_BUILTIN_DIR=plugdir, HOME="/", TMPDIR="/tmp",
            RLVR_SANDBOX_HELPER=helper)
 

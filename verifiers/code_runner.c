@@ -70,6 +70,7 @@ void rlvr_code_config_defaults(rlvr_code_config *c)
     memset(c, 0, sizeof *c);
     c->python = "/usr/bin/python3";
     c->python_site = 1;
+    c->python_warm = 1;
     c->gcc = "/usr/bin/gcc";
     c->gxx = "/usr/bin/g++";
     c->c_flags = "-O2 -std=gnu11";
@@ -427,6 +428,7 @@ int rlvr_code_exec(rlvr_code_runner *r, const rlvr_code_prog *p, const char *in,
     if (time_ms > 0) j.time_ms = time_ms;
     if (memory_mb > 0) j.memory_mb = memory_mb;
     j.argv = argv;
+    if (p->lang == RLVR_CODE_PYTHON && r->cfg.python_warm) j.warm_argi = 3;
     j.files = &f;
     j.n_files = 1;
     j.stdin_data = in;
@@ -1082,6 +1084,7 @@ static int run_checker(rlvr_code_runner *r, const rlvr_code_tests *t, const rlvr
     memset(&j, 0, sizeof j);
     run_job_defaults(r, &j);
     j.argv = argv;
+    j.warm_argi = r->cfg.python_warm ? 3 : 0;
     j.files = f;
     j.n_files = 2;
     j.stdin_data = in;
@@ -1205,6 +1208,7 @@ static int judge_harness(rlvr_code_runner *r, const rlvr_code_tests *t, const ch
     run_job_defaults(r, &j);
     if (t->memory_mb > 0) j.memory_mb = t->memory_mb;
     j.argv = argv;
+    j.warm_argi = r->cfg.python_warm ? 3 : 0;
     j.files = f;
     j.n_files = 2;
     j.stdin_data = spec_txt;

@@ -47,6 +47,8 @@ typedef struct rlvr_code_config {
     int64_t compile_cache;               /* entries kept (0: no cache) */
     int max_parallel;                    /* sandbox slots */
     int python_site;                     /* 1 (default): site runs (dist-packages, .pth files); 0: python -S */
+    int python_warm;                     /* 1 (default): Python runs are forks of a warm interpreter per
+                                            slot (rlvr_sbx_job.warm_argi); 0: a fresh interpreter each */
 } rlvr_code_config;
 
 /* The defaults: /usr/bin/python3, /usr/bin/gcc, /usr/bin/g++, -O2, 2 s, 256 MiB... */

@@ -781,7 +781,7 @@ int rlvr_sbx_run(rlvr_sbx *s, int slot, const rlvr_sbx_job *job, rlvr_sbx_result
     struct sbx_wire_job wj = {job->time_ms, job->wall_ms, job->memory_mb, job->stdout_max, job->stderr_max,
                              job->pids_max, job->tmpfs_mb, (uint64_t)job->collect_max,
                              job->stdin_data ? (uint64_t)job->stdin_len : 0, job->allow_exec, argc, envc,
-                             (int32_t)job->n_files};
+                             (int32_t)job->n_files, job->warm_argi};
     memcpy(q, &wj, sizeof wj);
     q += sizeof wj;
 #define PUT_STR(str) do { size_t n_ = strlen(str) + 1; memcpy(q, (str), n_); q += n_; } while (0)
@@ -855,10 +855,22 @@ int rlvr_sbx_run(rlvr_sbx *s, int slot, const rlvr_sbx_job *job, rlvr_sbx_result
     for (int i = 0; i < 3; i++) close(ends[i]);
     char ztag = 0;
     int32_t pid = 0;
-    if (!sent_ok || read_exact(z->zfd, &ztag, 1, 30000) || read_exact(z->zfd, &pid, sizeof pid, 30000)
-        || (ztag != 'P' && ztag != 'F')) {
+    if (!sent_ok || read_exact(z->zfd, &ztag, 1, 60000) || read_exact(z->zfd, &pid, sizeof pid, 30000)
+        || (ztag != 'P' && ztag != 'F' && ztag != 'X')) {
         snprintf(err, err_len, "the sandbox helper of slot %d stopped answering; it is restarted for the next run", slot);
         stop_helper(z);
+        close(sp0);
+        close(op0);
+        close(ep0);
+        return -1;
+    }
+    if (ztag == 'X') {
+        /* pid holds the message's length */
+        char msg[1024] = "";
+        if (pid > 0 && (size_t)pid < sizeof msg && read_exact(z->zfd, msg, (size_t)pid, 10000) == 0)
+            snprintf(err, err_len, "sandbox: %s", msg);
+        else
+            snprintf(err, err_len, "sandbox: the job could not be started (no reason given)");
         close(sp0);
         close(op0);
         close(ep0);
@@ -983,7 +995,8 @@ int rlvr_sbx_run(rlvr_sbx *s, int slot, const rlvr_sbx_job *job, rlvr_sbx_result
         return -1;
     }
     if (have_rec && rec.exec_errno) {
-        snprintf(err, err_len, "sandbox: cannot start %s: %s", job->argv[0], strerror(rec.exec_errno));
+        snprintf(err, err_len, "sandbox: cannot start %s%s: %s", job->argv[0],
+                 job->warm_argi > 0 ? " (from the slot's warm interpreter)" : "", strerror(rec.exec_errno));
         rlvr_sbx_result_free(res);
         return -1;
     }

@@ -74,6 +74,12 @@ typedef struct rlvr_sbx_job {
     int64_t pids_max;         /* processes and threads */
     int64_t tmpfs_mb;         /* size of /work, /tmp and /dev/shm each */
     int allow_exec;           /* 1: execve allowed after start (compilers) */
+    int warm_argi;            /* 0: argv[0] is executed. k > 0: argv[0..k-1] is a Python
+                                 interpreter with its options and argv[k] a script in
+                                 /work: the run is a fork of the slot's warm interpreter
+                                 (started once with those options and envp), which
+                                 runs the script as `argv[0..k]` would, with no execve
+                                 allowed at all (code_sandbox_python.c) */
 } rlvr_sbx_job;
 
 typedef struct rlvr_sbx_result {

@@ -28,6 +28,9 @@
  *   helper -> supervisor, per run:
  *     'P' i32 pid                         the run's pid 1 started
  *     'F' i32 errno                       it could not be started
+ *     'X' u32 n, n bytes                  the job could not be started (the
+ *                                         message: a warm interpreter that
+ *                                         would not start)
  *     'W' i32 wait_status                 the run's pid 1 ended and was reaped
  *   EOF from the supervisor: the helper kills its run, if any, and exits.
  *
@@ -50,6 +53,7 @@ struct sbx_wire_job {
     uint64_t stdin_len;
     int32_t allow_exec;
     int32_t argc, envc, n_files;
+    int32_t warm_argi; /* rlvr_sbx_job's */
 };
 
 struct sbx_wire_file {
@@ -69,5 +73,36 @@ typedef struct init_record {
     int64_t cpu_us;     /* user + system time of every process reaped */
     int64_t maxrss_kb;
 } init_record;
+
+/* A slot's warm Python interpreter W (code_sandbox_python.c), a child of
+ * the helper, over a unix stream socket on W's fd 3:
+ *   helper -> W, once at start:
+ *     'S' struct sbx_warm_setup, the three cgroup dirs (cg_len bytes each,
+ *         memory, pids, v2), bpf_len struct sock_filter (the filter of
+ *         warm runs: no execve at all)
+ *   W -> helper, once: 'O' (ready)
+ *   helper -> W, per run:
+ *     'J' struct sbx_warm_job, args_len bytes of argc NUL-terminated
+ *         strings (the script and its arguments); on the tag byte, as
+ *         SCM_RIGHTS, the program's stdout and stderr and W's end of the
+ *         run's channel
+ * The run's channel, a socketpair between pid 1 and W's children: pid 1
+ * sends 'G' once the root is built; then it reads tagged i32s: 'P' the
+ * program's pid (in the run's namespace; the program is pid 1's child by
+ * then), or 'E' an errno (it could not be started), until a 'P' or the
+ * stream's end. After a 'P', pid 1 makes itself non-dumpable and answers
+ * 'D'; the program waits for it before it runs. */
+struct sbx_warm_setup {
+    int32_t uid, userns, has_mem_cgroup;
+    uint32_t bpf_len;
+    uint32_t cg_len[3];
+};
+
+struct sbx_warm_job {
+    int32_t pid1;     /* the run's pid 1, in W's pid namespace */
+    uint32_t nsflags; /* CLONE_NEW* flags of the namespaces to join */
+    int64_t time_ms, memory_mb, tmpfs_mb, pids_max;
+    uint32_t argc, args_len;
+};
 
 #endif

@@ -42,6 +42,7 @@
  * its life (SIGSYS).
  */
 #include "code_sandbox.h"
+#include "code_sandbox_drop.h"
 #include "code_sandbox_wire.h"
 
 #include <errno.h>
@@ -54,6 +55,7 @@
 #include <sched.h>
 #include <seccomp.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,6 +71,7 @@
 #include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define PATH_CAP 512
@@ -94,7 +97,7 @@ typedef struct zygote {
     int userns;              /* 1: not root; each run in a user namespace of its own */
     int outer_uid, outer_gid;
     sbx_cgroups cg;
-    struct sock_fprog prog_run, prog_compile;
+    struct sock_fprog prog_run, prog_compile, prog_warm;
     char *exec_page;
     size_t page_size;
     sbx_top top[MAX_TOP];
@@ -105,7 +108,10 @@ typedef struct zygote {
 /* ------------------------------------------------------------------ */
 /* The seccomp programs.                                                */
 
-static int build_filter(int allow_exec, uintptr_t exec_addr, struct sock_fprog *out, char *err, size_t err_len)
+/* What a filter does with execve. */
+enum { EXEC_AT_PAGE, EXEC_ALLOWED, EXEC_NEVER };
+
+static int build_filter(int exec_rule, uintptr_t exec_addr, struct sock_fprog *out, char *err, size_t err_len)
 {
     scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
     if (!ctx) {
@@ -142,10 +148,10 @@ static int build_filter(int allow_exec, uintptr_t exec_addr, struct sock_fprog *
     /* Sockets: AF_UNIX only; others fail with EPERM and the program goes on. */
     if (!rc) rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(socket), 1, SCMP_A0_32(SCMP_CMP_NE, AF_UNIX));
     if (!rc) rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(socketpair), 1, SCMP_A0_32(SCMP_CMP_NE, AF_UNIX));
-    if (!allow_exec) {
-        if (!rc) rc = seccomp_rule_add(ctx, SCMP_ACT_KILL_PROCESS, SCMP_SYS(execve), 1, SCMP_A0(SCMP_CMP_NE, (scmp_datum_t)exec_addr));
-        if (!rc) rc = seccomp_rule_add(ctx, SCMP_ACT_KILL_PROCESS, SCMP_SYS(execveat), 0);
-    }
+    if (exec_rule == EXEC_AT_PAGE && !rc)
+        rc = seccomp_rule_add(ctx, SCMP_ACT_KILL_PROCESS, SCMP_SYS(execve), 1, SCMP_A0(SCMP_CMP_NE, (scmp_datum_t)exec_addr));
+    if (exec_rule == EXEC_NEVER && !rc) rc = seccomp_rule_add(ctx, SCMP_ACT_KILL_PROCESS, SCMP_SYS(execve), 0);
+    if (exec_rule != EXEC_ALLOWED && !rc) rc = seccomp_rule_add(ctx, SCMP_ACT_KILL_PROCESS, SCMP_SYS(execveat), 0);
     if (rc) {
         snprintf(err, err_len, "seccomp rule: %s", strerror(-rc));
         seccomp_release(ctx);
@@ -194,6 +200,7 @@ typedef struct run_ctx {
     char passwd[256], group[128];
     char uid_map[64], gid_map[64];
     const struct sock_fprog *prog;
+    int chan_fd; /* a warm run: pid 1's end of the run's channel; else -1 */
 } run_ctx;
 
 static size_t c_strlen(const char *s)
@@ -221,6 +228,19 @@ static void c_write_all(int fd, const void *p, size_t n)
         c += w;
         n -= (size_t)w;
     }
+}
+
+static int c_read_all(int fd, void *p, size_t n)
+{
+    char *c = p;
+    while (n) {
+        ssize_t r = read(fd, c, n);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) return -1;
+        c += r;
+        n -= (size_t)r;
+    }
+    return 0;
 }
 
 static const char *c_errname(int e)
@@ -320,12 +340,6 @@ static void c_write_file(const run_ctx *c, const char *path, const char *data)
     close(fd);
 }
 
-static void c_limit(int res, rlim_t v)
-{
-    struct rlimit r = {v, v};
-    setrlimit(res, &r);
-}
-
 /* The program: never returns. */
 __attribute__((noreturn)) static void c_program(const run_ctx *c, int stdin_fd, int exec_err)
 {
@@ -333,42 +347,8 @@ __attribute__((noreturn)) static void c_program(const run_ctx *c, int stdin_fd, 
     int e;
     if (dup2(stdin_fd, 0) < 0 || dup3(exec_err, 3, O_CLOEXEC) < 0) goto fail;
     syscall(SYS_close_range, 4u, ~0u, 0u);
-    setsid();
-    /* no capability survives: the bounding set (while CAP_SETPCAP is
-     * still held), then the uid change, the ambient set and every set of
-     * ours (in a user namespace the helper holds all of them in it, and a
-     * uid change between two non-zero uids would keep them) */
-    for (int cap = 0; cap < 64; cap++)
-        if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) && errno == EINVAL) break;
-    if ((!c->s->userns && syscall(SYS_setgroups, 0, NULL)) || syscall(SYS_setresgid, c->uid, c->uid, c->uid)
-        || syscall(SYS_setresuid, c->uid, c->uid, c->uid))
-        goto fail;
-    prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
-    {
-        struct __user_cap_header_struct h = {_LINUX_CAPABILITY_VERSION_3, 0};
-        struct __user_cap_data_struct d[2];
-        memset(d, 0, sizeof d);
-        if (syscall(SYS_capset, &h, d)) goto fail;
-    }
-    rlim_t cpu = (rlim_t)((j->time_ms + 999) / 1000 + 1);
-    struct rlimit rc = {cpu, cpu + 1};
-    setrlimit(RLIMIT_CPU, &rc);
-    rlim_t mem = (rlim_t)j->memory_mb << 20;
-    /* With a memory cgroup the address space only stops absurd mappings;
-     * without one it is the memory limit. */
-    c_limit(RLIMIT_AS, c->slot->mem[0] ? mem * 4 + ((rlim_t)1 << 30) : mem);
-    c_limit(RLIMIT_FSIZE, (rlim_t)j->tmpfs_mb << 20);
-    c_limit(RLIMIT_NOFILE, 256);
-    /* in a user namespace the helper has the program's uid and counts */
-    c_limit(RLIMIT_NPROC, (rlim_t)j->pids_max + (c->s->userns ? 1 : 0));
-    c_limit(RLIMIT_CORE, 0);
-    c_limit(RLIMIT_MEMLOCK, 0);
-    c_limit(RLIMIT_MSGQUEUE, 0);
-    struct rlimit st = {(rlim_t)64 << 20, (rlim_t)64 << 20};
-    if (st.rlim_cur > mem) st.rlim_cur = st.rlim_max = mem;
-    setrlimit(RLIMIT_STACK, &st);
-    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)) goto fail;
-    if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, c->prog)) goto fail;
+    sbx_drop d = {c->uid, c->s->userns, c->slot->mem[0] != 0, j->time_ms, j->memory_mb, j->tmpfs_mb, j->pids_max, c->prog};
+    if (sbx_drop_privileges(&d)) goto fail;
     {
         const char *a0 = j->argv[0];
         size_t n = c_strlen(a0);
@@ -377,8 +357,7 @@ __attribute__((noreturn)) static void c_program(const run_ctx *c, int stdin_fd, 
             goto fail;
         }
         for (size_t i = 0; i <= n; i++) c->s->exec_page[i] = a0[i];
-        static const char *const default_env[] = {"PATH=/usr/bin:/bin", "HOME=/work", "TMPDIR=/tmp",
-                                                  "LANG=C.UTF-8", "PYTHONDONTWRITEBYTECODE=1", NULL};
+        static const char *const default_env[] = SBX_DEFAULT_ENV;
         execve(c->s->exec_page, (char *const *)j->argv, (char *const *)(j->envp ? j->envp : default_env));
     }
 fail:
@@ -398,6 +377,66 @@ static int c_program_start(void *arg)
     c_program(p->c, p->stdin_fd, p->exec_err);
 }
 
+
+/* Starts the program with execve (clone(VM|VFORK) from pid 1): its pid,
+ * and *exec_errno when the execve failed. */
+static long c_start_program(const run_ctx *c, int in_fd, int32_t *exec_errno)
+{
+    int ep[2];
+    if (pipe2(ep, O_CLOEXEC)) c_fail(3, "pipe", errno);
+    /* the program shares our memory until its execve (CLONE_VM |
+     * CLONE_VFORK, on a stack of its own; we wait meanwhile): no copy of
+     * the page tables, the cheapest start there is */
+    size_t stack_len = 256 << 10;
+    char *stack = mmap(NULL, stack_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if (stack == MAP_FAILED) c_fail(3, "a stack for the program's start", errno);
+    prog_start ps = {c, in_fd, ep[1]};
+    long pid = clone(c_program_start, stack + stack_len, CLONE_VM | CLONE_VFORK | SIGCHLD, &ps);
+    if (pid < 0) c_fail(3, "starting the program", errno);
+    munmap(stack, stack_len);
+    close(ep[1]);
+    close(in_fd);
+    close(1);
+    close(2);
+    int xe;
+    ssize_t r;
+    do r = read(ep[0], &xe, sizeof xe);
+    while (r < 0 && errno == EINTR);
+    close(ep[0]);
+    if (r == (ssize_t)sizeof xe) *exec_errno = xe;
+    return pid;
+}
+
+/* A warm run: pid 1 says 'G' on the run's channel (fd 4), then reads
+ * what W's children say (code_sandbox_wire.h): 'P', the program's pid (a
+ * fork of the slot's warm interpreter, already our child, which waits
+ * until we have made ourselves non-dumpable and said 'D'), or 'E' with why
+ * it could not start. The program's pid, or 0 with *exec_errno. */
+static long c_warm_program(int32_t *exec_errno)
+{
+    close(1);
+    close(2);
+    char g = 'G';
+    send(4, &g, 1, MSG_NOSIGNAL);
+    int32_t pid = 0;
+    for (;;) {
+        char tag;
+        int32_t v;
+        if (c_read_all(4, &tag, 1) || c_read_all(4, &v, sizeof v)) break;
+        if (tag == 'P') {
+            pid = v;
+            prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+            char d = 'D';
+            send(4, &d, 1, MSG_NOSIGNAL);
+            break;
+        }
+        if (tag == 'E' && !*exec_errno) *exec_errno = v ? v : EIO;
+    }
+    close(4);
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+    if (pid <= 0 && !*exec_errno) *exec_errno = ESRCH;
+    return pid > 0 ? pid : 0;
+}
 
 /* The helper, pid 1 of the run: never returns. */
 __attribute__((noreturn)) static void c_init(run_ctx *c)
@@ -427,9 +466,14 @@ __attribute__((noreturn)) static void c_init(run_ctx *c)
     sigprocmask(SIG_SETMASK, &none, NULL);
     /* fds: 1, 2 = the program's stdout and stderr, 3 = the status pipe */
     int st = fcntl(c->status_fd, F_DUPFD, 100), o = fcntl(c->out_fd, F_DUPFD, 100), e = fcntl(c->err_fd, F_DUPFD, 100);
-    if (st < 0 || o < 0 || e < 0 || dup2(o, 1) < 0 || dup2(e, 2) < 0 || dup2(st, 3) < 0) _exit(112);
-    syscall(SYS_close_range, 4u, ~0u, 0u);
+    int ch = c->chan_fd >= 0 ? fcntl(c->chan_fd, F_DUPFD, 100) : -1;
+    if (st < 0 || o < 0 || e < 0 || dup2(o, 1) < 0 || dup2(e, 2) < 0 || dup2(st, 3) < 0
+        || (c->chan_fd >= 0 && (ch < 0 || dup2(ch, 4) < 0)))
+        _exit(112);
+    /* a warm run also keeps 4, the run's channel */
+    syscall(SYS_close_range, c->chan_fd >= 0 ? 5u : 4u, ~0u, 0u);
     c->status_fd = 3;
+    if (c->chan_fd >= 0) c->chan_fd = 4;
     int nul = open("/dev/null", O_RDONLY | O_CLOEXEC);
     if (nul >= 0 && nul != 0) {
         dup2(nul, 0);
@@ -501,14 +545,18 @@ __attribute__((noreturn)) static void c_init(run_ctx *c)
         c_file(c, rel, j->files[i].data, j->files[i].len, j->files[i].mode, 1);
     }
     /* stdin: a file, opened and unlinked, so nothing in the sandbox can name it */
-    int in_fd;
+    int in_fd = -1;
     {
         char p[PATH_CAP];
         c_path(p, c->root, "/work/.stdin");
         c_file(c, "/work/.stdin", j->stdin_data ? j->stdin_data : "", j->stdin_data ? j->stdin_len : 0, 0400, 0);
-        in_fd = open(p, O_RDONLY | O_CLOEXEC);
-        if (in_fd < 0) c_fail(3, "opening stdin", errno);
-        unlink(p);
+        /* a warm run's program opens and unlinks it itself, before it drops
+         * its privileges */
+        if (c->chan_fd < 0) {
+            in_fd = open(p, O_RDONLY | O_CLOEXEC);
+            if (in_fd < 0) c_fail(3, "opening stdin", errno);
+            unlink(p);
+        }
     }
     {
         char p[PATH_CAP];
@@ -520,31 +568,15 @@ __attribute__((noreturn)) static void c_init(run_ctx *c)
         if (mount(NULL, "/", NULL, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, c->opt_root)) c_fail(3, "read-only root", errno);
         if (chdir("/work")) c_fail(3, "chdir /work", errno);
     }
-    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-    int ep[2];
-    if (pipe2(ep, O_CLOEXEC)) c_fail(3, "pipe", errno);
-    /* the program shares our memory until its execve (CLONE_VM |
-     * CLONE_VFORK, on a stack of its own; we wait meanwhile): no copy of
-     * the page tables, the cheapest start there is */
-    size_t stack_len = 256 << 10;
-    char *stack = mmap(NULL, stack_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-    if (stack == MAP_FAILED) c_fail(3, "a stack for the program's start", errno);
-    prog_start ps = {c, in_fd, ep[1]};
-    long pid = clone(c_program_start, stack + stack_len, CLONE_VM | CLONE_VFORK | SIGCHLD, &ps);
-    if (pid < 0) c_fail(3, "starting the program", errno);
-    munmap(stack, stack_len);
-    close(ep[1]);
-    close(in_fd);
-    close(1);
-    close(2);
+    /* not dumpable: nothing of the run may read or write our memory (a warm
+     * run's W's children join our namespaces first, which a non-dumpable
+     * target refuses to an unprivileged caller: c_warm_program turns it off
+     * before the program runs) */
+    if (c->chan_fd < 0) prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     init_record rec = {0, 0, 0, 0};
-    int xe;
-    ssize_t r;
-    do r = read(ep[0], &xe, sizeof xe);
-    while (r < 0 && errno == EINTR);
-    close(ep[0]);
-    if (r == (ssize_t)sizeof xe) rec.exec_errno = xe;
+    long pid = c->chan_fd >= 0 ? c_warm_program(&rec.exec_errno) : c_start_program(c, in_fd, &rec.exec_errno);
     for (;;) {
+        if (pid <= 0) break; /* never started: the record says why */
         int ws;
         struct rusage ru;
         pid_t w = wait4(-1, &ws, 0, &ru);
@@ -598,11 +630,11 @@ __attribute__((noreturn)) static void c_init(run_ctx *c)
 
 static zygote Z;
 
-static int send_all(const void *p, size_t n)
+static int send_to(int fd, const void *p, size_t n)
 {
     const char *c = p;
     while (n) {
-        ssize_t w = send(SOCK_FD, c, n, MSG_NOSIGNAL);
+        ssize_t w = send(fd, c, n, MSG_NOSIGNAL);
         if (w < 0 && errno == EINTR) continue;
         if (w <= 0) return -1;
         c += w;
@@ -610,6 +642,8 @@ static int send_all(const void *p, size_t n)
     }
     return 0;
 }
+
+static int send_all(const void *p, size_t n) { return send_to(SOCK_FD, p, n); }
 
 static int recv_all(void *p, size_t n)
 {
@@ -682,8 +716,9 @@ static void setup(int argc, char **argv)
     }
     if (!Z.exec_page) start_failed("could not reserve the exec page", ENOMEM);
     char err[256];
-    if (build_filter(0, (uintptr_t)Z.exec_page, &Z.prog_run, err, sizeof err)
-        || build_filter(1, 0, &Z.prog_compile, err, sizeof err))
+    if (build_filter(EXEC_AT_PAGE, (uintptr_t)Z.exec_page, &Z.prog_run, err, sizeof err)
+        || build_filter(EXEC_ALLOWED, 0, &Z.prog_compile, err, sizeof err)
+        || build_filter(EXEC_NEVER, 0, &Z.prog_warm, err, sizeof err))
         start_failed(err, EINVAL);
     /* the host root's top-level entries that hold programs and libraries */
     static const char *const tops[] = {"bin", "sbin", "lib", "lib64", "lib32", "libx32"};
@@ -784,6 +819,8 @@ static int parse_job(const char *buf, uint64_t n, zjob *z)
     j->pids_max = w.pids_max;
     j->tmpfs_mb = w.tmpfs_mb;
     j->allow_exec = w.allow_exec != 0;
+    if (w.warm_argi < 0 || w.warm_argi >= w.argc) return -1;
+    j->warm_argi = w.warm_argi;
     return 0;
 }
 
@@ -835,12 +872,284 @@ static int receive_job(char **buf, uint64_t *n, int fds[3])
     return 1;
 }
 
+/* ------------------------------------------------------------------ */
+/* The slot's warm Python interpreter (code_sandbox_python.c).          */
+
+/* The command that loads the bootstrap from the module (argv[-1]). */
+#define WARM_ONE_LINER                                                                                       \
+    "import ctypes,sys;L=ctypes.CDLL(sys.argv[1]);L.rlvr_sbxpy_boot.restype=ctypes.c_char_p;"               \
+    "exec(compile(L.rlvr_sbxpy_boot(),'<rlvr-sandbox>','exec'),{'_rlvr_lib':L})"
+
+static struct {
+    pid_t pid;  /* 0: none */
+    int fd;     /* our end of its socket */
+    char *key;  /* the interpreter, options and environment it was started with */
+} W = {0, -1, NULL};
+
+/* rlvr_sandbox_python.so beside this program (or in its .libs in a build
+ * tree); "" when there is none. */
+static char warm_module[PATH_CAP];
+
+static void warm_find_module(void)
+{
+    char exe[PATH_CAP];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0) return;
+    exe[n] = 0;
+    char *slash = strrchr(exe, '/');
+    if (!slash) return;
+    *slash = 0;
+    static const char *const rel[] = {"/rlvr_sandbox_python.so", "/.libs/rlvr_sandbox_python.so"};
+    for (size_t i = 0; i < 2; i++) {
+        char p[PATH_CAP + 40];
+        snprintf(p, sizeof p, "%s%s", exe, rel[i]);
+        if (strlen(p) < sizeof warm_module && access(p, R_OK) == 0) {
+            snprintf(warm_module, sizeof warm_module, "%s", p);
+            return;
+        }
+    }
+}
+
+static void warm_stop(void)
+{
+    if (W.fd >= 0) close(W.fd);
+    W.fd = -1;
+    if (W.pid > 0) {
+        kill(W.pid, SIGKILL);
+        while (waitpid(W.pid, NULL, 0) < 0 && errno == EINTR) {}
+    }
+    W.pid = 0;
+    free(W.key);
+    W.key = NULL;
+}
+
+/* What tells two interpreters apart: argv[0..argi-1] and the environment. */
+static char *warm_key(const rlvr_sbx_job *j)
+{
+    static const char *const default_env[] = SBX_DEFAULT_ENV;
+    const char *const *env = j->envp ? j->envp : default_env;
+    size_t n = 2;
+    for (int i = 0; i < j->warm_argi; i++) n += strlen(j->argv[i]) + 1;
+    for (int i = 0; env[i]; i++) n += strlen(env[i]) + 1;
+    char *k = malloc(n), *q = k;
+    if (!k) return NULL;
+    for (int i = 0; i < j->warm_argi; i++) q += sprintf(q, "%s\1", j->argv[i]);
+    *q++ = '\2';
+    for (int i = 0; env[i]; i++) q += sprintf(q, "%s\1", env[i]);
+    *q = 0;
+    return k;
+}
+
+static int64_t mono_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* Starts W for job j and waits for its 'O'. 0, or -1 with a message. */
+static int warm_start(const rlvr_sbx_job *j, char *key, char *msg, size_t msg_len)
+{
+    if (!warm_module[0]) {
+        snprintf(msg, msg_len,
+                 "python_warm: rlvr_sandbox_python.so is missing beside the sandbox helper (reinstall rlvr, or set "
+                 "python_warm = false)");
+        free(key);
+        return -1;
+    }
+    int sv[2], ep[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv)) {
+        snprintf(msg, msg_len, "python_warm: socketpair: %s", strerror(errno));
+        free(key);
+        return -1;
+    }
+    if (pipe2(ep, O_CLOEXEC)) {
+        snprintf(msg, msg_len, "python_warm: pipe: %s", strerror(errno));
+        close(sv[0]);
+        close(sv[1]);
+        free(key);
+        return -1;
+    }
+    const char *argv[64];
+    int argc = 0;
+    for (int i = 0; i < j->warm_argi && argc < 60; i++) argv[argc++] = j->argv[i];
+    argv[argc++] = "-c";
+    argv[argc++] = WARM_ONE_LINER;
+    argv[argc++] = warm_module;
+    argv[argc] = NULL;
+    static const char *const default_env[] = SBX_DEFAULT_ENV;
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t at;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawnattr_init(&at);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_adddup2(&fa, ep[1], 2);
+    posix_spawn_file_actions_adddup2(&fa, sv[1], 3);
+    posix_spawn_file_actions_addclosefrom_np(&fa, 4);
+    posix_spawn_file_actions_addchdir_np(&fa, "/");
+    sigset_t none, all;
+    sigemptyset(&none);
+    sigfillset(&all);
+    posix_spawnattr_setsigmask(&at, &none);
+    posix_spawnattr_setsigdefault(&at, &all);
+    posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    pid_t pid;
+    int rc = posix_spawn(&pid, argv[0], &fa, &at, (char *const *)argv,
+                         (char *const *)(j->envp ? j->envp : default_env));
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&at);
+    close(sv[1]);
+    close(ep[1]);
+    if (rc) {
+        snprintf(msg, msg_len, "python_warm: cannot start %s: %s", argv[0], strerror(rc));
+        close(sv[0]);
+        close(ep[0]);
+        free(key);
+        return -1;
+    }
+    W.pid = pid;
+    W.fd = sv[0];
+    W.key = key;
+    /* the slot: 'S', the setup, the cgroup dirs, the filter of warm runs */
+    struct sbx_warm_setup su = {Z.uid, Z.userns, Z.cg.mem[0] != 0, Z.prog_warm.len,
+                                {(uint32_t)strlen(Z.cg.mem), (uint32_t)strlen(Z.cg.pids), (uint32_t)strlen(Z.cg.v2)}};
+    char tag = 'S';
+    int ok = send_to(W.fd, &tag, 1) == 0 && send_to(W.fd, &su, sizeof su) == 0
+             && send_to(W.fd, Z.cg.mem, su.cg_len[0]) == 0 && send_to(W.fd, Z.cg.pids, su.cg_len[1]) == 0
+             && send_to(W.fd, Z.cg.v2, su.cg_len[2]) == 0
+             && send_to(W.fd, Z.prog_warm.filter, Z.prog_warm.len * sizeof(struct sock_filter)) == 0;
+    /* its 'O', reading its stderr meanwhile (the last 2 KiB kept) */
+    char eb[2048];
+    size_t el = 0;
+    int ready = 0, err_open = 1;
+    int64_t end = mono_ms() + 30000;
+    while (ok && !ready) {
+        int64_t left = end - mono_ms();
+        if (left <= 0) break;
+        struct pollfd pf[2] = {{W.fd, POLLIN, 0}, {err_open ? ep[0] : -1, POLLIN, 0}};
+        int pr = poll(pf, 2, (int)left);
+        if (pr < 0 && errno == EINTR) continue;
+        if (pr <= 0) break;
+        if (pf[1].revents) {
+            if (el > sizeof eb - 512) {
+                memmove(eb, eb + el - 256, 256);
+                el = 256;
+            }
+            ssize_t r = read(ep[0], eb + el, sizeof eb - 1 - el);
+            if (r > 0) el += (size_t)r;
+            else if (r == 0 || errno != EINTR) err_open = 0;
+        }
+        if (pf[0].revents) {
+            char t;
+            ssize_t r = recv(W.fd, &t, 1, 0);
+            if (r < 0 && errno == EINTR) continue;
+            if (r == 1 && t == 'O') ready = 1;
+            else break;
+        }
+    }
+    if (ready) {
+        close(ep[0]);
+        return 0;
+    }
+    /* what it said last, if anything */
+    for (;;) {
+        if (el > sizeof eb - 512) {
+            memmove(eb, eb + el - 256, 256);
+            el = 256;
+        }
+        struct pollfd pf = {ep[0], POLLIN, 0};
+        if (!err_open || poll(&pf, 1, 200) <= 0) break;
+        ssize_t r = read(ep[0], eb + el, sizeof eb - 1 - el);
+        if (r <= 0) break;
+        el += (size_t)r;
+    }
+    close(ep[0]);
+    eb[el] = 0;
+    while (el && (eb[el - 1] == '\n' || eb[el - 1] == ' ')) eb[--el] = 0;
+    const char *last = strrchr(eb, '\n');
+    last = last ? last + 1 : eb;
+    snprintf(msg, msg_len, "python_warm: the warm interpreter %.200s did not start (%.300s); set python_warm = false "
+             "to start a fresh interpreter per run", j->argv[0], last[0] ? last : "no message");
+    warm_stop();
+    return -1;
+}
+
+/* W for job j, started or restarted when absent, dead or made for another
+ * interpreter or environment. 0, or -1 with a message. */
+static int warm_ensure(const rlvr_sbx_job *j, char *msg, size_t msg_len)
+{
+    char *key = warm_key(j);
+    if (!key) {
+        snprintf(msg, msg_len, "python_warm: out of memory");
+        return -1;
+    }
+    if (W.pid > 0 && waitpid(W.pid, NULL, WNOHANG) == W.pid) {
+        W.pid = 0;
+        warm_stop();
+    }
+    if (W.pid > 0 && strcmp(W.key, key) == 0) {
+        free(key);
+        return 0;
+    }
+    warm_stop();
+    return warm_start(j, key, msg, msg_len);
+}
+
+/* The job to W: 'J' with the program's stdout and stderr and W's end of
+ * the run's channel. 0, or -1 when W is gone. */
+static int warm_send(const rlvr_sbx_job *j, long pid1, uint32_t nsflags, int out_fd, int err_fd, int chan_fd)
+{
+    int argc = 0;
+    size_t args_len = 0;
+    for (int i = j->warm_argi; j->argv[i]; i++, argc++) args_len += strlen(j->argv[i]) + 1;
+    struct sbx_warm_job w = {(int32_t)pid1, nsflags, j->time_ms, j->memory_mb, j->tmpfs_mb, j->pids_max,
+                             (uint32_t)argc, (uint32_t)args_len};
+    int fds[3] = {out_fd, err_fd, chan_fd};
+    union {
+        char b[CMSG_SPACE(sizeof fds)];
+        struct cmsghdr align;
+    } u;
+    memset(&u, 0, sizeof u);
+    char tag = 'J';
+    struct iovec iov = {&tag, 1};
+    struct msghdr mh;
+    memset(&mh, 0, sizeof mh);
+    mh.msg_iov = &iov;
+    mh.msg_iovlen = 1;
+    mh.msg_control = u.b;
+    mh.msg_controllen = sizeof u.b;
+    struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+    cm->cmsg_level = SOL_SOCKET;
+    cm->cmsg_type = SCM_RIGHTS;
+    cm->cmsg_len = CMSG_LEN(sizeof fds);
+    memcpy(CMSG_DATA(cm), fds, sizeof fds);
+    ssize_t sent;
+    do sent = sendmsg(W.fd, &mh, MSG_NOSIGNAL);
+    while (sent < 0 && errno == EINTR);
+    if (sent != 1 || send_to(W.fd, &w, sizeof w)) return -1;
+    for (int i = j->warm_argi; j->argv[i]; i++)
+        if (send_to(W.fd, j->argv[i], strlen(j->argv[i]) + 1)) return -1;
+    return 0;
+}
+
+static void send_text(char tag, const char *msg)
+{
+    uint32_t n = (uint32_t)strlen(msg);
+    send_all(&tag, 1);
+    send_all(&n, sizeof n);
+    send_all(msg, n);
+}
+
 static void serve(int sfd)
 {
     char *buf = NULL;
     uint64_t n = 0;
     int fds[3];
-    if (!receive_job(&buf, &n, fds)) _exit(0);
+    if (!receive_job(&buf, &n, fds)) {
+        warm_stop(); /* nothing of ours outlives us */
+        _exit(0);
+    }
     zjob zj;
     if (parse_job(buf, n, &zj)) _exit(3);
     const rlvr_sbx_job *job = &zj.job;
@@ -854,6 +1163,23 @@ static void serve(int sfd)
     c.status_fd = fds[0];
     c.out_fd = fds[1];
     c.err_fd = fds[2];
+    c.chan_fd = -1;
+    /* a warm run: W ready (started now if need be) and the run's channel */
+    int chan[2] = {-1, -1};
+    if (job->warm_argi > 0) {
+        char msg[800] = "";
+        if (warm_ensure(job, msg, sizeof msg) == 0 && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, chan))
+            snprintf(msg, sizeof msg, "python_warm: socketpair: %s", strerror(errno));
+        if (msg[0]) {
+            send_text('X', msg);
+            for (int i = 0; i < 3; i++) close(fds[i]);
+            zjob_free(&zj);
+            free(buf);
+            return;
+        }
+        c.chan_fd = chan[1];
+        c.prog = &Z.prog_warm;
+    }
     /* the root is built on a tmpfs mounted over /tmp in the private mount
      * namespace: the host's /tmp is untouched and nothing is created there */
     snprintf(c.root, sizeof c.root, "/tmp");
@@ -873,6 +1199,22 @@ static void serve(int sfd)
     long pid = syscall(SYS_clone, flags, 0, NULL, NULL, 0);
     if (pid == 0) c_init(&c);
     int clone_errno = errno;
+    if (c.chan_fd >= 0) {
+        close(chan[1]);
+        if (pid > 0) {
+            uint32_t ns = CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWPID | CLONE_NEWCGROUP
+                          | (Z.userns ? CLONE_NEWUSER | CLONE_NEWNET : 0);
+            if (warm_send(job, pid, ns, fds[1], fds[2], chan[0])) {
+                /* W died since it was checked: a new one takes the job; if
+                 * that fails too, pid 1 sees the channel end with no program
+                 * and the run reports that it could not start */
+                char msg[800];
+                warm_stop();
+                if (warm_ensure(job, msg, sizeof msg) || warm_send(job, pid, ns, fds[1], fds[2], chan[0])) warm_stop();
+            }
+        }
+        close(chan[0]);
+    }
     for (int i = 0; i < 3; i++) close(fds[i]);
     if (pid < 0) {
         send_int('F', clone_errno);
@@ -904,6 +1246,7 @@ static void serve(int sfd)
             /* the supervisor is gone (or speaks out of turn): end the run, then us */
             kill((pid_t)pid, SIGKILL);
             while (waitpid((pid_t)pid, &ws, 0) < 0 && errno == EINTR) {}
+            warm_stop();
             _exit(0);
         }
     }
@@ -928,5 +1271,6 @@ int main(int argc, char **argv)
     int sfd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
     if (sfd < 0) start_failed("signalfd", errno);
     setup(argc, argv);
+    warm_find_module();
     for (;;) serve(sfd);
 }
