@@ -404,6 +404,127 @@ static int run_true(rlvr_sbx *s, char *err, size_t err_len)
     return good ? 0 : -1;
 }
 
+/* The pid of a child of `parent` whose name starts with "python" other than
+ * `not`, or 0: a slot's warm interpreter. */
+static int python_of(int parent, int not)
+{
+    DIR *d = opendir("/proc");
+    int found = 0;
+    struct dirent *e;
+    while (d && !found && (e = readdir(d))) {
+        char p[300], line[512];
+        if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+        snprintf(p, sizeof p, "/proc/%s/stat", e->d_name);
+        FILE *f = fopen(p, "r");
+        if (!f) continue;
+        int pid, ppid;
+        char comm[64], state;
+        if (fgets(line, sizeof line, f) && sscanf(line, "%d (%63[^)]) %c %d", &pid, comm, &state, &ppid) == 4
+            && ppid == parent && strncmp(comm, "python", 6) == 0 && pid != not && state != 'Z')
+            found = pid;
+        fclose(f);
+    }
+    if (d) closedir(d);
+    return found;
+}
+
+static long rss_kb_of(int pid)
+{
+    char p[64], line[256];
+    snprintf(p, sizeof p, "/proc/%d/status", pid);
+    FILE *f = fopen(p, "r");
+    long v = 0;
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "VmRSS: %ld", &v) == 1) break;
+    if (f) fclose(f);
+    return v;
+}
+
+static int run_double(rlvr_code_runner *r, const rlvr_code_prog *p, int i)
+{
+    char in[32], err[512];
+    int k = snprintf(in, sizeof in, "%d\n", i);
+    rlvr_sbx_result res;
+    if (rlvr_code_exec(r, p, in, (size_t)k, 0, 0, &res, err, sizeof err)) {
+        diag("run %d: %s", i, err);
+        return -1;
+    }
+    int good = res.outcome == RLVR_SBX_EXITED && strtol(res.out, NULL, 10) == 2L * i;
+    if (!good) diag("run %d: outcome %d, stdout %s, stderr %.300s", i, (int)res.outcome, res.out, res.err);
+    rlvr_sbx_result_free(&res);
+    return good ? 0 : -1;
+}
+
+/* Python runs from the slot's warm interpreter (python_warm, the default):
+ * a soak with no leak, the interpreter's place (a child of the helper, the
+ * runs' environment, never the caller's), a killed interpreter replaced at
+ * the next run, nothing left when the runner closes. */
+static void test_warm(void)
+{
+    if (access("/usr/bin/python3", X_OK)) {
+        ok(1, "# SKIP no /usr/bin/python3");
+        return;
+    }
+    setenv("RLVR_TEST_CALLER_SECRET", "sk-caller-secret", 1);
+    rlvr_code_config c;
+    rlvr_code_config_defaults(&c);
+    c.max_parallel = 1;
+    char err[1024], diagbuf[512];
+    rlvr_code_runner *r = rlvr_code_runner_open(&c, err, sizeof err);
+    if (!r) {
+        ok(1, "# SKIP sandbox: %s", err);
+        return;
+    }
+    const char *src = "print(2 * int(input()))\n";
+    rlvr_code_prog *p = NULL;
+    rlvr_code_prepare(r, RLVR_CODE_PYTHON, src, strlen(src), &p, diagbuf, sizeof diagbuf, err, sizeof err);
+    const char *env = getenv("RLVR_CODE_SOAK");
+    int n = (env ? atoi(env) : 500) / 5;
+    if (n < 10) n = 10;
+    int failures = 0, fds0 = -1, w0 = 0;
+    long rss0 = 0, wrss0 = 0;
+    for (int i = 0; p && i < n; i++) {
+        if (run_double(r, p, i)) failures++;
+        if (i == 9) {
+            fds0 = count_fds();
+            rss0 = rss_kb();
+            w0 = python_of(helper_of((int)getpid(), 0), 0);
+            wrss0 = rss_kb_of(w0);
+        }
+    }
+    int fds1 = count_fds();
+    long rss1 = rss_kb(), wrss1 = rss_kb_of(w0);
+    ok(p && failures == 0, "warm Python soak: %d runs, all correct (%d failed)", n, failures);
+    ok(fds1 == fds0, "warm Python soak: no file descriptor leaked (%d before, %d after)", fds0, fds1);
+    ok(rss1 - rss0 < 2048, "warm Python soak: memory stays flat (%ld kB -> %ld kB)", rss0, rss1);
+    ok(sandbox_procs() == 0, "warm Python soak: no sandbox process is left on the host");
+    ok(w0 > 0 && wrss0 > 0 && wrss1 - wrss0 < 1024, "warm Python soak: the warm interpreter's memory stays flat (%ld kB -> %ld kB)",
+       wrss0, wrss1);
+    int h = helper_of((int)getpid(), 0);
+    int w = h > 0 ? python_of(h, 0) : 0;
+    ok(w > 0, "the slot's warm interpreter is a child of its helper (helper %d, interpreter %d)", h, w);
+    char path[64], envbuf[4096] = "";
+    snprintf(path, sizeof path, "/proc/%d/environ", w);
+    FILE *f = fopen(path, "r");
+    size_t got = f ? fread(envbuf, 1, sizeof envbuf - 1, f) : 0;
+    if (f) fclose(f);
+    for (size_t i = 0; i < got; i++)
+        if (!envbuf[i]) envbuf[i] = '\n';
+    envbuf[got] = 0;
+    ok(got > 0 && strstr(envbuf, "PYTHONDONTWRITEBYTECODE=1") && !strstr(envbuf, "sk-caller-secret"),
+       "its environment is the runs' own, none of the caller's");
+    kill(w, SIGKILL);
+    for (int i = 0; i < 200 && python_of(h, 0) == w; i++) usleep(10000);
+    ok(p && run_double(r, p, 7) == 0, "after the warm interpreter was killed, the next run works");
+    int w2 = python_of(h, w);
+    ok(w2 > 0 && w2 != w, "a new warm interpreter runs (pid %d, was %d)", w2, w);
+    rlvr_code_prog_free(p);
+    rlvr_code_runner_close(r);
+    ok(helper_of((int)getpid(), 0) == 0 && (w2 <= 0 || kill(w2, 0) != 0),
+       "closing the runner ends the helper and its warm interpreter");
+    unsetenv("RLVR_TEST_CALLER_SECRET");
+}
+
 static void test_helpers(void)
 {
     char err[1024];
@@ -550,5 +671,6 @@ int main(void)
     test_sandbox();
     test_next_run();
     test_helpers();
+    test_warm();
     return done_testing();
 }

@@ -7,8 +7,10 @@ appears wherever the program was expected to survive, and the host is clean
 afterwards (no process of a sandbox uid, no file left in /tmp, no stale
 cgroup, the mount table unchanged). The runner's environment holds a fake
 OPENAI_API_KEY that no program may see. Benign programs (stdlib imports,
-modest multiprocessing, stdin) must pass. Skips where the machine cannot
-sandbox; the cgroup checks skip, naming the controller, where it is absent.
+modest multiprocessing, stdin) must pass. Python programs run from the
+slot's warm interpreter (the default) and, unless they are timed out, once
+more from a fresh one. Skips where the machine cannot sandbox; the cgroup
+checks skip, naming the controller, where it is absent.
 """
 import os
 
@@ -320,9 +322,16 @@ c("C: daemon", 'int main(void){ if (fork() == 0) { setsid(); if (fork() == 0) { 
 c("C: vfork + exec: the child dies, the parent goes on", 'int main(void){ pid_t p = vfork(); if (p == 0) { execl("/bin/sh", "sh", (char *)0); _exit(0); } int st; waitpid(p, &st, 0); if (WIFEXITED(st)) escaped("exec survived"); puts("BLOCKED"); }')
 
 host_mounts = mount_count()
-for name, lang, src, (verdict, blocked), kw in cases:
+# Python programs run from the slot's warm interpreter (the default); those
+# not timed out run a second time from a fresh interpreter (--python-cold)
+runs = []
+for name, lang, src, want, kw in cases:
+    runs.append((name, lang, src, want, kw, []))
+    if lang == "python" and want != TIME:
+        runs.append((name + " (fresh interpreter)", lang, src, want, kw, ["--python-cold"]))
+for name, lang, src, (verdict, blocked), kw, extra in runs:
     tl = 300 if verdict == "time_limit" else 2000
-    rc, obj, err = rexec(lang, src, time_limit=tl, memory=kw.get("memory", 256))
+    rc, obj, err = rexec(lang, src, time_limit=tl, memory=kw.get("memory", 256), extra=extra)
     if obj is None:
         ok(False, "%s: a result" % name, err)
         continue
@@ -336,13 +345,14 @@ for name, lang, src, (verdict, blocked), kw in cases:
     procs, files, cgs = sandbox_processes(), tmp_leftovers(), stale_cgroups()
     ok(not procs and not files and not cgs and mount_count() == host_mounts,
        "%s: the host is clean after the run" % name, "processes %r, files %r, cgroups %r" % (procs, files, cgs))
-    if name == "fork bomb stops at the pids limit" and "BLOCKED" in out:
+    base = name.replace(" (fresh interpreter)", "")
+    if base == "fork bomb stops at the pids limit" and "BLOCKED" in out:
         n = int(out.split()[-1])
         if HAS_PIDS:
             ok(n < 64, "the fork bomb stopped at the pids limit (%d forks)" % n)
         else:
             ok(True, "# SKIP no pids cgroup controller: RLIMIT_NPROC only")
-    if name == "memory hog":
+    if base == "memory hog":
         if HAS_MEM:
             ok(obj["signal"] == 9, "the memory cgroup killed the hog (SIGKILL)", obj)
         else:

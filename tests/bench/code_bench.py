@@ -8,6 +8,9 @@ compiled: the plugin's compile cache serves every run after the first):
     details) with one slot, minus the bare run's mean time (both serial;
     the same with all slots busy is printed too, inflated by contention);
   - bare: the program run with subprocess, no limits (serial);
+  - "py cold": the Python program with python_warm = false (a fresh
+    interpreter per run, as `python3 p.py` starts; by default each run is a
+    fork of the slot's warm interpreter), beside the same bare run;
   - "py -S": the Python program again with the plugin's python_site = false
     (python -S: no site, no .pth files), beside bare python -S;
   - reference: a Python runner as open-r1/verl run local code (subprocess,
@@ -91,6 +94,7 @@ def main():
         print("%-8s %-34s %10s %12s %10s" % ("program", "runner", "programs/s", "ms/run", "peak MiB"))
         for name, lang, src, n, argv, extra in [
                 ("python", "python", PY_SRC, N_PY, ["/usr/bin/python3", "-B", "-s", py], ""),
+                ("py cold", "python", PY_SRC, N_PY, ["/usr/bin/python3", "-B", "-s", py], ", python_warm = false"),
                 ("py -S", "python", PY_SRC, N_PY, ["/usr/bin/python3", "-B", "-s", "-S", py], ", python_site = false"),
                 ("c", "c", C_SRC, N_C, [cbin], "")]:
             b = bare(argv, min(n, 200))
@@ -107,7 +111,9 @@ def main():
             if good1 != min(n, 200):
                 print("# rlvr (1 slot): only %d passed: %s" % (good1, err1))
             print("%-8s %-34s %10s %12.2f %10s" % (name, "rlvr sandbox (1 slot)", "-", wall1, "-"))
-            print("%-8s sandbox overhead per run: %.2f ms serially (1 slot %.2f ms - bare %.2f ms); %.2f ms with %d slots busy"
+            # (negative for a warm Python run: no interpreter start, where
+            # the bare run pays one)
+            print("%-8s sandboxed run minus bare run: %.2f ms serially (1 slot %.2f ms - bare %.2f ms); %.2f ms with %d slots busy"
                   % (name, wall1 - b, wall1, b, wall - b, SLOTS))
         # a large caller: the sandbox from a process with 1 GiB touched (a
         # trainer scoring in-process), beside a fork of that process
