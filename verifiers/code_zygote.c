@@ -31,6 +31,14 @@
  *     reports the pid, kills the run when the supervisor says 'K', reaps
  *     pid 1 and reports its wait status.
  *
+ * A warm Python run (the job's warm_argi, code_sandbox_python.c) differs
+ * in how the program starts: the helper keeps a warm interpreter W per
+ * interpreter and environment (started at the first such job, replaced
+ * when it dies), pid 1 builds the root as for any run, says 'G' on the
+ * run's channel instead of starting the program, and the program arrives
+ * as a fork of W that joined pid 1's namespaces and was reparented to it;
+ * pid 1 reaps it and reports as for any program.
+ *
  * The supervisor keeps the wall clock, the output caps and the cgroups'
  * counters; the helper never decides an outcome. When the supervisor goes
  * away (its end of the socket closes) the helper kills its run and exits.
