@@ -365,8 +365,9 @@ static void test_sandbox(void)
  * /work, /tmp or /dev/shm, no process (run 1 leaves sleeping children), no
  * limit counter (run 1 hits the process limit). */
 
-/* The pid of a child of pid `parent` named rlvr-sandbox other than `not`, or 0. */
-static int helper_of(int parent, int not)
+/* The pid of a live child of pid `parent` other than `not` whose name is
+ * `name` (or, with prefix, starts with it), or 0. */
+static int child_named(int parent, const char *name, int prefix, int not)
 {
     DIR *d = opendir("/proc");
     int found = 0;
@@ -380,13 +381,17 @@ static int helper_of(int parent, int not)
         int pid, ppid;
         char comm[64], state;
         if (fgets(line, sizeof line, f) && sscanf(line, "%d (%63[^)]) %c %d", &pid, comm, &state, &ppid) == 4
-            && ppid == parent && strcmp(comm, "rlvr-sandbox") == 0 && pid != not && state != 'Z')
+            && ppid == parent && (prefix ? strncmp(comm, name, strlen(name)) : strcmp(comm, name)) == 0 && pid != not
+            && state != 'Z')
             found = pid;
         fclose(f);
     }
     if (d) closedir(d);
     return found;
 }
+
+/* A slot's helper process, a child of the caller. */
+static int helper_of(int parent, int not) { return child_named(parent, "rlvr-sandbox", 0, not); }
 
 static int run_true(rlvr_sbx *s, char *err, size_t err_len)
 {
@@ -404,29 +409,8 @@ static int run_true(rlvr_sbx *s, char *err, size_t err_len)
     return good ? 0 : -1;
 }
 
-/* The pid of a child of `parent` whose name starts with "python" other than
- * `not`, or 0: a slot's warm interpreter. */
-static int python_of(int parent, int not)
-{
-    DIR *d = opendir("/proc");
-    int found = 0;
-    struct dirent *e;
-    while (d && !found && (e = readdir(d))) {
-        char p[300], line[512];
-        if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
-        snprintf(p, sizeof p, "/proc/%s/stat", e->d_name);
-        FILE *f = fopen(p, "r");
-        if (!f) continue;
-        int pid, ppid;
-        char comm[64], state;
-        if (fgets(line, sizeof line, f) && sscanf(line, "%d (%63[^)]) %c %d", &pid, comm, &state, &ppid) == 4
-            && ppid == parent && strncmp(comm, "python", 6) == 0 && pid != not && state != 'Z')
-            found = pid;
-        fclose(f);
-    }
-    if (d) closedir(d);
-    return found;
-}
+/* A slot's warm interpreter, a child of its helper. */
+static int python_of(int parent, int not) { return child_named(parent, "python", 1, not); }
 
 static long rss_kb_of(int pid)
 {
