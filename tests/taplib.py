@@ -92,6 +92,33 @@ def jsonl(rows):
     return "".join(json.dumps(r) + "\n" for r in rows)
 
 
+def safetensors_floats(path):
+    """A float32 safetensors file as {name: (dtype, array of floats)}."""
+    import array
+    import struct
+    with open(path, "rb") as f:
+        blob = f.read()
+    n = struct.unpack("<Q", blob[:8])[0]
+    head = json.loads(blob[8:8 + n])
+    out = {}
+    for name, t in head.items():
+        if name == "__metadata__":
+            continue
+        a, b = t["data_offsets"]
+        v = array.array("f")
+        v.frombytes(blob[8 + n + a:8 + n + b])
+        if sys.byteorder != "little":
+            v.byteswap()
+        out[name] = (t["dtype"], v)
+    return out
+
+
+def same_file(a, b):
+    """Whether two files hold the same bytes."""
+    with open(a, "rb") as fa, open(b, "rb") as fb:
+        return fa.read() == fb.read()
+
+
 def tempfile_with(text, suffix=".lua"):
     f = tempfile.NamedTemporaryFile("w", suffix=suffix, delete=False)
     f.write(text)

@@ -18,16 +18,14 @@ the same tokens wherever the logits round to the same choices, which for a
 model this small (differences of a few 1e-6) is everywhere -- a mismatch
 would mean the GPU's step is wrong, not rounding.
 """
-import array
 import json
 import os
 import shutil
-import struct
 import subprocess
-import sys
 import tempfile
 
-from taplib import ok, done, RLVR, SRCDIR
+from taplib import ok, done, same_file, RLVR, SRCDIR
+from taplib import safetensors_floats as weights
 
 EXAMPLES = os.path.abspath(os.path.join(SRCDIR, "..", "examples"))
 CONFIG = os.path.join(EXAMPLES, "sft_tiny.lua")
@@ -55,28 +53,6 @@ def metrics(out):
         return []
 
 
-def weights(path):
-    """A float32 safetensors file as {name: array of floats}."""
-    with open(path, "rb") as f:
-        blob = f.read()
-    n = struct.unpack("<Q", blob[:8])[0]
-    head = json.loads(blob[8:8 + n])
-    out = {}
-    for name, t in head.items():
-        if name == "__metadata__":
-            continue
-        a, b = t["data_offsets"]
-        v = array.array("f")
-        v.frombytes(blob[8 + n + a:8 + n + b])
-        if sys.byteorder != "little":
-            v.byteswap()
-        out[name] = (t["dtype"], v)
-    return out
-
-
-def same_file(a, b):
-    with open(a, "rb") as fa, open(b, "rb") as fb:
-        return fa.read() == fb.read()
 
 
 try:

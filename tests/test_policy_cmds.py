@@ -17,7 +17,7 @@ import subprocess
 import tempfile
 import time
 
-from taplib import ok, is_eq, done, run_raw, RLVR, SRCDIR
+from taplib import ok, is_eq, done, run_raw, same_file, RLVR, SRCDIR
 
 EXAMPLES = os.path.abspath(os.path.join(SRCDIR, "..", "examples"))  # sft runs in a temp dir
 CONFIG = os.path.join(EXAMPLES, "sft_tiny.lua")
@@ -36,10 +36,6 @@ def read_metrics(d):
     except OSError:
         return [{"step": 0, "loss": 0}]
 
-
-def same_file(a, b):
-    with open(a, "rb") as fa, open(b, "rb") as fb:
-        return fa.read() == fb.read()
 
 
 try:

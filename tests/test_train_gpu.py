@@ -26,17 +26,15 @@ clip-higher), 4 steps on the GPU and on the CPU from the same start:
 The tolerances are those of rlvr sft's GPU test (fp32, TF32 off, other
 summation orders); tighten or loosen them after the first GPU run.
 """
-import array
 import json
 import os
 import re
 import shutil
-import struct
 import subprocess
-import sys
 import tempfile
 
-from taplib import ok, done, RLVR, SRCDIR
+from taplib import ok, done, same_file, RLVR, SRCDIR
+from taplib import safetensors_floats as weights
 
 FIX = os.path.abspath(os.path.join(SRCDIR, "fixtures", "train"))
 CONFIG = os.path.join(FIX, "train_tiny.lua")
@@ -57,28 +55,6 @@ def metrics(out):
         return []
 
 
-def weights(path):
-    """A float32 safetensors file as {name: (dtype, array of floats)}."""
-    with open(path, "rb") as f:
-        blob = f.read()
-    n = struct.unpack("<Q", blob[:8])[0]
-    head = json.loads(blob[8:8 + n])
-    out = {}
-    for name, t in head.items():
-        if name == "__metadata__":
-            continue
-        a, b = t["data_offsets"]
-        v = array.array("f")
-        v.frombytes(blob[8 + n + a:8 + n + b])
-        if sys.byteorder != "little":
-            v.byteswap()
-        out[name] = (t["dtype"], v)
-    return out
-
-
-def same_file(a, b):
-    with open(a, "rb") as fa, open(b, "rb") as fb:
-        return fa.read() == fb.read()
 
 
 def rel(a, b):

@@ -818,26 +818,7 @@ int rlvr_sbx_run(rlvr_sbx *s, int slot, const rlvr_sbx_job *job, rlvr_sbx_result
     uint64_t plen = (uint64_t)len;
     head[0] = 'J';
     memcpy(head + 1, &plen, 8);
-    union {
-        char b[CMSG_SPACE(sizeof ends)];
-        struct cmsghdr align;
-    } u;
-    memset(&u, 0, sizeof u);
-    struct iovec iov = {head, sizeof head};
-    struct msghdr mh;
-    memset(&mh, 0, sizeof mh);
-    mh.msg_iov = &iov;
-    mh.msg_iovlen = 1;
-    mh.msg_control = u.b;
-    mh.msg_controllen = sizeof u.b;
-    struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
-    cm->cmsg_level = SOL_SOCKET;
-    cm->cmsg_type = SCM_RIGHTS;
-    cm->cmsg_len = CMSG_LEN(sizeof ends);
-    memcpy(CMSG_DATA(cm), ends, sizeof ends);
-    ssize_t sent;
-    do sent = sendmsg(z->zfd, &mh, MSG_NOSIGNAL);
-    while (sent < 0 && errno == EINTR);
+    ssize_t sent = sbx_send_fds(z->zfd, head, sizeof head, ends);
     if (sent < 0 && (errno == EPIPE || errno == ECONNRESET)) {
         /* the helper died between runs (killed from outside): nothing of
          * this job has started, so a new helper takes it */
@@ -847,8 +828,7 @@ int rlvr_sbx_run(rlvr_sbx *s, int slot, const rlvr_sbx_job *job, rlvr_sbx_result
             for (int i = 0; i < 6; i++) close(pp[i]);
             return -1;
         }
-        do sent = sendmsg(z->zfd, &mh, MSG_NOSIGNAL);
-        while (sent < 0 && errno == EINTR);
+        sent = sbx_send_fds(z->zfd, head, sizeof head, ends);
     }
     int sent_ok = sent == (ssize_t)sizeof head && send_all(z->zfd, pay, len) == 0;
     free(pay);

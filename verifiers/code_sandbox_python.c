@@ -161,31 +161,9 @@ int rlvr_sbxpy_next(void)
 {
     rlvr_sbxpy_release();
     char tag;
-    union {
-        char b[CMSG_SPACE(3 * sizeof(int))];
-        struct cmsghdr align;
-    } u;
-    struct iovec iov = {&tag, 1};
-    struct msghdr mh;
-    ssize_t r;
-    do {
-        memset(&mh, 0, sizeof mh);
-        mh.msg_iov = &iov;
-        mh.msg_iovlen = 1;
-        mh.msg_control = u.b;
-        mh.msg_controllen = sizeof u.b;
-        r = recvmsg(SOCK_FD, &mh, MSG_CMSG_CLOEXEC);
-    } while (r < 0 && errno == EINTR);
-    if (r <= 0) return 0;
-    int fds[3], got = 0;
-    for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
-        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
-            size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-            int tmp[3];
-            if (k > 3) return -1;
-            memcpy(tmp, CMSG_DATA(c), k * sizeof(int));
-            for (size_t i = 0; i < k && got < 3; i++) fds[got++] = tmp[i];
-        }
+    int fds[3], got;
+    ssize_t r = sbx_recv_fds(SOCK_FD, &tag, fds, &got);
+    if (r <= 0) return (int)r;
     if (got == 3) {
         job.out_fd = fds[0];
         job.err_fd = fds[1];
@@ -193,7 +171,7 @@ int rlvr_sbxpy_next(void)
     } else {
         for (int i = 0; i < got; i++) close(fds[i]);
     }
-    if (tag != 'J' || got != 3 || (mh.msg_flags & MSG_CTRUNC) || recv_all(&job.w, sizeof job.w)) return -1;
+    if (tag != 'J' || got != 3 || recv_all(&job.w, sizeof job.w)) return -1;
     if (job.w.argc < 1 || job.w.argc > 4096 || job.w.args_len > (1u << 20)) return -1;
     job.args = malloc(job.w.args_len + 1);
     job.argv = calloc(job.w.argc + 1, sizeof *job.argv);

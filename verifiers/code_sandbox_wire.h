@@ -42,7 +42,84 @@
 #ifndef RLVR_CODE_SANDBOX_WIRE_H
 #define RLVR_CODE_SANDBOX_WIRE_H
 
+#include <errno.h>
 #include <stdint.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+/* Sends the n bytes at p with the three descriptors fds riding on them
+ * (SCM_RIGHTS): what sendmsg returns, EINTR retried. */
+static inline ssize_t sbx_send_fds(int sock, const void *p, size_t n, const int fds[3])
+{
+    union {
+        char b[CMSG_SPACE(3 * sizeof(int))];
+        struct cmsghdr align;
+    } u;
+    memset(&u, 0, sizeof u);
+    struct iovec iov = {(void *)p, n};
+    struct msghdr mh;
+    memset(&mh, 0, sizeof mh);
+    mh.msg_iov = &iov;
+    mh.msg_iovlen = 1;
+    mh.msg_control = u.b;
+    mh.msg_controllen = sizeof u.b;
+    struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+    cm->cmsg_level = SOL_SOCKET;
+    cm->cmsg_type = SCM_RIGHTS;
+    cm->cmsg_len = CMSG_LEN(3 * sizeof(int));
+    memcpy(CMSG_DATA(cm), fds, 3 * sizeof(int));
+    ssize_t r;
+    do r = sendmsg(sock, &mh, MSG_NOSIGNAL);
+    while (r < 0 && errno == EINTR);
+    return r;
+}
+
+/* Receives one byte into *tag and the descriptors riding on it (close on
+ * exec) into fds, *got of them: 1, 0 at the end of the stream, -1 on an
+ * error or a message with more than three descriptors or cut short (any
+ * that came are closed). */
+static inline ssize_t sbx_recv_fds(int sock, char *tag, int fds[3], int *got)
+{
+    union {
+        char b[CMSG_SPACE(4 * sizeof(int))];
+        struct cmsghdr align;
+    } u;
+    struct iovec iov = {tag, 1};
+    struct msghdr mh;
+    ssize_t r;
+    do {
+        memset(&mh, 0, sizeof mh);
+        mh.msg_iov = &iov;
+        mh.msg_iovlen = 1;
+        mh.msg_control = u.b;
+        mh.msg_controllen = sizeof u.b;
+        r = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
+    } while (r < 0 && errno == EINTR);
+    *got = 0;
+    if (r <= 0) return r;
+    int bad = (mh.msg_flags & MSG_CTRUNC) != 0;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+        size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        for (size_t i = 0; i < k; i++) {
+            int fd;
+            memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
+            if (*got < 3)
+                fds[(*got)++] = fd;
+            else {
+                close(fd);
+                bad = 1;
+            }
+        }
+    }
+    if (bad) {
+        for (int i = 0; i < *got; i++) close(fds[i]);
+        *got = 0;
+        return -1;
+    }
+    return r;
+}
 
 /* The payload may not exceed this (files and stdin of one run). */
 #define SBX_WIRE_MAX ((uint64_t)1 << 30)

@@ -674,15 +674,20 @@ static void send_int(char tag, int32_t v)
     send_all(m, sizeof m);
 }
 
+/* A tag, a u32 length and a message to the supervisor. */
+static void send_text(char tag, const char *msg)
+{
+    uint32_t n = (uint32_t)strlen(msg);
+    send_all(&tag, 1);
+    send_all(&n, sizeof n);
+    send_all(msg, n);
+}
+
 __attribute__((noreturn)) static void start_failed(const char *what, int e)
 {
     char msg[512];
     snprintf(msg, sizeof msg, "%s: %s", what, strerror(e));
-    uint32_t n = (uint32_t)strlen(msg);
-    char tag = 'E';
-    send_all(&tag, 1);
-    send_all(&n, sizeof n);
-    send_all(msg, n);
+    send_text('E', msg);
     _exit(1);
 }
 
@@ -844,36 +849,15 @@ static void zjob_free(zjob *z)
 static int receive_job(char **buf, uint64_t *n, int fds[3])
 {
     char head[9];
-    union {
-        char b[CMSG_SPACE(3 * sizeof(int))];
-        struct cmsghdr align;
-    } u;
-    struct iovec iov = {head, sizeof head};
-    struct msghdr mh;
+    int got;
     for (;;) {
-        memset(&mh, 0, sizeof mh);
-        mh.msg_iov = &iov;
-        mh.msg_iovlen = 1;
-        mh.msg_control = u.b;
-        mh.msg_controllen = sizeof u.b;
-        iov.iov_base = head;
-        iov.iov_len = 1;
-        ssize_t r = recvmsg(SOCK_FD, &mh, MSG_CMSG_CLOEXEC);
-        if (r < 0 && errno == EINTR) continue;
-        if (r <= 0) return 0;
-        if (head[0] == 'K') continue; /* a kill for a run that already ended */
-        break;
+        ssize_t r = sbx_recv_fds(SOCK_FD, head, fds, &got);
+        if (r < 0) _exit(3);
+        if (r == 0) return 0;
+        if (head[0] != 'K') break;
+        for (int i = 0; i < got; i++) close(fds[i]); /* a kill for a run that already ended */
     }
-    int got = 0;
-    for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
-        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
-            size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-            int tmp[3];
-            if (k > 3) _exit(3);
-            memcpy(tmp, CMSG_DATA(c), k * sizeof(int));
-            for (size_t i = 0; i < k && got < 3; i++) fds[got++] = tmp[i];
-        }
-    if (head[0] != 'J' || got != 3 || (mh.msg_flags & MSG_CTRUNC) || recv_all(head + 1, 8)) _exit(3);
+    if (head[0] != 'J' || got != 3 || recv_all(head + 1, 8)) _exit(3);
     memcpy(n, head + 1, 8);
     if (*n > SBX_WIRE_MAX || !(*buf = malloc((size_t)*n + 1))) _exit(3);
     if (recv_all(*buf, (size_t)*n)) return 0;
@@ -1114,39 +1098,12 @@ static int warm_send(const rlvr_sbx_job *j, long pid1, uint32_t nsflags, int out
     struct sbx_warm_job w = {(int32_t)pid1, nsflags, j->time_ms, j->memory_mb, j->tmpfs_mb, j->pids_max,
                              (uint32_t)argc, (uint32_t)args_len};
     int fds[3] = {out_fd, err_fd, chan_fd};
-    union {
-        char b[CMSG_SPACE(sizeof fds)];
-        struct cmsghdr align;
-    } u;
-    memset(&u, 0, sizeof u);
     char tag = 'J';
-    struct iovec iov = {&tag, 1};
-    struct msghdr mh;
-    memset(&mh, 0, sizeof mh);
-    mh.msg_iov = &iov;
-    mh.msg_iovlen = 1;
-    mh.msg_control = u.b;
-    mh.msg_controllen = sizeof u.b;
-    struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
-    cm->cmsg_level = SOL_SOCKET;
-    cm->cmsg_type = SCM_RIGHTS;
-    cm->cmsg_len = CMSG_LEN(sizeof fds);
-    memcpy(CMSG_DATA(cm), fds, sizeof fds);
-    ssize_t sent;
-    do sent = sendmsg(W.fd, &mh, MSG_NOSIGNAL);
-    while (sent < 0 && errno == EINTR);
+    ssize_t sent = sbx_send_fds(W.fd, &tag, 1, fds);
     if (sent != 1 || send_to(W.fd, &w, sizeof w)) return -1;
     for (int i = j->warm_argi; j->argv[i]; i++)
         if (send_to(W.fd, j->argv[i], strlen(j->argv[i]) + 1)) return -1;
     return 0;
-}
-
-static void send_text(char tag, const char *msg)
-{
-    uint32_t n = (uint32_t)strlen(msg);
-    send_all(&tag, 1);
-    send_all(&n, sizeof n);
-    send_all(msg, n);
 }
 
 static void serve(int sfd)
