@@ -91,6 +91,13 @@ struct rlvr_grpo_config {
     int32_t grad_accum_steps;      /* micro-batches per optimizer step; default 1 */
 };
 
+/* Checks a configuration: known enums, epsilons in [0, 1), delta 0 or
+ * > 1 + epsilon_high, dual_clip 0 or > 1, beta finite and >= 0,
+ * max_completion_length >= 1, grad_accum_steps >= 1. Returns 0, or -1 with
+ * the message in err. One implementation (gpu/grpo_check.c), run by the CPU
+ * core and the GPU loss alike; built in every configuration. */
+int rlvr_grpo_config_check(const struct rlvr_grpo_config *cfg, char *err, size_t err_len);
+
 /* The GRPO kernels (log-probabilities, entropy, the policy loss and its
  * gradient) and the policy's kernels (layers, attention, optimizer, the
  * model's forward and backward) are declared in these two parts of this

@@ -12,10 +12,19 @@ TESTS += $(BUILD)/test_gpu_grpo_math $(BUILD)/test_gpu_grpo
 
 $(BUILD)/gpu_logprob.o $(BUILD)/gpu_grpo_loss.o: $(GRPO_CUH)
 
+# The configuration's check, shared by host/grpo_loss.c and the GPU loss:
+# in GPU_OBJS for the GPU programs, and added to the CPU programs that
+# compile host/grpo_loss.c (test_grpo's own rule is Makefile.standalone's).
+GPU_OBJS += $(BUILD)/grpo_check.o
+$(BUILD)/grpo_check.o: $(TOP)/gpu/grpo_check.c $(GPU_H) | $(BUILD)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+$(BUILD)/test_grpo: $(BUILD)/grpo_check.o
+
 $(BUILD)/test_gpu_grpo_math.o: $(TOP)/tests/test_gpu_grpo_math.cc $(GRPO_CUH) $(GRPO_CASES) | $(BUILD)
 	$(NVCC) -std=c++17 -O2 -x cu -I$(TOP)/gpu -I$(TOP)/host -I$(TOP)/tests \
 		-Xcompiler -Wall,-Wextra -c -o $@ $<
-$(BUILD)/test_gpu_grpo_math: $(BUILD)/test_gpu_grpo_math.o $(BUILD)/host_logprob.o $(BUILD)/host_grpo_loss.o
+$(BUILD)/test_gpu_grpo_math: $(BUILD)/test_gpu_grpo_math.o $(BUILD)/host_logprob.o $(BUILD)/host_grpo_loss.o \
+		$(BUILD)/grpo_check.o
 	$(NVCC) -o $@ $^ -lm
 
 $(BUILD)/test_gpu_grpo.o: $(TOP)/tests/test_gpu_grpo.cc $(GRPO_CASES) | $(BUILD)

@@ -82,10 +82,9 @@ int rlvr_logprobs_backward(const float *logits, const int32_t *tokens, const uin
  * completions kept, max_completion_length 256 (TRL's), one accumulation step. */
 void rlvr_grpo_config_default(struct rlvr_grpo_config *cfg);
 
-/* Checks a configuration: known enums, epsilons in [0, 1), delta 0 or
- * > 1 + epsilon_high, dual_clip 0 or > 1, beta finite and >= 0,
- * max_completion_length >= 1, grad_accum_steps >= 1. */
-int rlvr_grpo_config_check(const struct rlvr_grpo_config *cfg, char *err, size_t err_len);
+/* rlvr_grpo_config_check(cfg, err, err_len), the configuration's check,
+ * is declared in gpu.h beside the struct (gpu/grpo_check.c, shared with
+ * the GPU loss). */
 
 /* One micro-batch of B completions, each padded to T positions:
  *   logp[B, T]        log pi_theta of the taken tokens (rlvr_logprobs).
