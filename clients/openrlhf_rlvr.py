@@ -2,13 +2,13 @@
 
 OpenRLHF calls the server itself when given its URL:
 
-    --remote_rm_url http://10.0.0.5:8000/get_reward,http://10.0.0.6:8000/get_reward --label_key answer
+    --remote_rm_url http://10.0.0.5:8400/get_reward,http://10.0.0.6:8400/get_reward --label_key answer
 
 (it shards each batch over the listed servers). This file is the other
 route, for when the reward should be computed through a Python file (for
 example to reach the servers with a token, or to retry on a full queue):
 
-    RLVR_SERVE_URL=http://10.0.0.5:8000,http://10.0.0.6:8000 \\
+    RLVR_SERVE_URL=http://10.0.0.5:8400,http://10.0.0.6:8400 \\
       ... --remote_rm_url /path/to/clients/openrlhf_rlvr.py --label_key answer
 
 reward_func(queries, prompts, labels) posts the batch to /get_reward

@@ -1,7 +1,7 @@
 """rlvr_client.py -- a client of `rlvr serve` in Python's standard library.
 
     from rlvr_client import Client
-    c = Client("http://10.0.0.5:8000,http://10.0.0.6:8000")   # or $RLVR_SERVE_URL
+    c = Client("http://10.0.0.5:8400,http://10.0.0.6:8400")   # or $RLVR_SERVE_URL
     results = c.score([{"completion": "...", "answer": "42"}])  # as `rlvr score` writes them
     out = c.get_reward(queries, prompts, labels)                # OpenRLHF's protocol
 
@@ -23,7 +23,7 @@ import time
 import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
 
-DEFAULT_URL = "http://127.0.0.1:8000"
+DEFAULT_URL = "http://127.0.0.1:8400"
 
 
 class RlvrError(RuntimeError):

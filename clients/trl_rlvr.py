@@ -1,7 +1,7 @@
 """trl_rlvr.py -- TRL reward functions scored by `rlvr serve`.
 
     from trl_rlvr import make_reward_func
-    reward = make_reward_func("http://10.0.0.5:8000,http://10.0.0.6:8000")   # or $RLVR_SERVE_URL
+    reward = make_reward_func("http://10.0.0.5:8400,http://10.0.0.6:8400")   # or $RLVR_SERVE_URL
     trainer = GRPOTrainer(model=..., reward_funcs=reward, train_dataset=ds, ...)
 
 TRL calls reward(prompts=..., completions=..., **columns): the dataset's

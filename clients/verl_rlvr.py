@@ -6,7 +6,7 @@ In verl's configuration:
       path: /path/to/clients/verl_rlvr.py
       name: compute_score            # or compute_score_batch with reward_model.reward_manager=batch
       reward_kwargs:
-        urls: "http://10.0.0.5:8000,http://10.0.0.6:8000"   # else $RLVR_SERVE_URL
+        urls: "http://10.0.0.5:8400,http://10.0.0.6:8400"   # else $RLVR_SERVE_URL
         abstain_value: 0.0                                  # a null reward becomes this
 
 Each sample goes to the server as {"completion": solution_str, "answer":

@@ -822,7 +822,10 @@ static void summary_text(FILE *f, const struct run *r, long gen_tokens, double g
 
 /* ---- the command ---------------------------------------------------------------------------- */
 
-/* source.step: trainer_state.json's "step" in the model's folder, else null. */
+/* source.step: the "global_step" of trainer_state.json in the model's
+ * folder (a checkpoint-N of rlvr sft or rlvr train, or the top of a
+ * finished run's folder, which both write one with the final step), else
+ * null (a model from elsewhere). */
 static void read_step(const char *model, char *out, size_t cap)
 {
     snprintf(out, cap, "null");
@@ -831,7 +834,7 @@ static void read_step(const char *model, char *out, size_t cap)
     char path[4200];
     snprintf(path, sizeof path, "%s/trainer_state.json", model);
     json_object *o = json_object_from_file(path), *v;
-    if (o && json_object_object_get_ex(o, "step", &v) && json_object_is_type(v, json_type_int))
+    if (o && json_object_object_get_ex(o, "global_step", &v) && json_object_is_type(v, json_type_int))
         snprintf(out, cap, "%lld", (long long)json_object_get_int64(v));
     json_object_put(o);
 }

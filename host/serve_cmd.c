@@ -46,7 +46,7 @@
 #include "serve_proto.h"
 #include "util.h"
 
-#define DEFAULT_LISTEN "127.0.0.1:8000"
+#define DEFAULT_LISTEN "127.0.0.1:8400"
 #define TOKEN_ENV "RLVR_SERVE_TOKEN"
 
 static const char *const default_end_tokens[] = {

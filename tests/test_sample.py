@@ -253,6 +253,10 @@ src = [r["source"] for r in a + ar]
 ok(all(s_["model"] == "model" and s_["step"] is None and s_["seed"] == 5 and 0 <= s_["sample"] < 4 for s_ in src),
    "rows trace model, step, seed and sample", src[:2])
 ok(all("completion" in r and "prompt" in r and r["id"].startswith("add") and "answer" in r for r in a), "rows carry the problem's fields", a[:1])
+p_ck = sample(cfg, "--model=model/checkpoint-128", "--output=ck.jsonl", "--rejected_out=ckr.jsonl")
+src_ck = [r["source"] for r in rows("ck.jsonl") + rows("ckr.jsonl")]
+ok(p_ck.returncode == 0 and src_ck and all(s_["model"] == "model/checkpoint-128" and s_["step"] == 128 for s_ in src_ck),
+   "source.step: a checkpoint's global_step (128)", (p_ck.stderr[-400:], src_ck[:1]))
 p2 = sample(cfg, "--model=model", "--output=b.jsonl", "--generation_chunk=5")
 ok(p2.returncode == 0 and open(os.path.join(work, "a.jsonl")).read() == open(os.path.join(work, "b.jsonl")).read(),
    "deterministic for a seed, whatever generation_chunk")

@@ -8,6 +8,7 @@ in-process module: ctypes over librlvr_score, results byte for byte as
 `rlvr score`, and its TRL reward function."""
 import json
 import os
+import re
 import sys
 import threading
 
@@ -33,6 +34,16 @@ def right(i):
 def wrong(i):
     return "<think>t</think><answer>\\boxed{%d}</answer>" % (2 * i + 1)
 
+
+# -- the default address ------------------------------------------------------------
+# rlvr serve and the client agree on it, and it is not 8000, vLLM's default
+# port, where a judge or reward model usually listens beside rlvr serve.
+h = run_raw(["serve", "--help"])
+help_text = (h.stdout + h.stderr).decode("utf-8", "replace")
+m = re.search(r"--listen HOST:PORT\s+where to listen \(default ([0-9.]+:[0-9]+)", help_text)
+ok(m is not None, "rlvr serve --help names its default address", help_text[:600])
+is_eq("http://" + (m.group(1) if m else "?"), rlvr_client.DEFAULT_URL, "the client's default URL is rlvr serve's")
+ok(m is not None and not m.group(1).endswith(":8000"), "not vLLM's port 8000", m and m.group(1))
 
 # -- shards -----------------------------------------------------------------------
 is_eq(rlvr_client.shard_bounds(10, 3), [(0, 3), (3, 6), (6, 10)], "shards: contiguous, near-equal")
