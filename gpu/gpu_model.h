@@ -206,6 +206,18 @@ int rlvr_gpu_model_backward(struct rlvr_gpu_model *m, const float *d_dlogits, ch
 int rlvr_gpu_model_adamw_step(struct rlvr_gpu_model *m, const struct rlvr_gpu_adamw_config *c,
                               double lr, double *grad_norm, int *clipped, char *err,
                               size_t err_len);
+/* AdamW's state to and from the host, for checkpoints and their resume:
+ * the moments m1[n_params] and v[n_params] (host arrays, host/model.c's
+ * layout: host/optim.h's struct rlvr_adamw m and v) and the number of steps
+ * taken (its step: the next step's bias corrections use step + 1). A model
+ * that has not stepped downloads zeros and step 0. Upload allocates the
+ * moments when the model has none yet (counted in its bytes) and refuses a
+ * negative step; the model then continues exactly as the one that was
+ * downloaded (or as the CPU's optimizer with that state). */
+int rlvr_gpu_model_download_adamw(const struct rlvr_gpu_model *m, float *m1, float *v,
+                                  size_t n_params, long *step, char *err, size_t err_len);
+int rlvr_gpu_model_upload_adamw(struct rlvr_gpu_model *m, const float *m1, const float *v,
+                                size_t n_params, long step, char *err, size_t err_len);
 
 /* ---- generation: a KV cache and a step over many rows --------------------------------
  * host/model.h's struct rlvr_kv_cache, rlvr_kv_cache_copy and rlvr_model_step

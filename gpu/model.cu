@@ -6,7 +6,8 @@
  * Families of device memory, one allocation each (llm.c's discipline):
  *   params    float [n_params]       fp32 master weights, host/model.c's order
  *   grads     float [n_params]
- *   moments   float [2, n_params]    AdamW m and v (allocated at the first step)
+ *   moments   float [2, n_params]    AdamW m and v (allocated at the first step,
+ *                                    or by an upload of a checkpoint's)
  *   params_h  bf16  [n_params]       the weights rounded for the BF16 products,
  *                                    rewritten by every upload and AdamW step
  *   acts      float [...]            model_graph.cuh net_carve_acts for B x T:
@@ -434,6 +435,50 @@ int rlvr_gpu_model_adamw_step(struct rlvr_gpu_model *m, const struct rlvr_gpu_ad
         return -1;
     m->step++;
     if (clipped) *clipped = s.clipped;
+    return 0;
+}
+
+int rlvr_gpu_model_download_adamw(const struct rlvr_gpu_model *m, float *m1, float *v,
+                                  size_t n_params, long *step, char *err, size_t err_len)
+{
+    size_t np = m->n.c.n_params;
+    if (n_params != np)
+        return rlvr_gpu_fail(err, err_len, "gpu model: room for the AdamW moments of %zu parameters, "
+                             "the model has %zu", n_params, np);
+    if (!m->moments) { /* no step taken: torch's fresh state */
+        memset(m1, 0, np * sizeof(float));
+        memset(v, 0, np * sizeof(float));
+    } else if (cuda_check("download the AdamW moments",
+                          cudaMemcpy(m1, m->moments, np * sizeof(float), cudaMemcpyDeviceToHost), err,
+                          err_len) ||
+               cuda_check("download the AdamW moments",
+                          cudaMemcpy(v, m->moments + np, np * sizeof(float), cudaMemcpyDeviceToHost),
+                          err, err_len)) {
+        return -1;
+    }
+    *step = m->step;
+    return 0;
+}
+
+int rlvr_gpu_model_upload_adamw(struct rlvr_gpu_model *m, const float *m1, const float *v,
+                                size_t n_params, long step, char *err, size_t err_len)
+{
+    size_t np = m->n.c.n_params;
+    if (n_params != np)
+        return rlvr_gpu_fail(err, err_len, "gpu model: AdamW moments of %zu parameters given, the "
+                             "model has %zu", n_params, np);
+    if (step < 0) return rlvr_gpu_fail(err, err_len, "gpu model: AdamW step count %ld", step);
+    if (!m->moments && track_alloc(m, (void **)&m->moments, 2 * np * sizeof(float),
+                                   "the AdamW moments", err, err_len))
+        return -1;
+    if (cuda_check("upload the AdamW moments",
+                   cudaMemcpy(m->moments, m1, np * sizeof(float), cudaMemcpyHostToDevice), err,
+                   err_len) ||
+        cuda_check("upload the AdamW moments",
+                   cudaMemcpy(m->moments + np, v, np * sizeof(float), cudaMemcpyHostToDevice), err,
+                   err_len))
+        return -1;
+    m->step = step;
     return 0;
 }
 

@@ -233,6 +233,20 @@ int rlvr_gpu_model_adamw_step(struct rlvr_gpu_model *m, const struct rlvr_gpu_ad
     return no_cuda(err, err_len);
 }
 
+int rlvr_gpu_model_download_adamw(const struct rlvr_gpu_model *m, float *m1, float *v,
+                                  size_t n_params, long *step, char *err, size_t err_len)
+{
+    (void)m, (void)m1, (void)v, (void)n_params, (void)step;
+    return no_cuda(err, err_len);
+}
+
+int rlvr_gpu_model_upload_adamw(struct rlvr_gpu_model *m, const float *m1, const float *v,
+                                size_t n_params, long step, char *err, size_t err_len)
+{
+    (void)m, (void)m1, (void)v, (void)n_params, (void)step;
+    return no_cuda(err, err_len);
+}
+
 const struct rlvr_gpu_model_config *rlvr_gpu_model_config_of(const struct rlvr_gpu_model *m)
 {
     (void)m;

@@ -22,10 +22,12 @@
  * (gpu/gpu_model.h, fp32 with TF32 off, the path that matches the CPU): the
  * model is built or loaded on the CPU, copied to the device, stepped there
  * with the CPU schedule's rate at each step, and copied back for every
- * checkpoint and the final save, so the files are the CPU run's format. The
- * GPU keeps AdamW's moments to itself (gpu_model.h cannot hand them back),
- * so a GPU checkpoint holds the policy and trainer_state.json but no
- * optimizer.bin, and a GPU run does not resume: the CPU path does.
+ * checkpoint and the final save, so the files are the CPU run's format.
+ * AdamW's moments stay on the device between checkpoints; each checkpoint
+ * brings them to the host and writes optimizer.bin as the CPU does
+ * (train_gpu.h's rlvr_adamw_from_gpu), and --resume on the GPU uploads the
+ * checkpoint's (rlvr_adamw_to_gpu), so a run checkpointed on either device
+ * resumes on either, the GPU continuing bit for bit as it would have.
  */
 #include <errno.h>
 #include <math.h>
@@ -46,6 +48,7 @@
 #include "policy.h"
 #include "runconfig.h"
 #include "sampler.h"
+#include "train_gpu.h"
 #include "util.h"
 
 struct sft_config {
@@ -243,13 +246,19 @@ static void progress_bar(long step, long total, double loss, double lr, double t
     fflush(stderr);
 }
 
-/* A GPU run's checkpoint-N: the weights brought back, saved as the CPU
- * path saves them, without optimizer.bin (the moments stay on the device). */
-static int gpu_checkpoint_save(struct rlvr_gpu_model *g, struct rlvr_policy *p, const char *out_dir, long step,
-                               const char *state_json, char *err, size_t err_len)
+/* A GPU run's checkpoint-N: the weights and AdamW's state brought back and
+ * saved as the CPU path saves them (the host copy of the moments is
+ * dropped again: they live on the device). */
+static int gpu_checkpoint_save(struct rlvr_gpu_model *g, struct rlvr_policy *p, struct rlvr_adamw *opt,
+                               const char *out_dir, long step, const char *state_json, char *err, size_t err_len)
 {
-    if (rlvr_gpu_model_download(g, p->model.params, p->model.n_params, err, err_len)) return -1;
-    return rlvr_run_checkpoint_save(p, NULL, out_dir, step, state_json, err, err_len);
+    int rc = rlvr_gpu_model_download(g, p->model.params, p->model.n_params, err, err_len) ||
+                     rlvr_adamw_from_gpu(opt, g, err, err_len) ||
+                     rlvr_run_checkpoint_save(p, opt, out_dir, step, state_json, err, err_len)
+                 ? -1
+                 : 0;
+    rlvr_adamw_drop_moments(opt);
+    return rc;
 }
 
 static void usage(FILE *f, struct rlvr_key *keys)
@@ -343,13 +352,6 @@ int rlvr_cmd_sft(int argc, char **argv)
     char ckdir[4200];
     if (resume && ck < 0)
         fprintf(stderr, "rlvr sft: no checkpoint in %s to resume from; starting afresh\n", c.output_dir);
-    if (ck >= 0 && device == RLVR_DEVICE_CUDA) {
-        fprintf(stderr,
-                "rlvr sft: device = \"cuda\": cannot resume from %s/checkpoint-%ld: the GPU model cannot take "
-                "AdamW's moments back; resume with device = \"cpu\"\n",
-                c.output_dir, ck);
-        goto out;
-    }
     if (ck >= 0) {
         snprintf(ckdir, sizeof ckdir, "%s/checkpoint-%ld", c.output_dir, ck);
         if (rlvr_policy_load(&p, ckdir, c.tokenizer, err, sizeof err)) {
@@ -390,8 +392,10 @@ int rlvr_cmd_sft(int argc, char **argv)
     oc.schedule = rlvr_lr_schedule_parse(c.lr_scheduler_type);
     oc.total_steps = total;
     oc.warmup_steps = c.warmup_steps ? c.warmup_steps : (long)ceil(c.warmup_ratio * (double)total);
+    /* on the GPU the gradients live there, and the host's moments only
+     * until the checkpoint's are uploaded */
     if (rlvr_adamw_create(&opt, p.model.n_params, &oc, err, sizeof err) ||
-        rlvr_model_enable_grads(&p.model, err, sizeof err)) {
+        (device == RLVR_DEVICE_CPU && rlvr_model_enable_grads(&p.model, err, sizeof err))) {
         fprintf(stderr, "rlvr sft: %s\n", err);
         goto out;
     }
@@ -443,6 +447,11 @@ int rlvr_cmd_sft(int argc, char **argv)
             fprintf(stderr, "rlvr sft: device = \"cuda\": %s\n", err);
             goto out;
         }
+        if (ck >= 0 && rlvr_adamw_to_gpu(&opt, gm, err, sizeof err)) {
+            fprintf(stderr, "rlvr sft: resume: %s\n", err);
+            goto out;
+        }
+        rlvr_adamw_drop_moments(&opt);
         fprintf(stderr, "rlvr sft: on the GPU (%s), fp32, %.1f MiB of device memory\n", desc,
                 (double)rlvr_gpu_model_bytes(gm) / 1048576.0);
     }
@@ -547,7 +556,7 @@ int rlvr_cmd_sft(int argc, char **argv)
             char state[160];
             snprintf(state, sizeof state, "{\"global_step\": %ld, \"max_steps\": %ld, \"loss\": %.9g}", done, total,
                      step_loss);
-            if (gm ? gpu_checkpoint_save(gm, &p, c.output_dir, done, state, err, sizeof err)
+            if (gm ? gpu_checkpoint_save(gm, &p, &opt, c.output_dir, done, state, err, sizeof err)
                    : rlvr_run_checkpoint_save(&p, &opt, c.output_dir, done, state, err, sizeof err)) {
                 fprintf(stderr, "%srlvr sft: %s\n", tty ? "\n" : "", err);
                 rc = 1;
@@ -559,12 +568,6 @@ int rlvr_cmd_sft(int argc, char **argv)
         fputc('\n', stderr);
     if (rc)
         goto out;
-    if (interrupted && gm) {
-        fprintf(stderr, "rlvr sft: interrupted at step %ld; checkpoint-%ld saved (the policy: a GPU run does not "
-                "resume)\n", step, step);
-        rc = 130;
-        goto out;
-    }
     if (interrupted) {
         fprintf(stderr, "rlvr sft: interrupted at step %ld; checkpoint-%ld saved; --resume continues\n", step, step);
         rc = 130;

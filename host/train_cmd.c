@@ -40,9 +40,11 @@
  * draws stay on the host), and the update is host/train_gpu.c's on the
  * micro-batches this file lays out, so the bookkeeping is the CPU path's.
  * The weights come back to the host model for every checkpoint and the
- * final save, in the CPU run's format. The GPU keeps AdamW's moments to
- * itself, so its checkpoints have no optimizer.bin and a GPU run does not
- * resume (--resume with device = "cuda" is refused before any work).
+ * final save, in the CPU run's format; so do AdamW's moments, which live on
+ * the device and come to the host only for a checkpoint's optimizer.bin
+ * (train_gpu.h's rlvr_adamw_from_gpu), and --resume on the GPU uploads the
+ * checkpoint's (rlvr_adamw_to_gpu): a run checkpointed on either device
+ * resumes on either.
  */
 #include <errno.h>
 #include <math.h>
@@ -385,10 +387,11 @@ static int micro_fill(struct micro *m, struct rlvr_completion *const *c, int nb,
  * gradients and opt. On the GPU (train_gpu.h): the device's copy of the
  * policy, which generation is bound to as well (rlvr_generate_bind: the
  * rollouts and evaluation sample from it); opt then keeps the schedule and
- * the step count only (AdamW's moments live on the device), and the host
- * model is brought up to date (host_sync) only when the CPU needs its
- * weights: checkpoints and the final save. The bookkeeping around it
- * (train_on, micro_fill) is the same for both. */
+ * the step count, its moments only while a checkpoint is saved or loaded
+ * (they live on the device), and the host model is brought up to date
+ * (host_sync) only when the CPU needs its weights: checkpoints and the
+ * final save. The bookkeeping around it (train_on, micro_fill) is the same
+ * for both. */
 struct update {
     struct rlvr_policy *p;
     struct rlvr_adamw *opt;
@@ -928,13 +931,6 @@ int rlvr_cmd_train(int argc, char **argv)
     char ckdir[4200];
     if (resume && ck < 0)
         fprintf(stderr, "rlvr train: no checkpoint in %s to resume from; starting afresh\n", c.output_dir);
-    if (ck >= 0 && device == RLVR_DEVICE_CUDA) {
-        fprintf(stderr,
-                "rlvr train: device = \"cuda\": cannot resume from %s/checkpoint-%ld: the GPU model cannot take "
-                "AdamW's moments back; resume with device = \"cpu\"\n",
-                c.output_dir, ck);
-        goto out;
-    }
     if (ck >= 0) {
         snprintf(ckdir, sizeof ckdir, "%s/checkpoint-%ld", c.output_dir, ck);
         if (read_state(ckdir, &start_step, &cursor, err, sizeof err) ||
@@ -1022,11 +1018,11 @@ int rlvr_cmd_train(int argc, char **argv)
         fprintf(stderr, "rlvr train: %s: %s\n", path, err);
         goto out;
     }
-    if (device == RLVR_DEVICE_CUDA) {
+    if (device == RLVR_DEVICE_CUDA && ck < 0) {
         /* the schedule and the step count; the moments live on the device */
         opt.cfg = oc, opt.n = p.model.n_params, opt.step = 0;
     } else if (rlvr_adamw_create(&opt, p.model.n_params, &oc, err, sizeof err) ||
-               rlvr_model_enable_grads(&p.model, err, sizeof err)) {
+               (device == RLVR_DEVICE_CPU && rlvr_model_enable_grads(&p.model, err, sizeof err))) {
         fprintf(stderr, "rlvr train: %s: %s\n", path, err);
         goto out;
     }
@@ -1108,6 +1104,12 @@ int rlvr_cmd_train(int argc, char **argv)
             goto out;
         }
         rlvr_policy_free(&refp); /* the GPU holds the reference now */
+        /* a resumed run: the checkpoint's AdamW state onto the device */
+        if (ck >= 0 && rlvr_adamw_to_gpu(&opt, rlvr_train_gpu_policy(up.gpu), err, sizeof err)) {
+            fprintf(stderr, "rlvr train: resume: %s\n", err);
+            goto out;
+        }
+        rlvr_adamw_drop_moments(&opt);
         /* rollouts and evaluation generate with the GPU's policy (the
          * sampler's draws stay on the host) */
         struct rlvr_gen_engine ge;
@@ -1360,9 +1362,13 @@ int rlvr_cmd_train(int argc, char **argv)
             char state[160];
             snprintf(state, sizeof state, "{\"global_step\": %ld, \"max_steps\": %ld, \"prompt_cursor\": %ld}", done,
                      total, cursor);
-            /* on the GPU: the policy without optimizer.bin (the moments stay on the device) */
-            if (host_sync(&up, err, sizeof err) ||
-                rlvr_run_checkpoint_save(&p, up.gpu ? NULL : &opt, c.output_dir, done, state, err, sizeof err)) {
+            /* on the GPU: the weights and AdamW's state brought to the host first */
+            int bad = host_sync(&up, err, sizeof err) ||
+                      (up.gpu && rlvr_adamw_from_gpu(&opt, rlvr_train_gpu_policy(up.gpu), err, sizeof err)) ||
+                      rlvr_run_checkpoint_save(&p, &opt, c.output_dir, done, state, err, sizeof err);
+            if (up.gpu)
+                rlvr_adamw_drop_moments(&opt);
+            if (bad) {
                 fprintf(stderr, "%srlvr train: %s\n", tty ? "\n" : "", err);
                 rc = 1;
                 break;
@@ -1373,14 +1379,6 @@ int rlvr_cmd_train(int argc, char **argv)
         fputs("\r\033[K", stderr);
     if (rc)
         goto out;
-    if (interrupted && up.gpu) {
-        fprintf(stderr,
-                "rlvr train: interrupted at step %ld; checkpoint-%ld saved (the policy: a GPU run does not "
-                "resume)\n",
-                step, step);
-        rc = 130;
-        goto out;
-    }
     if (interrupted) {
         fprintf(stderr, "rlvr train: interrupted at step %ld; checkpoint-%ld saved; --resume continues\n", step, step);
         rc = 130;

@@ -314,3 +314,50 @@ int rlvr_train_gpu_download(const struct rlvr_train_gpu *t, struct rlvr_model *p
     }
     return 0;
 }
+
+int rlvr_adamw_from_gpu(struct rlvr_adamw *o, const struct rlvr_gpu_model *g, char *err, size_t err_len)
+{
+    size_t n = rlvr_gpu_model_n_params(g);
+    if (o->n != n) {
+        rlvr_num_fail(err, err_len, "optimizer state: %zu parameters on the host, the GPU model has %zu", o->n, n);
+        return -1;
+    }
+    if (!o->m) {
+        if (!(o->m = calloc(2 * n, sizeof(float)))) {
+            rlvr_num_fail(err, err_len, "optimizer state: out of memory for the moments of %zu parameters (%.1f GB)", n,
+                          (double)n * 8 / 1e9);
+            return -1;
+        }
+        o->v = o->m + n;
+    }
+    long step = 0;
+    char msg[512];
+    if (rlvr_gpu_model_download_adamw(g, o->m, o->v, n, &step, msg, sizeof msg)) {
+        rlvr_num_fail(err, err_len, "optimizer state: downloading from the GPU: %s", msg);
+        return -1;
+    }
+    o->step = step;
+    return 0;
+}
+
+int rlvr_adamw_to_gpu(const struct rlvr_adamw *o, struct rlvr_gpu_model *g, char *err, size_t err_len)
+{
+    size_t n = rlvr_gpu_model_n_params(g);
+    if (o->n != n || !o->m) {
+        rlvr_num_fail(err, err_len, "optimizer state: %zu parameters%s on the host, the GPU model has %zu", o->n,
+                      o->m ? "" : " without moments", n);
+        return -1;
+    }
+    char msg[512];
+    if (rlvr_gpu_model_upload_adamw(g, o->m, o->v, n, o->step, msg, sizeof msg)) {
+        rlvr_num_fail(err, err_len, "optimizer state: uploading to the GPU: %s", msg);
+        return -1;
+    }
+    return 0;
+}
+
+void rlvr_adamw_drop_moments(struct rlvr_adamw *o)
+{
+    free(o->m);
+    o->m = o->v = NULL;
+}

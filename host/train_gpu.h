@@ -15,7 +15,10 @@
  *
  * What lives on the device (struct rlvr_train_gpu):
  *  - the policy: a GPU model in fp32 with TF32 off (RLVR_GPU_FP32, the
- *    precision that matches the CPU), its gradients and AdamW's moments;
+ *    precision that matches the CPU), its gradients and AdamW's moments
+ *    (brought to the host for a checkpoint's optimizer.bin and back for a
+ *    resume by rlvr_adamw_from_gpu / rlvr_adamw_to_gpu below, in the CPU's
+ *    format, so checkpoints move freely between the devices);
  *  - the reference model when beta > 0: a second GPU model, used forward
  *    only (its gradients are allocated by gpu_model.h and never touched),
  *    chosen over the CPU reference because its forward over the whole batch
@@ -105,5 +108,23 @@ int rlvr_train_gpu_step(struct rlvr_train_gpu *t, const struct rlvr_optim_config
 
 /* The policy's current weights into the host model (same config). */
 int rlvr_train_gpu_download(const struct rlvr_train_gpu *t, struct rlvr_model *policy, char *err, size_t err_len);
+
+/* ---- AdamW's state between a GPU model and host/optim.h's struct rlvr_adamw ----------
+ * What a checkpoint's optimizer.bin holds (rlvr_adamw_save / rlvr_adamw_load,
+ * the CPU's format), so that a GPU run resumes on the GPU or on the CPU and a
+ * CPU run on the GPU. Used by rlvr sft and rlvr train (device = "cuda"),
+ * which keep the moments on the device between checkpoints: o's host moments
+ * exist only for a save or a load (rlvr_adamw_drop_moments after it). */
+
+/* g's moments and step count into o (o->n must be g's parameter count; o's
+ * moments are allocated, one block [2, n] as rlvr_adamw_create's, when it
+ * has none; o->cfg is left as it is). A model that has not stepped gives
+ * zeros and step 0. */
+int rlvr_adamw_from_gpu(struct rlvr_adamw *o, const struct rlvr_gpu_model *g, char *err, size_t err_len);
+/* o's moments and step count (o with its moments, e.g. rlvr_adamw_load's)
+ * into g, whose next AdamW step is then the one o would take. */
+int rlvr_adamw_to_gpu(const struct rlvr_adamw *o, struct rlvr_gpu_model *g, char *err, size_t err_len);
+/* Frees o's host moments, keeping its config, size and step count. */
+void rlvr_adamw_drop_moments(struct rlvr_adamw *o);
 
 #endif

@@ -12,7 +12,11 @@ those cases are a TAP skip): rlvr sft of the tiny model on the GPU (fp32)
 follows the CPU run's loss curve within 1e-4 relative per logged step, and
 its final weights are the CPU run's within 2e-4 relative L2 (and 1e-3
 absolute per weight) after 8 AdamW steps; the saved model has the CPU run's
-format. rlvr eval and rlvr sample on the GPU (fp32, TF32 off) give the CPU's
+format, and its checkpoints hold optimizer.bin in the CPU's format, so that
+checkpoint-4 continued to step 8 with --resume (the GPU's on the GPU, the
+GPU's on the CPU, the CPU's on the GPU) ends as the uninterrupted run within
+the same tolerances; without a GPU, --resume with device = "cuda" fails only
+for want of a device, before any work. rlvr eval and rlvr sample on the GPU (fp32, TF32 off) give the CPU's
 completions, greedy and sampled, on a tiny model trained for the purpose:
 the same tokens wherever the logits round to the same choices, which for a
 model this small (differences of a few 1e-6) is everywhere -- a mismatch
@@ -51,6 +55,28 @@ def metrics(out):
             return [json.loads(l) for l in f]
     except (OSError, ValueError):
         return []
+
+
+def weight_gap(a, b):
+    """(relative L2, largest difference) of b's final weights against a's; (1, inf) when they differ in
+    tensors, dtypes or sizes."""
+    wa = weights(os.path.join(work, a, "model.safetensors"))
+    wb = weights(os.path.join(work, b, "model.safetensors"))
+    if sorted(wa) != sorted(wb) or any(wa[k][0] != wb[k][0] or len(wa[k][1]) != len(wb[k][1]) for k in wa):
+        return 1.0, float("inf")
+    num = den = big = 0.0
+    for k in wa:
+        for x, y in zip(wa[k][1], wb[k][1]):
+            num += (x - y) ** 2
+            den += x * x
+            big = max(big, abs(x - y))
+    return ((num / den) ** 0.5 if den else 1.0), big
+
+
+def resume_from(src, dst, step):
+    """dst/checkpoint-STEP := src's: a run interrupted after that checkpoint."""
+    os.makedirs(os.path.join(work, dst))
+    shutil.copytree(os.path.join(work, src, "checkpoint-%d" % step), os.path.join(work, dst, "checkpoint-%d" % step))
 
 
 
@@ -122,10 +148,17 @@ try:
            ("built without CUDA" in p.stderr or "no CUDA device: " in p.stderr) and
            'use device = "cpu"' in p.stderr, "sft: device = cuda refused without a GPU, naming why", p.stderr)
         ok(not os.path.exists(os.path.join(work, "cuda")), "sft: nothing written before the refusal")
+        # a GPU run resumes (from either device's checkpoint): here it fails only for want of a device
+        resume_from("cpu", "cpu_then_cuda", 4)
+        p = sft("cpu_then_cuda", "--device=cuda", "--resume")
+        ok(p.returncode != 0 and 'rlvr sft: ' in p.stderr and 'device = "cuda": ' in p.stderr and
+           ("built without CUDA" in p.stderr or "no CUDA device: " in p.stderr) and 'use device = "cpu"' in p.stderr and
+           "cannot resume" not in p.stderr and not os.path.exists(os.path.join(work, "cpu_then_cuda", "metrics.jsonl")),
+           "sft: --resume with device = cuda fails only for want of a device, before any work", p.stderr)
         ok(same_file(os.path.join(work, "cpu", "model.safetensors"), os.path.join(work, "auto", "model.safetensors")),
            "auto fell back to the CPU: the CPU run's model byte for byte")
-        for i in range(6):
-            ok(True, "# SKIP no GPU: the GPU SFT's comparison with the CPU (%d)" % (i + 1))
+        for i in range(9):
+            ok(True, "# SKIP no GPU: the GPU SFT's comparison with the CPU, and its resume (%d)" % (i + 1))
     else:
         p = sft("cuda", "--device=cuda")
         ok(p.returncode == 0, "sft with device = cuda runs", p.stderr)
@@ -150,11 +183,26 @@ try:
         rel = (num / den) ** 0.5 if den else 1.0
         ok(rel <= 2e-4 and big <= 1e-3,
            "final weights match the CPU's: relative L2 %.2e (<= 2e-4), largest difference %.2e (<= 1e-3)" % (rel, big))
-        ok(os.path.exists(os.path.join(work, "cuda", "checkpoint-4", "model.safetensors")) and
-           os.path.exists(os.path.join(work, "cuda", "checkpoint-4", "trainer_state.json")),
-           "the GPU run writes checkpoints (the policy and trainer_state.json)")
-        p = sft("cuda", "--device=cuda", "--max_steps=12", "--resume")
-        ok(p.returncode != 0 and "cannot resume" in p.stderr, "a GPU run does not resume, and says so", p.stderr)
+        ck, cc = os.path.join(work, "cuda", "checkpoint-4"), os.path.join(work, "cpu", "checkpoint-4")
+        ok(all(os.path.exists(os.path.join(ck, f)) for f in ("model.safetensors", "trainer_state.json",
+                                                            "optimizer.bin")) and
+           os.path.getsize(os.path.join(ck, "optimizer.bin")) == os.path.getsize(os.path.join(cc, "optimizer.bin")),
+           "the GPU run's checkpoints hold the policy, trainer_state.json and optimizer.bin (the CPU's size)")
+        with open(os.path.join(ck, "optimizer.bin"), "rb") as f, open(os.path.join(cc, "optimizer.bin"), "rb") as g:
+            ok(f.read(32) == g.read(32), "optimizer.bin: the CPU's header (magic, version, size, step 4)")
+        # checkpoint-4 continued to step 8: the GPU's on the GPU (against the uninterrupted GPU run), the GPU's
+        # on the CPU and the CPU's on the GPU (against the uninterrupted CPU run), within the tolerances above
+        for tag, src, dev, ref in (("g2g", "cuda", "cuda", "cuda"), ("g2c", "cuda", "cpu", "cpu"),
+                                   ("c2g", "cpu", "cuda", "cpu")):
+            resume_from(src, tag, 4)
+            p = sft(tag, "--device=" + dev, "--resume")
+            mr, mw = metrics(ref)[4:], metrics(tag)
+            worst = max([abs(a["loss"] - b["loss"]) / max(abs(a["loss"]), 1e-12) for a, b in zip(mr, mw)] or [1])
+            rel, big = weight_gap(ref, tag)
+            ok(p.returncode == 0 and "resumed" in p.stderr and len(mw) == 4 and worst <= 1e-4 and rel <= 2e-4 and
+               big <= 1e-3, "resume: %s's checkpoint-4 on the %s ends as the uninterrupted %s run: losses within 1e-4 "
+               "(worst %.2e), weights within 2e-4 relative L2 (%.2e) and 1e-3 per weight (%.2e)" %
+               (src, dev, ref, worst, rel, big), p.stderr[-2000:])
 
     # ---- generation on the GPU: rlvr eval and rlvr sample give the CPU's completions
     GEN_CASES = 11

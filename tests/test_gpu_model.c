@@ -26,7 +26,9 @@
  *    rounded; see test_gpu_model_host.cu, which measures about 1-2% for
  *    the same shapes in emulation).
  *  - AdamW: 1e-6 absolute on the parameters (same expressions; the norm is
- *    a double sum in another order).
+ *    a double sum in another order). Its state (moments and step count)
+ *    downloaded and uploaded comes back bit for bit; a model resumed from it
+ *    steps as host/optim.c does from the same state, within the same 1e-6.
  *  - generation (rlvr_gpu_model_step vs rlvr_model_step, the scenario of
  *    test_gpu_model_step.h, and a 300-row prompt): the whole model's fp32
  *    tolerance, A = 5e-5, R = 5e-4 (the same products; decoding attention
@@ -460,6 +462,130 @@ static void adamw_case(void)
     free(p), free(gr);
 }
 
+/* One AdamW step of g at rate lr on the gradient of the fixed d_dl[16, V]
+ * over tok (2 x 8). */
+static int gpu_step_on(struct rlvr_gpu_model *g, const struct rlvr_gpu_adamw_config *ac, double lr,
+                       const int32_t *tok, const float *d_dl)
+{
+    return rlvr_gpu_model_zero_grads(g, err, sizeof err) || rlvr_gpu_model_forward(g, tok, 2, 8, NULL, err, sizeof err) ||
+           rlvr_gpu_model_backward(g, d_dl, err, sizeof err) ||
+           rlvr_gpu_model_adamw_step(g, ac, lr, NULL, NULL, err, sizeof err);
+}
+
+/* AdamW's state to and from the device (what a checkpoint's optimizer.bin
+ * and its resume carry): a model that has not stepped gives zeros and step
+ * 0; after 2 steps the state goes into a second model (allocating its
+ * moments) and comes back bit for bit; that model's step 3 is host/optim.c's
+ * from the same state and gradient (1e-6, as adamw_case) and the first
+ * model's step 3; a model given the weights but fresh moments ends
+ * elsewhere; sizes and step counts out of range are refused. No clipping,
+ * so that the norm's summation order plays no part. */
+static void adamw_state_case(void)
+{
+    struct rlvr_model_config c;
+    rlvr_model_config_tiny(&c);
+    c.tie_word_embeddings = 0;
+    struct rlvr_model m;
+    struct rlvr_gpu_model *g = NULL, *g2 = NULL, *g3 = NULL;
+    struct rlvr_gpu_model_config gc;
+    struct rlvr_adamw opt;
+    struct rlvr_optim_config oc;
+    rlvr_optim_config_default(&oc);
+    oc.lr = 1e-3, oc.weight_decay = 0.1, oc.max_grad_norm = 0.0, oc.schedule = RLVR_LR_CONSTANT;
+    struct rlvr_gpu_adamw_config ac = {oc.beta1, oc.beta2, oc.eps, oc.weight_decay, oc.max_grad_norm};
+    if (rlvr_model_create(&m, &c, err, sizeof err) || rlvr_model_enable_grads(&m, err, sizeof err) ||
+        rlvr_adamw_create(&opt, m.n_params, &oc, err, sizeof err)) {
+        ok(0, "adamw state: %s", err);
+        return;
+    }
+    rlvr_model_init_random(&m, 11, 0.02f);
+    to_gpu_cfg(&m.cfg, &gc);
+    size_t np = m.n_params, V = (size_t)c.vocab_size;
+    float *m1 = malloc(np * 4), *v1 = malloc(np * 4), *m2 = malloc(np * 4), *v2 = malloc(np * 4);
+    float *w = malloc(np * 4), *wa = malloc(np * 4), *wb = malloc(np * 4), *dl = malloc(16 * V * 4);
+    int32_t tok[16];
+    for (int i = 0; i < 16; i++) tok[i] = i * 7;
+    fill(dl, 16 * V, 1.0f, 0.0f);
+    float *d_dl = dput(dl, 16 * V * 4);
+    long step = -1, step2 = -1;
+    int rc = !d_dl || rlvr_gpu_model_create(&g, &gc, RLVR_GPU_FP32, err, sizeof err) ||
+             rlvr_gpu_model_upload(g, m.params, np, err, sizeof err);
+    if (rc) {
+        ok(0, "adamw state: %s", err);
+        goto out;
+    }
+    size_t before = rlvr_gpu_model_bytes(g);
+    rc = rlvr_gpu_model_download_adamw(g, m1, v1, np, &step, err, sizeof err);
+    int zero = !rc && step == 0;
+    for (size_t i = 0; zero && i < np; i++) zero = m1[i] == 0.0f && v1[i] == 0.0f;
+    ok(zero && rlvr_gpu_model_bytes(g) == before,
+       "adamw state: a model that has not stepped downloads zeros and step 0 (allocating nothing)%s%s",
+       rc ? ": " : "", rc ? err : "");
+    rc = rc || gpu_step_on(g, &ac, oc.lr, tok, d_dl) || gpu_step_on(g, &ac, oc.lr, tok, d_dl) ||
+         rlvr_gpu_model_download_adamw(g, m1, v1, np, &step, err, sizeof err) ||
+         rlvr_gpu_model_download(g, w, np, err, sizeof err);
+    int moved = 0;
+    for (size_t i = 0; !rc && i < np; i++) moved += m1[i] != 0.0f && v1[i] > 0.0f;
+    ok(!rc && step == 2 && moved > 0, "adamw state: after 2 steps, step 2 and moments that moved (%d of %zu)%s%s",
+       moved, np, rc ? ": " : "", rc ? err : "");
+    if (rc) goto out;
+    rc = rlvr_gpu_model_create(&g2, &gc, RLVR_GPU_FP32, err, sizeof err) ||
+         rlvr_gpu_model_upload(g2, w, np, err, sizeof err);
+    before = rc ? 0 : rlvr_gpu_model_bytes(g2);
+    rc = rc || rlvr_gpu_model_upload_adamw(g2, m1, v1, np, step, err, sizeof err) ||
+         rlvr_gpu_model_download_adamw(g2, m2, v2, np, &step2, err, sizeof err);
+    ok(!rc && step2 == 2 && !memcmp(m1, m2, np * 4) && !memcmp(v1, v2, np * 4) &&
+           rlvr_gpu_model_bytes(g2) == before + 2 * np * 4,
+       "adamw state: uploaded into a fresh model (its moments allocated) it comes back bit for bit%s%s",
+       rc ? ": " : "", rc ? err : "");
+    if (rc) goto out;
+    /* step 3: the second model, with its gradient taken to the host for the CPU's step */
+    rc = rlvr_gpu_model_zero_grads(g2, err, sizeof err) || rlvr_gpu_model_forward(g2, tok, 2, 8, NULL, err, sizeof err) ||
+         rlvr_gpu_model_backward(g2, d_dl, err, sizeof err) ||
+         rlvr_gpu_model_download_grads(g2, m.grads, np, err, sizeof err) ||
+         rlvr_gpu_model_adamw_step(g2, &ac, oc.lr, NULL, NULL, err, sizeof err) ||
+         rlvr_gpu_model_download(g2, wb, np, err, sizeof err) || gpu_step_on(g, &ac, oc.lr, tok, d_dl) ||
+         rlvr_gpu_model_download(g, wa, np, err, sizeof err);
+    if (rc) {
+        ok(0, "adamw state: step 3: %s", err);
+        goto out;
+    }
+    memcpy(m.params, w, np * 4);
+    memcpy(opt.m, m1, np * 4);
+    memcpy(opt.v, v1, np * 4);
+    opt.step = 2;
+    struct rlvr_optim_stats st;
+    rc = rlvr_adamw_step(&opt, &m, &st, err, sizeof err);
+    double e_cpu = 0, e_run = 0;
+    for (size_t i = 0; i < np; i++) {
+        e_cpu = fmax(e_cpu, fabs((double)wb[i] - m.params[i]));
+        e_run = fmax(e_run, fabs((double)wb[i] - wa[i]));
+    }
+    ok(!rc && e_cpu <= 1e-6, "adamw state: the resumed model's step 3 is host/optim.c's from that state (max error "
+       "%.3g)", e_cpu);
+    ok(e_run <= 1e-6, "adamw state: and the uninterrupted model's step 3 (max difference %.3g)", e_run);
+    /* fresh moments: bias corrections of step 1 on a new average, another update */
+    rc = rlvr_gpu_model_create(&g3, &gc, RLVR_GPU_FP32, err, sizeof err) ||
+         rlvr_gpu_model_upload(g3, w, np, err, sizeof err) || gpu_step_on(g3, &ac, oc.lr, tok, d_dl) ||
+         rlvr_gpu_model_download(g3, wa, np, err, sizeof err);
+    double e_fresh = 0;
+    for (size_t i = 0; !rc && i < np; i++) e_fresh = fmax(e_fresh, fabs((double)wb[i] - wa[i]));
+    ok(!rc && e_fresh > 1e-5, "adamw state: a model given the weights but fresh moments ends elsewhere (by %.3g)",
+       e_fresh);
+    ok(rlvr_gpu_model_upload_adamw(g3, m1, v1, np - 1, 2, err, sizeof err) == -1 && strstr(err, "parameters"),
+       "adamw state: an upload of another size is refused: %s", err);
+    ok(rlvr_gpu_model_upload_adamw(g3, m1, v1, np, -1, err, sizeof err) == -1 && strstr(err, "step"),
+       "adamw state: a negative step count is refused: %s", err);
+    ok(rlvr_gpu_model_download_adamw(g3, m2, v2, np + 1, &step2, err, sizeof err) == -1 && strstr(err, "parameters"),
+       "adamw state: a download into room of another size is refused: %s", err);
+out:
+    dfree_all();
+    rlvr_gpu_model_free(g), rlvr_gpu_model_free(g2), rlvr_gpu_model_free(g3);
+    rlvr_adamw_free(&opt);
+    rlvr_model_free(&m);
+    free(m1), free(v1), free(m2), free(v2), free(w), free(wa), free(wb), free(dl);
+}
+
 static void refusal_cases(void)
 {
     struct rlvr_model_config c;
@@ -757,6 +883,7 @@ int main(void)
         model_case(&shapes[i], RLVR_GPU_BF16);
     }
     adamw_case();
+    adamw_state_case();
     refusal_cases();
     for (size_t i = 0; i < sizeof gen_shapes / sizeof gen_shapes[0]; i++) {
         gen_case(&gen_shapes[i], RLVR_GPU_FP32);

@@ -21,8 +21,15 @@ clip-higher), 4 steps on the GPU and on the CPU from the same start:
   gradient norm within 1e-3 relative, the clip fractions within 0.01;
 - when every step compared: the final weights within 2e-4 relative L2 and
   1e-3 absolute per weight, with the CPU run's tensors and dtypes;
-- checkpoints are written without optimizer.bin, and --resume on the GPU
-  is refused saying why.
+- checkpoints hold optimizer.bin in the CPU's format (its size and header);
+- resume: checkpoint-2 of the "options" runs continued to step 4 with
+  --resume -- the GPU's on the GPU, the GPU's on the CPU, the CPU's on the
+  GPU -- ends as the uninterrupted run (the GPU one, or the CPU one) within
+  the tolerances above, where the continued steps' rewards are the
+  uninterrupted run's (else a TAP skip: a draw differed, the weights are
+  not comparable).
+Without a GPU, --resume with device = "cuda" from a CPU checkpoint fails
+only for want of a device, with the one-line refusal above.
 The tolerances are those of rlvr sft's GPU test (fp32, TF32 off, other
 summation orders); tighten or loosen them after the first GPU run.
 """
@@ -57,6 +64,28 @@ def metrics(out):
 
 
 
+def weight_gap(a, b):
+    """(relative L2, largest difference) of b's final weights against a's; (1, inf) when they differ in
+    tensors, dtypes or sizes."""
+    wa = weights(os.path.join(work, a, "model.safetensors"))
+    wb = weights(os.path.join(work, b, "model.safetensors"))
+    if not wa or sorted(wa) != sorted(wb) or any(wa[k][0] != wb[k][0] or len(wa[k][1]) != len(wb[k][1]) for k in wa):
+        return 1.0, float("inf")
+    num = den = big = 0.0
+    for k in wa:
+        for x, y in zip(wa[k][1], wb[k][1]):
+            num += (x - y) ** 2
+            den += x * x
+            big = max(big, abs(x - y))
+    return ((num / den) ** 0.5 if den else 1.0), big
+
+
+def resume_from(src, dst, step):
+    """dst/checkpoint-STEP := src's: a run interrupted after that checkpoint."""
+    os.makedirs(os.path.join(work, dst))
+    shutil.copytree(os.path.join(work, src, "checkpoint-%d" % step), os.path.join(work, dst, "checkpoint-%d" % step))
+
+
 def rel(a, b):
     if a is None or b is None:
         return float("inf") if a != b else 0.0
@@ -74,6 +103,8 @@ CASES = [
                  "--warmup_steps=1", "--weight_decay=0.1", "--max_grad_norm=0.5", "--save_steps=2"]),
 ]
 CHECKS_PER_CASE = 9
+RESUMES = [("gpu_to_gpu", "options_gpu", "cuda", "options_gpu"), ("gpu_to_cpu", "options_gpu", "cpu", "options_cpu"),
+           ("cpu_to_gpu", "options_cpu", "cuda", "options_cpu")]
 
 try:
     p = train("--device=cuda", "--output_dir=refused", "--max_steps=%d" % STEPS)
@@ -102,9 +133,19 @@ try:
     if not gpu:
         ok(same_file(os.path.join(work, "cpu2", "model.safetensors"), os.path.join(work, "auto", "model.safetensors")),
            "auto fell back to the CPU: the CPU run's model byte for byte")
+        # a GPU run resumes (from either device's checkpoint): here it fails only for want of a device
+        resume_from("cpu2", "cpu2_then_cuda", 2)
+        p = train("--device=cuda", "--output_dir=cpu2_then_cuda", "--max_steps=2", "--resume")
+        err = p.stderr.strip().splitlines()
+        ok(p.returncode == 2 and len(err) == 1 and (err[0] == no_cuda or no_dev.match(err[0]) is not None) and
+           not os.path.exists(os.path.join(work, "cpu2_then_cuda", "metrics.jsonl")),
+           "--resume with device = cuda fails only for want of a device, before any work", p.stderr)
         for name, _ in CASES:
             for i in range(CHECKS_PER_CASE):
                 ok(True, "# SKIP no GPU: %s, GPU run against the CPU's (%d)" % (name, i + 1))
+        for tag, _, _, _ in RESUMES:
+            for i in range(2):
+                ok(True, "# SKIP no GPU: resume %s (%d)" % (tag, i + 1))
     else:
         ok(os.path.exists(os.path.join(work, "auto", "model.safetensors")), "auto's GPU run saved its model")
         for name, extra in CASES:
@@ -159,13 +200,35 @@ try:
                     ok(True, "# SKIP %s: a draw differed at step %d, the weights are not comparable (%d)" %
                        (name, same + 1, i + 1))
             ck = os.path.join(work, name + "_gpu", "checkpoint-%d" % STEPS)
+            cc = os.path.join(work, name + "_cpu", "checkpoint-%d" % STEPS)
+            try:
+                with open(os.path.join(ck, "optimizer.bin"), "rb") as f, \
+                        open(os.path.join(cc, "optimizer.bin"), "rb") as g:
+                    same_head = f.read(32) == g.read(32) and len(f.read()) == len(g.read())
+            except OSError:
+                same_head = False
             ok(os.path.exists(os.path.join(ck, "model.safetensors")) and
-               os.path.exists(os.path.join(ck, "trainer_state.json")) and
-               not os.path.exists(os.path.join(ck, "optimizer.bin")),
-               "%s: the GPU run's checkpoint holds the policy and its state, no optimizer.bin" % name)
-        p = train("--device=cuda", "--output_dir=options_gpu", "--max_steps=%d" % (STEPS + 2), "--resume")
-        ok(p.returncode != 0 and 'device = "cuda": cannot resume from ' in p.stderr and
-           'resume with device = "cpu"' in p.stderr, "--resume on the GPU is refused, saying why", p.stderr)
+               os.path.exists(os.path.join(ck, "trainer_state.json")) and same_head,
+               "%s: the GPU run's checkpoint holds the policy, its state and optimizer.bin (the CPU's header and "
+               "size)" % name)
+        # resume: checkpoint-2 of the options runs continued to step 4 on either device
+        args = ["--max_steps=%d" % STEPS, "--logging_steps=1"] + CASES[-1][1]
+        for tag, src, dev, ref in RESUMES:
+            resume_from(src, tag, 2)
+            p = train("--device=" + dev, "--output_dir=" + tag, "--resume", *args)
+            mr, mw = metrics(ref)[2:], metrics(tag)
+            ok(p.returncode == 0 and "resumed" in p.stderr and len(mw) == STEPS - 2,
+               "resume %s: --resume on the %s continues checkpoint-2 of %s to step %d" % (tag, dev, src, STEPS),
+               p.stderr[-3000:])
+            if len(mr) == len(mw) and all(a["reward"] == b["reward"] and
+                                          a["completions/mean_length"] == b["completions/mean_length"]
+                                          for a, b in zip(mr, mw)):
+                r, big = weight_gap(ref, tag)
+                ok(r <= 2e-4 and big <= 1e-3, "resume %s: the final weights are the uninterrupted %s run's within 2e-4 "
+                   "relative L2 (%.2e) and 1e-3 per weight (%.2e)" % (tag, ref, r, big))
+            else:
+                ok(True, "# SKIP resume %s: a draw differed from the uninterrupted run's, the weights are not "
+                   "comparable" % tag)
 finally:
     shutil.rmtree(work, ignore_errors=True)
 done()

@@ -26,12 +26,23 @@
  * non-finite advantage, a token outside the vocabulary, a gradient whose
  * norm overflows (the step refused, the weights unchanged), bad shapes at
  * creation; and no device memory left behind.
+ *
+ * Resume (train_gpu.h's rlvr_adamw_from_gpu / rlvr_adamw_to_gpu, what
+ * rlvr sft and rlvr train do at a checkpoint and at --resume on the GPU):
+ * after 2 steps the GPU's AdamW state equals the CPU path's bit for bit and
+ * rlvr_adamw_save writes the same optimizer.bin bytes; trainers resumed from
+ * the GPU's and from the CPU's file, and a CPU optimizer resumed from the
+ * GPU's, take steps 3 and 4 exactly as the uninterrupted runs; one resumed
+ * without the state does not (the comparison can fail); sizes that differ
+ * are refused.
  */
+#define _POSIX_C_SOURCE 200809L /* mkdtemp under -std=c11 */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "gpu.h"
 #include "grpo.h"
@@ -261,6 +272,33 @@ int rlvr_gpu_model_adamw_step(struct rlvr_gpu_model *m, const struct rlvr_gpu_ad
     if (clipped)
         *clipped = rc ? 0 : st.clipped;
     return rc;
+}
+
+int rlvr_gpu_model_download_adamw(const struct rlvr_gpu_model *m, float *m1, float *v, size_t n, long *step,
+                                  char *err, size_t err_len)
+{
+    if (n != m->m.n_params)
+        return fail(err, err_len, "fake device: moments of the wrong size");
+    HOST(m1, n * sizeof(float));
+    HOST(v, n * sizeof(float));
+    memcpy(m1, m->opt.m, n * sizeof(float));
+    memcpy(v, m->opt.v, n * sizeof(float));
+    *step = m->opt.step;
+    return 0;
+}
+int rlvr_gpu_model_upload_adamw(struct rlvr_gpu_model *m, const float *m1, const float *v, size_t n, long step,
+                                char *err, size_t err_len)
+{
+    if (n != m->m.n_params)
+        return fail(err, err_len, "fake device: moments of the wrong size");
+    if (step < 0)
+        return fail(err, err_len, "fake device: a negative step count");
+    HOST(m1, n * sizeof(float));
+    HOST(v, n * sizeof(float));
+    memcpy(m->opt.m, m1, n * sizeof(float));
+    memcpy(m->opt.v, v, n * sizeof(float));
+    m->opt.step = step;
+    return 0;
 }
 
 int rlvr_gpu_logprobs_dev(const void *d_logits, int dtype, const int32_t *d_tokens, const uint8_t *d_rows, size_t n,
@@ -541,6 +579,213 @@ static int run_case(const struct tcase *tc, const struct rlvr_model *init, const
     return ok_all;
 }
 
+/* ---- resume: AdamW's state through optimizer.bin ------------------------------------ */
+
+/* One optimizer step over the micro-batches m[0..1] (grpo, off policy, no
+ * reference): on the trainer t at the schedule's rate for `step`, or on the
+ * CPU model and its optimizer (train_cmd.c's optimizer_step). */
+static int gpu_train_step(struct rlvr_train_gpu *t, const struct rlvr_grpo_config *cfg,
+                          const struct rlvr_optim_config *oc, long step, const struct mb *m, char *err, size_t err_len)
+{
+    struct rlvr_optim_stats st;
+    for (int k = 0; k < 2; k++) {
+        struct rlvr_train_micro x = micro_of(&m[k], 1, 0, 0, 0);
+        if (rlvr_train_gpu_micro(t, cfg, &x, 0.7f, NULL, err, err_len))
+            return -1;
+    }
+    return rlvr_train_gpu_step(t, oc, rlvr_lr_at(oc, step), &st, err, err_len);
+}
+
+static int cpu_train_step(struct rlvr_model *cpu, struct rlvr_adamw *opt, const struct rlvr_grpo_config *cfg,
+                          const struct mb *m, char *err, size_t err_len)
+{
+    struct rlvr_grpo_metrics gm;
+    struct rlvr_optim_stats st;
+    for (int k = 0; k < 2; k++)
+        if (cpu_micro(cpu, cfg, &m[k], 1, 0, 0, 0, 0.7f, &gm, err, err_len))
+            return -1;
+    int rc = rlvr_adamw_step(opt, cpu, &st, err, err_len);
+    rlvr_model_zero_grads(cpu);
+    return rc;
+}
+
+/* 1 when files a and b hold the same bytes (and exist). */
+static int same_bytes(const char *a, const char *b)
+{
+    FILE *f = fopen(a, "rb"), *g = fopen(b, "rb");
+    int same = f && g, x = 0, y = 0;
+    while (same && (x = fgetc(f)) == (y = fgetc(g)) && x != EOF)
+        ;
+    same = same && x == EOF && y == EOF;
+    if (f)
+        fclose(f);
+    if (g)
+        fclose(g);
+    return same;
+}
+
+/* A trainer whose policy holds params[] (init's config), with the AdamW
+ * state read from path uploaded (path NULL: a fresh optimizer). */
+static struct rlvr_train_gpu *resumed_trainer(const struct rlvr_model *init, const float *params, const char *path,
+                                              const struct rlvr_optim_config *oc, char *err, size_t err_len)
+{
+    struct rlvr_model h;
+    struct rlvr_adamw o;
+    struct rlvr_train_gpu *t = NULL;
+    memset(&o, 0, sizeof o);
+    if (rlvr_model_create(&h, &init->cfg, err, err_len))
+        return NULL;
+    memcpy(h.params, params, h.n_params * sizeof(float));
+    int rc = rlvr_train_gpu_create(&t, &h, NULL, 3, 12, err, err_len) ||
+             (path && (rlvr_adamw_create(&o, h.n_params, oc, err, err_len) || rlvr_adamw_load(&o, path, err, err_len) ||
+                       rlvr_adamw_to_gpu(&o, rlvr_train_gpu_policy(t), err, err_len)));
+    rlvr_adamw_free(&o);
+    rlvr_model_free(&h);
+    if (rc) {
+        rlvr_train_gpu_free(t);
+        return NULL;
+    }
+    return t;
+}
+
+/* k = 2 steps on the GPU, AdamW's state brought to the host and saved as
+ * the CPU saves it, is the CPU path's bit for bit (optimizer.bin's bytes
+ * too); trainers resumed from it (a GPU checkpoint, a CPU checkpoint) and a
+ * CPU optimizer resumed from the GPU's file take steps 3 and 4 exactly as
+ * the runs that never stopped; without the state the continuation differs
+ * (what the check would catch). */
+static void resume_case(const struct rlvr_model *init)
+{
+    char err[512], dir[] = "/tmp/rlvr-train-gpu-host-XXXXXX", gpu_bin[128], cpu_bin[128];
+    if (!mkdtemp(dir)) {
+        ok(0, "resume: a temporary folder");
+        return;
+    }
+    snprintf(gpu_bin, sizeof gpu_bin, "%s/gpu-optimizer.bin", dir);
+    snprintf(cpu_bin, sizeof cpu_bin, "%s/cpu-optimizer.bin", dir);
+    struct rlvr_grpo_config cfg;
+    rlvr_grpo_config_default(&cfg);
+    cfg.max_completion_length = 12, cfg.grad_accum_steps = 2, cfg.epsilon_high = 0.28f, cfg.beta = 0;
+    struct rlvr_optim_config oc;
+    rlvr_optim_config_default(&oc);
+    oc.lr = 3e-3, oc.schedule = RLVR_LR_LINEAR, oc.total_steps = 4, oc.warmup_steps = 0, oc.weight_decay = 0.1;
+    oc.max_grad_norm = 0.05;
+    int V = init->cfg.vocab_size;
+    struct mb m[4][2];
+    for (int s = 0; s < 4; s++)
+        make_mb(&m[s][0], 3, 12, V), make_mb(&m[s][1], 2, 9, V);
+    size_t n = init->n_params;
+    struct rlvr_model cpu, cpu_b;
+    struct rlvr_adamw opt, opt_b, o, fresh;
+    memset(&cpu_b, 0, sizeof cpu_b), memset(&opt_b, 0, sizeof opt_b);
+    memset(&o, 0, sizeof o), memset(&fresh, 0, sizeof fresh);
+    struct rlvr_train_gpu *a = NULL, *b = NULL, *c = NULL, *nostate = NULL;
+    float *w2 = malloc(n * sizeof(float)), *w = malloc(n * sizeof(float));
+    if (!w2 || !w || rlvr_model_create(&cpu, &init->cfg, err, sizeof err) ||
+        rlvr_model_enable_grads(&cpu, err, sizeof err) || rlvr_adamw_create(&opt, n, &oc, err, sizeof err) ||
+        rlvr_train_gpu_create(&a, init, NULL, 3, 12, err, sizeof err)) {
+        ok(0, "resume: setting up: %s", err);
+        free(w2), free(w);
+        return;
+    }
+    memcpy(cpu.params, init->params, n * sizeof(float));
+    struct rlvr_model view = {.n_params = n, .params = w};
+
+    /* a fresh GPU model: zeros and step 0 */
+    fresh.n = n;
+    int rc = rlvr_adamw_from_gpu(&fresh, rlvr_train_gpu_policy(a), err, sizeof err);
+    int zero = !rc && fresh.m && fresh.step == 0;
+    for (size_t i = 0; zero && i < 2 * n; i++)
+        zero = fresh.m[i] == 0.0f;
+    ok(zero, "a GPU model that has not stepped gives zero moments and step 0%s%s", rc ? ": " : "", rc ? err : "");
+
+    /* 2 steps on each device */
+    for (long s = 0; s < 2 && !rc; s++)
+        rc = gpu_train_step(a, &cfg, &oc, s, m[s], err, sizeof err) ||
+             cpu_train_step(&cpu, &opt, &cfg, m[s], err, sizeof err);
+    o.n = n;
+    rc = rc || rlvr_adamw_from_gpu(&o, rlvr_train_gpu_policy(a), err, sizeof err);
+    ok(!rc && o.step == 2 && opt.step == 2 && !memcmp(o.m, opt.m, n * sizeof(float)) &&
+           !memcmp(o.v, opt.v, n * sizeof(float)),
+       "after 2 steps the GPU's AdamW state (m, v, step %ld) is the CPU path's, bit for bit%s%s", o.step,
+       rc ? ": " : "", rc ? err : "");
+    rc = rc || rlvr_adamw_save(&o, gpu_bin, err, sizeof err) || rlvr_adamw_save(&opt, cpu_bin, err, sizeof err);
+    ok(!rc && same_bytes(gpu_bin, cpu_bin), "the GPU run's optimizer.bin is the CPU run's, byte for byte%s%s",
+       rc ? ": " : "", rc ? err : "");
+    rc = rc || rlvr_train_gpu_download(a, &(struct rlvr_model){.n_params = n, .params = w2}, err, sizeof err);
+    ok(!rc && !memcmp(w2, cpu.params, n * sizeof(float)), "and the weights after 2 steps are the CPU's%s%s",
+       rc ? ": " : "", rc ? err : "");
+    rlvr_adamw_drop_moments(&o);
+    ok(!o.m && !o.v && o.n == n && o.step == 2, "dropping the host moments keeps the size and the step count");
+
+    /* the resumed runs: B from the GPU's checkpoint, C from the CPU's, a
+     * CPU optimizer from the GPU's file, and one without the state */
+    if (!rc && (!(b = resumed_trainer(init, w2, gpu_bin, &oc, err, sizeof err)) ||
+                !(c = resumed_trainer(init, cpu.params, cpu_bin, &oc, err, sizeof err)) ||
+                !(nostate = resumed_trainer(init, w2, NULL, &oc, err, sizeof err)) ||
+                rlvr_model_create(&cpu_b, &init->cfg, err, sizeof err) ||
+                rlvr_model_enable_grads(&cpu_b, err, sizeof err) || rlvr_adamw_create(&opt_b, n, &oc, err, sizeof err) ||
+                rlvr_adamw_load(&opt_b, gpu_bin, err, sizeof err)))
+        rc = 1;
+    ok(!rc, "trainers resumed from the GPU's and the CPU's optimizer.bin%s%s", rc ? ": " : "", rc ? err : "");
+    if (!rc)
+        memcpy(cpu_b.params, w2, n * sizeof(float));
+    for (long s = 2; s < 4 && !rc; s++)
+        rc = gpu_train_step(a, &cfg, &oc, s, m[s], err, sizeof err) ||
+             cpu_train_step(&cpu, &opt, &cfg, m[s], err, sizeof err) ||
+             gpu_train_step(b, &cfg, &oc, s, m[s], err, sizeof err) ||
+             gpu_train_step(c, &cfg, &oc, s, m[s], err, sizeof err) ||
+             gpu_train_step(nostate, &cfg, &oc, s, m[s], err, sizeof err) ||
+             cpu_train_step(&cpu_b, &opt_b, &cfg, m[s], err, sizeof err);
+    ok(!rc, "steps 3 and 4 on every run%s%s", rc ? ": " : "", rc ? err : "");
+    struct {
+        const char *what;
+        struct rlvr_train_gpu *t;
+    } runs[] = {{"the uninterrupted GPU run", a},
+                {"the GPU run resumed from the GPU's checkpoint", b},
+                {"the GPU run resumed from the CPU's checkpoint", c}};
+    for (int i = 0; i < 3 && !rc; i++) {
+        int r = rlvr_train_gpu_download(runs[i].t, &view, err, sizeof err);
+        ok(!r && !memcmp(w, cpu.params, n * sizeof(float)),
+           "after 4 steps %s has the uninterrupted CPU run's weights, bit for bit%s%s", runs[i].what, r ? ": " : "",
+           r ? err : "");
+    }
+    if (!rc) {
+        ok(!memcmp(cpu_b.params, cpu.params, n * sizeof(float)) && opt_b.step == 4 &&
+               !memcmp(opt_b.m, opt.m, 2 * n * sizeof(float)),
+           "the CPU run resumed from the GPU's checkpoint ends as the uninterrupted one (weights and state)");
+        o.n = n;
+        int r = rlvr_adamw_from_gpu(&o, rlvr_train_gpu_policy(b), err, sizeof err);
+        ok(!r && o.step == 4 && !memcmp(o.m, opt.m, 2 * n * sizeof(float)),
+           "the resumed GPU run's AdamW state after step 4 is the CPU's (step %ld)", o.step);
+        r = rlvr_train_gpu_download(nostate, &view, err, sizeof err);
+        ok(!r && memcmp(w, cpu.params, n * sizeof(float)),
+           "a run resumed with the weights but fresh moments ends elsewhere (the state matters)");
+    }
+
+    /* refusals */
+    struct rlvr_adamw bad;
+    memset(&bad, 0, sizeof bad);
+    bad.n = n - 1;
+    ok(rlvr_adamw_from_gpu(&bad, rlvr_train_gpu_policy(a), err, sizeof err) && strstr(err, "parameters") && !bad.m,
+       "downloading AdamW's state into an optimizer of another size is refused (%s)", err);
+    ok(rlvr_adamw_to_gpu(&opt_b, rlvr_train_gpu_policy(a), err, sizeof err) == 0 && opt_b.n == n,
+       "uploading a state of the right size is accepted");
+    opt_b.n = n - 1;
+    ok(rlvr_adamw_to_gpu(&opt_b, rlvr_train_gpu_policy(a), err, sizeof err) && strstr(err, "parameters"),
+       "uploading a state of another size is refused (%s)", err);
+    opt_b.n = n;
+    struct rlvr_adamw none = {.n = n};
+    ok(rlvr_adamw_to_gpu(&none, rlvr_train_gpu_policy(a), err, sizeof err) && strstr(err, "without moments"),
+       "uploading a state without moments is refused (%s)", err);
+
+    remove(gpu_bin), remove(cpu_bin), rmdir(dir);
+    rlvr_train_gpu_free(a), rlvr_train_gpu_free(b), rlvr_train_gpu_free(c), rlvr_train_gpu_free(nostate);
+    rlvr_adamw_free(&opt), rlvr_adamw_free(&opt_b), rlvr_adamw_free(&o), rlvr_adamw_free(&fresh);
+    rlvr_model_free(&cpu), rlvr_model_free(&cpu_b);
+    free(w2), free(w);
+}
+
 int main(void)
 {
     char err[512];
@@ -559,6 +804,7 @@ int main(void)
 
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         run_case(&cases[i], &init, &refm);
+    resume_case(&init);
 
     /* ---- refusals ---- */
     struct rlvr_train_gpu *t = NULL;
