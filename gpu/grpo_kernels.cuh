@@ -53,12 +53,6 @@ inline int cuda_fail(char *err, size_t err_len, const char *who, const char *wha
 cudaError_t counted_malloc(void **p, size_t bytes);
 void counted_free(void *p);
 
-/* Bytes at which the next array of a shared allocation starts. */
-inline size_t align_up(size_t x)
-{
-    return (x + 255) & ~(size_t)255;
-}
-
 inline size_t dtype_size(int dtype)
 {
     return dtype == RLVR_GPU_BF16 ? 2 : 4;
@@ -117,9 +111,11 @@ __device__ LseAcc block_row_stats(const T *x, uint32_t V, float inv_t, bool want
 /* Writes the gradient of row x[V] into d[V] (d may be x): c * ([v == id] -
  * exp(x[v] / T - lse)). Walks the row backwards so that its most recently
  * read end is written first, while it may still sit in L2. Each entry is
- * read and written by one thread, read first. */
-template <typename T>
-__device__ void block_row_grad(const T *x, T *d, uint32_t V, float inv_t, float lse, float c, uint32_t id)
+ * read and written by one thread, read first. The gradient's type may
+ * differ from the logits' (fp32 logits, a bf16 gradient: then d is another
+ * array). */
+template <typename TX, typename TD>
+__device__ void block_row_grad(const TX *x, TD *d, uint32_t V, float inv_t, float lse, float c, uint32_t id)
 {
     const uint32_t nt = blockDim.x;
     if (threadIdx.x >= V) return;
@@ -137,6 +133,63 @@ __device__ void block_row_zero(T *d, uint32_t V)
 {
     for (uint32_t v = threadIdx.x; v < V; v += blockDim.x) from_float(0.0f, &d[v]);
 }
+
+/* ---- the policy loss's pipeline (defined in grpo_loss.cu) ----------------------------------
+ * rlvr_gpu_grpo_loss_dev runs it over the whole micro-batch's logits as one
+ * chunk; the fused linear loss (grpo_linear.cu, driven by grpo_linear.cuh)
+ * over chunks of rows whose logits it has just computed. The per-sequence
+ * work (counts, weights, GSPO's terms) and the metrics are always the whole
+ * micro-batch's; only the row kernels see a chunk, rows row0 .. row0 + n - 1
+ * of the batch, whose logits are the chunk's rows 0 .. n - 1. */
+
+/* What the kernels read; pointers are device memory ([R] per position,
+ * [B] per sequence). */
+struct LossArgs {
+    const int32_t *tokens;
+    const uint8_t *mask, *trunc;
+    const float *old, *ref, *adv;
+    uint32_t T, V;
+    float inv_t;
+    int want_ent;
+    rlvr_grpo_config cfg;
+    const double *w;       /* [B] */
+    const SeqTerms *seq;   /* [B], PHASE_GRAD */
+    float *lp, *lse, *ent; /* [R] kept by PHASE_STATS */
+    TokRec *rec;           /* [R] */
+    float *out_logp, *out_ent, *out_dlogp; /* [R] or NULL */
+    unsigned long long *key;
+};
+
+struct LossRun {
+    rlvr_grpo_config c;
+    const rlvr_gpu_grpo_batch *in; /* device arrays; its logits are not read here */
+    size_t B, T, R;
+    LossWs ws;
+    LossArgs a;
+};
+
+/* The checks that need no device, in the CPU's order (the configuration,
+ * the batch's pointers and sizes, the temperature; with from_logits, the
+ * logits pointer and dtype too). *dapo_msg gets the dapo_tokens refusal,
+ * which the CPU reports only after its first pass ("" when none). */
+int loss_checks(const rlvr_grpo_config *c, const rlvr_gpu_grpo_batch *in, bool from_logits, char *dapo_msg,
+                size_t dapo_len, char *err, size_t err_len);
+/* Fills run for batch in (checked) over the workspace ws (loss_ws_carve). */
+void loss_begin(LossRun &run, const rlvr_grpo_config &c, const rlvr_gpu_grpo_batch *in, const LossWs &ws);
+/* Queues the counts, the first pass's checks and the weights. */
+cudaError_t loss_prep(const LossRun &run);
+/* Queues the row kernel of phase over rows row0 .. row0 + n - 1: logits x
+ * [n, V] of type x_dtype, gradient d [n, V] of type d_dtype (NULL: none; it
+ * may be x when the types agree). Types: (F32, F32), (BF16, BF16), (F32,
+ * BF16); others give cudaErrorInvalidValue. */
+cudaError_t loss_rows(const LossRun &run, int phase, size_t row0, size_t n, const void *x, int x_dtype, void *d,
+                      int d_dtype);
+/* Queues GSPO's per-sequence terms (after every row's PHASE_STATS). */
+cudaError_t loss_seq(const LossRun &run);
+/* Queues the metrics' reduction, reads the status back (synchronising) and
+ * reports the first refusal as the CPU would, else the dapo_msg of
+ * loss_checks, else fills *metrics (may be NULL). 0 or -1. */
+int loss_end(const LossRun &run, const char *dapo_msg, rlvr_gpu_grpo_metrics *metrics, char *err, size_t err_len);
 
 } // namespace rlvr_grpo
 

@@ -34,10 +34,18 @@
  * sequence's last position: the CPU checks it after the sequence's
  * tokens); kKeyDapo after every position.
  *
+ * The pipeline (loss_checks, loss_begin, loss_prep, loss_rows, loss_seq,
+ * loss_end; declared in grpo_kernels.cuh) is shared with the fused linear
+ * loss (grpo_linear.cu), which runs the row kernels on chunks of rows: a
+ * row kernel's block i works on row row0 + i of the batch (its sequence,
+ * weight, token and outputs) and on row i of the chunk's logits and
+ * gradient. rlvr_gpu_grpo_loss_dev is the case of one chunk, row0 = 0.
+ *
  * Invariants: rows that do not count are never read (neither logits nor
  * token) and get zero outputs; every loss value is computed in double as
- * on the CPU; one workspace allocation per call, freed on every path;
- * nothing is copied back by the host wrapper unless the call succeeded.
+ * on the CPU; one workspace allocation per call (grpo_math.cuh's
+ * loss_ws_bytes), freed on every path; nothing is copied back by the host
+ * wrapper unless the call succeeded.
  */
 #include "gpu.h"
 #include "grpo_kernels.cuh"
@@ -53,14 +61,6 @@ namespace {
 constexpr int kSeqThreads = 256;
 constexpr unsigned long long kKeyDapo = kKeyNone - 1;
 enum { K_TOKEN = 0, K_ROW = 1, K_TAKEN = 2, K_OLD = 3, K_REF = 4, K_ADV = 7 };
-enum { PHASE_FUSED = 0, PHASE_STATS = 1, PHASE_GRAD = 2 };
-
-/* What is read back: the refusal key, N, the metrics. */
-struct Status {
-    unsigned long long key;
-    double N;
-    rlvr_gpu_grpo_metrics metrics;
-};
 
 bool finite(float x)
 {
@@ -109,7 +109,7 @@ __global__ void __launch_bounds__(kSeqThreads)
 
 /* 2. N, the weights w[B], the dapo check. One block. */
 __global__ void __launch_bounds__(kSeqThreads)
-    k_weights(rlvr_grpo_config cfg, const int32_t *nb, uint32_t B, double dapo_tokens, double *w, Status *st)
+    k_weights(rlvr_grpo_config cfg, const int32_t *nb, uint32_t B, double dapo_tokens, double *w, LossStatus *st)
 {
     double n = 0.0;
     for (uint32_t b = threadIdx.x; b < B; b += blockDim.x) n += (double)nb[b];
@@ -123,30 +123,17 @@ __global__ void __launch_bounds__(kSeqThreads)
     }
 }
 
-struct LossArgs {
-    const int32_t *tokens;
-    const uint8_t *mask, *trunc;
-    const float *old, *ref, *adv;
-    uint32_t T, V;
-    float inv_t;
-    int want_ent;
-    rlvr_grpo_config cfg;
-    const double *w;     /* [B] */
-    const SeqTerms *seq; /* [B], PHASE_GRAD */
-    float *lp, *lse, *ent; /* [R] kept by PHASE_STATS */
-    TokRec *rec;           /* [R] */
-    float *out_logp, *out_ent, *out_dlogp; /* [R] or NULL */
-    unsigned long long *key;
-};
 
-/* 3. One row per block (grid R, kRowThreads). logits [R, V]; dlogits [R, V]
- * or NULL (may be logits). */
-template <typename T, int PHASE>
-__global__ void __launch_bounds__(kRowThreads) k_loss(const T *logits, T *dlogits, LossArgs a)
+/* 3. One row per block (grid n, kRowThreads): block i takes row row0 + i
+ * of the batch, whose logits are logits[i * V ..] ([n, V], the chunk) and
+ * whose gradient goes to dlogits[i * V ..] ([n, V] or NULL; may be logits
+ * when TX == TD). */
+template <typename TX, typename TD, int PHASE>
+__global__ void __launch_bounds__(kRowThreads) k_loss(const TX *logits, TD *dlogits, size_t row0, LossArgs a)
 {
-    const size_t row = blockIdx.x, b = row / a.T;
+    const size_t i = blockIdx.x, row = row0 + i, b = row / a.T;
     const uint32_t V = a.V;
-    T *d = dlogits ? dlogits + row * V : nullptr;
+    TD *d = dlogits ? dlogits + i * V : nullptr;
     if (!position_active(a.mask, a.trunc, a.cfg.mask_truncated, b, row)) {
         if (PHASE == PHASE_STATS) return;
         if (d) block_row_zero(d, V);
@@ -167,7 +154,7 @@ __global__ void __launch_bounds__(kRowThreads) k_loss(const T *logits, T *dlogit
         if (PHASE != PHASE_GRAD && threadIdx.x == 0) atomicMin(a.key, (unsigned long long)row * 8 + K_TOKEN);
         return;
     }
-    const T *x = logits + row * V;
+    const TX *x = logits + i * V;
     RowLogp r;
     if (PHASE == PHASE_GRAD) {
         r.status = ROW_OK;
@@ -246,7 +233,7 @@ __device__ Sums shfl_sums(Sums s, int off)
 }
 
 /* 4. The metrics from rec [R], in a fixed order. One block of kSeqThreads. */
-__global__ void __launch_bounds__(kSeqThreads) k_reduce(rlvr_grpo_config cfg, const TokRec *rec, size_t R, Status *st)
+__global__ void __launch_bounds__(kSeqThreads) k_reduce(rlvr_grpo_config cfg, const TokRec *rec, size_t R, LossStatus *st)
 {
     __shared__ Sums part[kSeqThreads / 32];
     Sums s = sums_zero();
@@ -262,18 +249,22 @@ __global__ void __launch_bounds__(kSeqThreads) k_reduce(rlvr_grpo_config cfg, co
     }
 }
 
-/* The checks that need no device, in the CPU's order; *dapo_msg gets the
- * dapo_tokens refusal, which the CPU reports only after its first pass. */
-int host_checks(const rlvr_grpo_config *c, const rlvr_gpu_grpo_batch *in, char *dapo_msg, size_t dapo_len,
-                char *err, size_t err_len)
+} // namespace
+
+/* ---- the pipeline (grpo_kernels.cuh) ------------------------------------------------------- */
+
+int rlvr_grpo::loss_checks(const rlvr_grpo_config *c, const rlvr_gpu_grpo_batch *in, bool from_logits,
+                           char *dapo_msg, size_t dapo_len, char *err, size_t err_len)
 {
     if (err && err_len) err[0] = '\0';
     dapo_msg[0] = '\0';
     if (rlvr_grpo_config_check(c, err, err_len)) return -1;
     if (!in) return rlvr_gpu_fail(err, err_len, "grpo: no batch");
     const size_t B = in->n_seq, T = in->seq_len;
-    if (B && T && (!in->logits || !in->tokens || !in->advantages))
+    if (from_logits && B && T && (!in->logits || !in->tokens || !in->advantages))
         return rlvr_gpu_fail(err, err_len, "grpo: logits, tokens or advantages is NULL");
+    if (!from_logits && B && T && (!in->tokens || !in->advantages))
+        return rlvr_gpu_fail(err, err_len, "grpo: tokens or advantages is NULL");
     if (c->beta > 0.0f && B && T && !in->ref_logp)
         return rlvr_gpu_fail(err, err_len, "grpo: beta is %g but there is no ref_logp", (double)c->beta);
     if (T && B > SIZE_MAX / T) return rlvr_gpu_fail(err, err_len, "grpo: %zu x %zu positions overflow", B, T);
@@ -282,10 +273,11 @@ int host_checks(const rlvr_grpo_config *c, const rlvr_gpu_grpo_batch *in, char *
     if (B > (size_t)INT32_MAX || T > (size_t)UINT32_MAX) return rlvr_gpu_fail(err, err_len, "grpo: %zu x %zu is too large", B, T);
     if (R && in->vocab == 0) return rlvr_gpu_fail(err, err_len, "grpo: vocab is 0");
     if (in->vocab > (size_t)INT32_MAX) return rlvr_gpu_fail(err, err_len, "grpo: vocab %zu is too large", in->vocab);
-    if (R && in->vocab > SIZE_MAX / 4 / R) return rlvr_gpu_fail(err, err_len, "grpo: %zu x %zu logits overflow", R, in->vocab);
+    if (from_logits && R && in->vocab > SIZE_MAX / 4 / R)
+        return rlvr_gpu_fail(err, err_len, "grpo: %zu x %zu logits overflow", R, in->vocab);
     if (!(in->temperature > 0.0f) || !finite(in->temperature))
         return rlvr_gpu_fail(err, err_len, "grpo: temperature %g must be finite and > 0", (double)in->temperature);
-    if (in->dtype != RLVR_GPU_F32 && in->dtype != RLVR_GPU_BF16)
+    if (from_logits && in->dtype != RLVR_GPU_F32 && in->dtype != RLVR_GPU_BF16)
         return rlvr_gpu_fail(err, err_len, "grpo: unknown dtype %d (want RLVR_GPU_F32 or RLVR_GPU_BF16)", in->dtype);
     if (c->loss_type == RLVR_LOSS_DAPO) {
         if (!isfinite(in->dapo_tokens) || in->dapo_tokens < 0.0)
@@ -299,92 +291,94 @@ int host_checks(const rlvr_grpo_config *c, const rlvr_gpu_grpo_batch *in, char *
     return 0;
 }
 
-struct Arena {
-    char *base = nullptr;
-    ~Arena() { counted_free(base); }
-};
-
-} // namespace
-
-extern "C" int rlvr_gpu_grpo_loss_dev(const struct rlvr_grpo_config *cfg, const struct rlvr_gpu_grpo_batch *in,
-                                      void *d_dlogits, struct rlvr_gpu_grpo_metrics *metrics, char *err,
-                                      size_t err_len)
+void rlvr_grpo::loss_begin(LossRun &run, const rlvr_grpo_config &c, const rlvr_gpu_grpo_batch *in, const LossWs &ws)
 {
-    char dapo_msg[256];
-    if (host_checks(cfg, in, dapo_msg, sizeof dapo_msg, err, err_len)) return -1;
-    const rlvr_grpo_config c = *cfg;
-    const size_t B = in->n_seq, T = in->seq_len, R = B * T;
-    if (R == 0) {
-        if (dapo_msg[0]) return rlvr_gpu_fail(err, err_len, "%s", dapo_msg);
-        if (metrics) memset(metrics, 0, sizeof *metrics);
-        return 0;
-    }
-
-    /* Workspace: status, nb [B], w [B], seq [B], lp / lse / ent [R], rec [R]. */
-    const size_t o_nb = align_up(sizeof(Status)), o_w = o_nb + align_up(B * sizeof(int32_t));
-    const size_t o_seq = o_w + align_up(B * sizeof(double)), o_lp = o_seq + align_up(B * sizeof(SeqTerms));
-    const size_t o_lse = o_lp + align_up(R * 4), o_ent = o_lse + align_up(R * 4), o_rec = o_ent + align_up(R * 4);
-    const size_t bytes = o_rec + align_up(R * sizeof(TokRec));
-    Arena ws;
-    cudaError_t e = counted_malloc((void **)&ws.base, bytes);
-    if (e != cudaSuccess) return cuda_fail(err, err_len, "grpo", "workspace", e);
-    char *m = ws.base;
-    Status *st = (Status *)m;
-    int32_t *nb = (int32_t *)(m + o_nb);
-    double *w = (double *)(m + o_w);
-
-    LossArgs a;
+    run.c = c;
+    run.in = in;
+    run.B = in->n_seq, run.T = in->seq_len, run.R = run.B * run.T;
+    run.ws = ws;
+    LossArgs &a = run.a;
     a.tokens = in->tokens;
     a.mask = in->mask;
     a.trunc = in->truncated;
     a.old = in->old_logp;
     a.ref = in->ref_logp;
     a.adv = in->advantages;
-    a.T = (uint32_t)T;
+    a.T = (uint32_t)run.T;
     a.V = (uint32_t)in->vocab;
     a.inv_t = 1.0f / in->temperature;
     a.want_ent = in->entropy != nullptr;
     a.cfg = c;
-    a.w = w;
-    a.seq = (const SeqTerms *)(m + o_seq);
-    a.lp = (float *)(m + o_lp);
-    a.lse = (float *)(m + o_lse);
-    a.ent = (float *)(m + o_ent);
-    a.rec = (TokRec *)(m + o_rec);
+    a.w = ws.w;
+    a.seq = ws.seq;
+    a.lp = ws.lp;
+    a.lse = ws.lse;
+    a.ent = ws.ent;
+    a.rec = ws.rec;
     a.out_logp = in->logp;
     a.out_ent = in->entropy;
     a.out_dlogp = in->dlogp;
-    a.key = &st->key;
+    a.key = &ws.st->key;
+}
 
-    if ((e = cudaMemset(st, 0xff, sizeof st->key)) != cudaSuccess) return cuda_fail(err, err_len, "grpo", "memset", e);
-    k_prep<<<(unsigned)B, kSeqThreads>>>(in->mask, in->truncated, c.mask_truncated, in->old_logp, in->ref_logp,
-                                          in->advantages, (uint32_t)T, nb, &st->key);
-    k_weights<<<1, kSeqThreads>>>(c, nb, (uint32_t)B, in->dapo_tokens, w, st);
-    const unsigned Ru = (unsigned)R, Bu = (unsigned)B;
-    if (c.importance_level == RLVR_IS_SEQUENCE) {
-        SeqTerms *seq = (SeqTerms *)(m + o_seq);
-        if (in->dtype == RLVR_GPU_BF16)
-            k_loss<__nv_bfloat16, PHASE_STATS><<<Ru, kRowThreads>>>((const __nv_bfloat16 *)in->logits, nullptr, a);
-        else
-            k_loss<float, PHASE_STATS><<<Ru, kRowThreads>>>((const float *)in->logits, nullptr, a);
-        k_seq<<<Bu, kSeqThreads>>>(c, in->mask, in->truncated, a.lp, in->old_logp, nb, w, in->advantages,
-                                   (uint32_t)T, seq);
-        if (in->dtype == RLVR_GPU_BF16)
-            k_loss<__nv_bfloat16, PHASE_GRAD><<<Ru, kRowThreads>>>((const __nv_bfloat16 *)in->logits,
-                                                                   (__nv_bfloat16 *)d_dlogits, a);
-        else
-            k_loss<float, PHASE_GRAD><<<Ru, kRowThreads>>>((const float *)in->logits, (float *)d_dlogits, a);
-    } else {
-        if (in->dtype == RLVR_GPU_BF16)
-            k_loss<__nv_bfloat16, PHASE_FUSED><<<Ru, kRowThreads>>>((const __nv_bfloat16 *)in->logits,
-                                                                    (__nv_bfloat16 *)d_dlogits, a);
-        else
-            k_loss<float, PHASE_FUSED><<<Ru, kRowThreads>>>((const float *)in->logits, (float *)d_dlogits, a);
-    }
-    k_reduce<<<1, kSeqThreads>>>(c, a.rec, R, st);
-    if ((e = cudaGetLastError()) != cudaSuccess) return cuda_fail(err, err_len, "grpo", "launch", e);
-    Status h;
-    if ((e = cudaMemcpy(&h, st, sizeof h, cudaMemcpyDeviceToHost)) != cudaSuccess)
+cudaError_t rlvr_grpo::loss_prep(const LossRun &run)
+{
+    const rlvr_gpu_grpo_batch *in = run.in;
+    cudaError_t e = cudaMemset(run.ws.st, 0xff, sizeof run.ws.st->key);
+    if (e != cudaSuccess) return e;
+    k_prep<<<(unsigned)run.B, kSeqThreads>>>(in->mask, in->truncated, run.c.mask_truncated, in->old_logp,
+                                              in->ref_logp, in->advantages, (uint32_t)run.T, run.ws.nb,
+                                              run.a.key);
+    k_weights<<<1, kSeqThreads>>>(run.c, run.ws.nb, (uint32_t)run.B, in->dapo_tokens, run.ws.w, run.ws.st);
+    return cudaGetLastError();
+}
+
+namespace {
+
+template <typename TX, typename TD>
+void launch_rows(int phase, unsigned n, const void *x, void *d, size_t row0, const LossArgs &a)
+{
+    const TX *xs = (const TX *)x;
+    TD *ds = (TD *)d;
+    if (phase == PHASE_STATS) k_loss<TX, TD, PHASE_STATS><<<n, kRowThreads>>>(xs, nullptr, row0, a);
+    else if (phase == PHASE_GRAD) k_loss<TX, TD, PHASE_GRAD><<<n, kRowThreads>>>(xs, ds, row0, a);
+    else k_loss<TX, TD, PHASE_FUSED><<<n, kRowThreads>>>(xs, ds, row0, a);
+}
+
+} // namespace
+
+cudaError_t rlvr_grpo::loss_rows(const LossRun &run, int phase, size_t row0, size_t n, const void *x, int x_dtype,
+                                 void *d, int d_dtype)
+{
+    if (n == 0) return cudaSuccess;
+    if (n > (size_t)INT32_MAX || row0 + n > run.R) return cudaErrorInvalidValue;
+    if (x_dtype == RLVR_GPU_F32 && d_dtype == RLVR_GPU_F32) launch_rows<float, float>(phase, (unsigned)n, x, d, row0, run.a);
+    else if (x_dtype == RLVR_GPU_BF16 && d_dtype == RLVR_GPU_BF16)
+        launch_rows<__nv_bfloat16, __nv_bfloat16>(phase, (unsigned)n, x, d, row0, run.a);
+    else if (x_dtype == RLVR_GPU_F32 && d_dtype == RLVR_GPU_BF16)
+        launch_rows<float, __nv_bfloat16>(phase, (unsigned)n, x, d, row0, run.a);
+    else return cudaErrorInvalidValue;
+    return cudaGetLastError();
+}
+
+cudaError_t rlvr_grpo::loss_seq(const LossRun &run)
+{
+    const rlvr_gpu_grpo_batch *in = run.in;
+    k_seq<<<(unsigned)run.B, kSeqThreads>>>(run.c, in->mask, in->truncated, run.ws.lp, in->old_logp, run.ws.nb,
+                                            run.ws.w, in->advantages, (uint32_t)run.T, run.ws.seq);
+    return cudaGetLastError();
+}
+
+int rlvr_grpo::loss_end(const LossRun &run, const char *dapo_msg, rlvr_gpu_grpo_metrics *metrics, char *err,
+                        size_t err_len)
+{
+    const rlvr_gpu_grpo_batch *in = run.in;
+    const size_t T = run.T;
+    k_reduce<<<1, kSeqThreads>>>(run.c, run.ws.rec, run.R, run.ws.st);
+    cudaError_t e = cudaGetLastError();
+    if (e != cudaSuccess) return cuda_fail(err, err_len, "grpo", "launch", e);
+    LossStatus h;
+    if ((e = cudaMemcpy(&h, run.ws.st, sizeof h, cudaMemcpyDeviceToHost)) != cudaSuccess)
         return cuda_fail(err, err_len, "grpo", "run", e);
 
     if (h.key != kKeyNone && h.key != kKeyDapo) {
@@ -418,11 +412,51 @@ extern "C" int rlvr_gpu_grpo_loss_dev(const struct rlvr_grpo_config *cfg, const 
     return 0;
 }
 
+/* ---- the entry points ----------------------------------------------------------------------- */
+
+namespace {
+
+struct Arena {
+    char *base = nullptr;
+    ~Arena() { counted_free(base); }
+};
+
+} // namespace
+
+extern "C" int rlvr_gpu_grpo_loss_dev(const struct rlvr_grpo_config *cfg, const struct rlvr_gpu_grpo_batch *in,
+                                      void *d_dlogits, struct rlvr_gpu_grpo_metrics *metrics, char *err,
+                                      size_t err_len)
+{
+    char dapo_msg[256];
+    if (loss_checks(cfg, in, true, dapo_msg, sizeof dapo_msg, err, err_len)) return -1;
+    const size_t B = in->n_seq, T = in->seq_len, R = B * T;
+    if (R == 0) {
+        if (dapo_msg[0]) return rlvr_gpu_fail(err, err_len, "%s", dapo_msg);
+        if (metrics) memset(metrics, 0, sizeof *metrics);
+        return 0;
+    }
+    Arena ws;
+    cudaError_t e = counted_malloc((void **)&ws.base, loss_ws_bytes(B, R));
+    if (e != cudaSuccess) return cuda_fail(err, err_len, "grpo", "workspace", e);
+    LossRun run;
+    loss_begin(run, *cfg, in, loss_ws_carve(ws.base, B, R));
+    /* The whole batch is one chunk: row0 = 0, n = R. */
+    if ((e = loss_prep(run)) != cudaSuccess) return cuda_fail(err, err_len, "grpo", "launch", e);
+    if (cfg->importance_level == RLVR_IS_SEQUENCE) {
+        if ((e = loss_rows(run, PHASE_STATS, 0, R, in->logits, in->dtype, nullptr, in->dtype)) != cudaSuccess ||
+            (e = loss_seq(run)) != cudaSuccess ||
+            (e = loss_rows(run, PHASE_GRAD, 0, R, in->logits, in->dtype, d_dlogits, in->dtype)) != cudaSuccess)
+            return cuda_fail(err, err_len, "grpo", "launch", e);
+    } else if ((e = loss_rows(run, PHASE_FUSED, 0, R, in->logits, in->dtype, d_dlogits, in->dtype)) != cudaSuccess)
+        return cuda_fail(err, err_len, "grpo", "launch", e);
+    return loss_end(run, dapo_msg, metrics, err, err_len);
+}
+
 extern "C" int rlvr_gpu_grpo_loss(const struct rlvr_grpo_config *cfg, const struct rlvr_gpu_grpo_batch *in,
                                   void *dlogits, struct rlvr_gpu_grpo_metrics *metrics, char *err, size_t err_len)
 {
     char dapo_msg[256];
-    if (host_checks(cfg, in, dapo_msg, sizeof dapo_msg, err, err_len)) return -1;
+    if (loss_checks(cfg, in, true, dapo_msg, sizeof dapo_msg, err, err_len)) return -1;
     const size_t B = in->n_seq, T = in->seq_len, R = B * T, V = in->vocab;
     if (R == 0) return rlvr_gpu_grpo_loss_dev(cfg, in, dlogits, metrics, err, err_len);
 

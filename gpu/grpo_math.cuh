@@ -399,6 +399,68 @@ RLVR_HD rlvr_gpu_grpo_metrics metrics_finish(const rlvr_grpo_config &c, const Su
     return m;
 }
 
+/* ---- the loss pipeline's workspace -----------------------------------------------------------
+ * One allocation per call of gpu/grpo_loss.cu's pipeline (rlvr_gpu_grpo_loss_dev
+ * and the fused linear loss, gpu/grpo_linear.cuh), carved here so that both,
+ * and the CPU test of the fused driver, agree on its bytes:
+ *   st        LossStatus        what the host reads back
+ *   nb [B]    int32             each sequence's active tokens
+ *   w [B]     double            each sequence's aggregation weight
+ *   seq [B]   SeqTerms          GSPO's per-sequence terms
+ *   lp, lse, ent [R]  float     kept by the first sweep of sequence-level ratios
+ *   rec [R]   TokRec            per-token records for the metrics
+ * Every array starts on a 256-byte boundary. */
+
+/* Bytes at which the next array of a shared allocation starts. */
+RLVR_HD size_t align_up(size_t x)
+{
+    return (x + 255) & ~(size_t)255;
+}
+
+/* The refusal key (see grpo_kernels.cuh), N and the metrics. */
+struct LossStatus {
+    unsigned long long key;
+    double N;
+    rlvr_gpu_grpo_metrics metrics;
+};
+
+struct LossWs {
+    LossStatus *st;
+    int32_t *nb;
+    double *w;
+    SeqTerms *seq;
+    float *lp, *lse, *ent;
+    TokRec *rec;
+};
+
+/* The row kernels' phases: FUSED (token-level ratios: the row's sweep, its
+ * terms and its gradient in one), STATS (the first sweep of sequence-level
+ * ratios: logp, lse, entropy kept), GRAD (their second: terms and gradient
+ * from what STATS kept). */
+enum { PHASE_FUSED = 0, PHASE_STATS = 1, PHASE_GRAD = 2 };
+
+inline size_t loss_ws_bytes(size_t B, size_t R)
+{
+    return align_up(sizeof(LossStatus)) + align_up(B * sizeof(int32_t)) + align_up(B * sizeof(double)) +
+           align_up(B * sizeof(SeqTerms)) + 3 * align_up(R * sizeof(float)) + align_up(R * sizeof(TokRec));
+}
+
+/* The arrays of a workspace of loss_ws_bytes(B, R) bytes at m. */
+inline LossWs loss_ws_carve(char *m, size_t B, size_t R)
+{
+    LossWs w;
+    size_t o = 0;
+    w.st = (LossStatus *)(m + o), o += align_up(sizeof(LossStatus));
+    w.nb = (int32_t *)(m + o), o += align_up(B * sizeof(int32_t));
+    w.w = (double *)(m + o), o += align_up(B * sizeof(double));
+    w.seq = (SeqTerms *)(m + o), o += align_up(B * sizeof(SeqTerms));
+    w.lp = (float *)(m + o), o += align_up(R * sizeof(float));
+    w.lse = (float *)(m + o), o += align_up(R * sizeof(float));
+    w.ent = (float *)(m + o), o += align_up(R * sizeof(float));
+    w.rec = (TokRec *)(m + o);
+    return w;
+}
+
 } // namespace rlvr_grpo
 
 #endif
