@@ -12,7 +12,10 @@
  *  - the model object (struct rlvr_gpu_model): weights, gradients, AdamW
  *    moments, a bf16 copy of the weights and the training activations, each
  *    family one device allocation, driven from host arrays in host/model.c's
- *    parameter layout (the tensor table's order);
+ *    parameter layout (the tensor table's order); or, created with
+ *    RLVR_GPU_FORWARD_ONLY, a model for the forward and generation only
+ *    (a reference model, a sampler): weights, their bf16 copy and one
+ *    layer's activations, no gradients;
  *  - generation with a KV cache on the device (struct rlvr_gpu_kv and
  *    rlvr_gpu_model_step): host/model.c's rlvr_kv_cache_* and
  *    rlvr_model_step, same semantics, logits handed back to the host.
@@ -129,6 +132,18 @@ int rlvr_gpu_cross_entropy(float *d_logits, const int32_t *d_targets, const uint
 #define RLVR_GPU_BF16 1 /* bf16 operands (a bf16 copy of the fp32 master weights,
                            activations rounded on the way in), fp32 accumulation
                            and outputs; attention products in TF32 */
+/* Or'd into the precision given to rlvr_gpu_model_create: a forward-only
+ * model. It allocates no gradients and no AdamW moments, and reserves one
+ * layer's activations, which every layer of the forward reuses, without the
+ * backward's scratch or the loss's buffers (gpu/model_graph.cuh's
+ * net_carve_acts; tests/test_gpu_model_host.cu prints both modes' bytes for
+ * a Qwen2.5-0.5B shape). It runs the same operations on the
+ * same inputs in the same order as the training model, so its logits (and
+ * its generation steps) are the training model's, bit for bit. Refused on
+ * it, with "gpu model: forward-only model: no gradients" and nothing
+ * changed: rlvr_gpu_model_sft_loss, _backward, _adamw_step, _zero_grads,
+ * _download_grads, _download_adamw and _upload_adamw. */
+#define RLVR_GPU_FORWARD_ONLY 0x100
 
 /* The fields of host/model.h's struct rlvr_model_config that the GPU needs,
  * same names and meanings (head_dim already filled in: the config checked). */
@@ -158,7 +173,9 @@ struct rlvr_gpu_adamw_config {
 struct rlvr_gpu_model;
 
 /* Creates the model with zero weights on the current device. The parameter
- * count and order are host/model.c's for the same config. */
+ * count and order are host/model.c's for the same config. precision:
+ * RLVR_GPU_FP32 or RLVR_GPU_BF16, with RLVR_GPU_FORWARD_ONLY or'd in for a
+ * forward-only model. */
 int rlvr_gpu_model_create(struct rlvr_gpu_model **out, const struct rlvr_gpu_model_config *cfg,
                           int precision, char *err, size_t err_len);
 void rlvr_gpu_model_free(struct rlvr_gpu_model *m);

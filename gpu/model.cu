@@ -5,13 +5,15 @@
  *
  * Families of device memory, one allocation each (llm.c's discipline):
  *   params    float [n_params]       fp32 master weights, host/model.c's order
- *   grads     float [n_params]
+ *   grads     float [n_params]       (none in a forward-only model)
  *   moments   float [2, n_params]    AdamW m and v (allocated at the first step,
  *                                    or by an upload of a checkpoint's)
  *   params_h  bf16  [n_params]       the weights rounded for the BF16 products,
  *                                    rewritten by every upload and AdamW step
  *   acts      float [...]            model_graph.cuh net_carve_acts for B x T:
  *                                    activations, logits, scratch, rope table
+ *                                    (forward-only: one layer's activations,
+ *                                    no backward scratch, no loss buffers)
  *   halves    bf16  [...]            the activations rounded for BF16 products
  *   small     the AdamW segment table and the norm's accumulator
  *   workspace 32 MiB handed to cuBLAS (cublasSetWorkspace), so that cuBLAS
@@ -33,6 +35,8 @@
  * checked on the host before they reach the device (no kernel indexes with
  * an unchecked id; two rows of a step never write one cache entry); a failed call leaves
  * the model usable (an AdamW step with a non-finite norm changes nothing);
+ * a forward-only model refuses, before touching anything, every call that
+ * needs gradients, moments or the loss's buffers (fwd_only_refuse);
  * nothing here prints or exits.
  */
 #include "gpu.h"
@@ -132,6 +136,13 @@ int cuda_check(const char *what, cudaError_t e, char *err, size_t err_len)
     return rlvr_gpu_fail(err, err_len, "gpu model: %s: %s", what, cudaGetErrorString(e));
 }
 
+/* -1 with the message when m is forward-only (what it does not have). */
+int fwd_only_refuse(const rlvr_gpu_model *m, char *err, size_t err_len)
+{
+    if (!m->n.fwd_only) return 0;
+    return rlvr_gpu_fail(err, err_len, "gpu model: forward-only model: no gradients");
+}
+
 int config_check(const rlvr_gpu_model_config *c, char *err, size_t err_len)
 {
     if (c->vocab_size < 1 || c->hidden_size < 1 || c->intermediate_size < 1 ||
@@ -154,6 +165,8 @@ int rlvr_gpu_model_create(struct rlvr_gpu_model **out, const struct rlvr_gpu_mod
 {
     *out = nullptr;
     if (config_check(cfg, err, err_len)) return -1;
+    int fwd_only = (precision & RLVR_GPU_FORWARD_ONLY) != 0;
+    precision &= ~RLVR_GPU_FORWARD_ONLY;
     if (precision != RLVR_GPU_FP32 && precision != RLVR_GPU_BF16)
         return rlvr_gpu_fail(err, err_len, "gpu model: unknown precision %d", precision);
     if (!rlvr_gpu_available()) return rlvr_gpu_fail(err, err_len, "gpu model: no CUDA device");
@@ -162,6 +175,7 @@ int rlvr_gpu_model_create(struct rlvr_gpu_model **out, const struct rlvr_gpu_mod
     m->n.c = make_layout(*cfg);
     m->cfg = *cfg;
     m->n.prec = precision;
+    m->n.fwd_only = fwd_only;
     size_t np = m->n.c.n_params;
     int max_seg = 3 + m->n.c.L * PER_LAYER;
     segment *seg = (segment *)calloc((size_t)max_seg, sizeof *seg);
@@ -180,7 +194,8 @@ int rlvr_gpu_model_create(struct rlvr_gpu_model **out, const struct rlvr_gpu_mod
         goto out;
     }
     if (track_alloc(m, (void **)&m->n.params, np * sizeof(float), "the weights", err, err_len) ||
-        track_alloc(m, (void **)&m->n.grads, np * sizeof(float), "the gradients", err, err_len) ||
+        (!fwd_only &&
+         track_alloc(m, (void **)&m->n.grads, np * sizeof(float), "the gradients", err, err_len)) ||
         (precision == RLVR_GPU_BF16 &&
          track_alloc(m, (void **)&m->n.params_h, np * sizeof(uint16_t), "the bf16 weights", err,
                      err_len)) ||
@@ -194,7 +209,8 @@ int rlvr_gpu_model_create(struct rlvr_gpu_model **out, const struct rlvr_gpu_mod
         goto out;
     }
     if (cuda_check("clear the weights", cudaMemset(m->n.params, 0, np * sizeof(float)), err, err_len) ||
-        cuda_check("clear the gradients", cudaMemset(m->n.grads, 0, np * sizeof(float)), err, err_len) ||
+        (m->n.grads &&
+         cuda_check("clear the gradients", cudaMemset(m->n.grads, 0, np * sizeof(float)), err, err_len)) ||
         (m->n.params_h &&
          cuda_check("clear the bf16 weights", cudaMemset(m->n.params_h, 0, np * sizeof(uint16_t)),
                     err, err_len)) ||
@@ -279,6 +295,7 @@ int rlvr_gpu_model_download(const struct rlvr_gpu_model *m, float *params, size_
 int rlvr_gpu_model_download_grads(const struct rlvr_gpu_model *m, float *grads, size_t n_params,
                                   char *err, size_t err_len)
 {
+    if (fwd_only_refuse(m, err, err_len)) return -1;
     if (n_params != m->n.c.n_params)
         return rlvr_gpu_fail(err, err_len, "gpu model: room for %zu gradients, the model has %zu",
                      n_params, m->n.c.n_params);
@@ -289,6 +306,7 @@ int rlvr_gpu_model_download_grads(const struct rlvr_gpu_model *m, float *grads, 
 
 int rlvr_gpu_model_zero_grads(struct rlvr_gpu_model *m, char *err, size_t err_len)
 {
+    if (fwd_only_refuse(m, err, err_len)) return -1;
     return cuda_check("clear the gradients", cudaMemsetAsync(m->n.grads, 0, params_bytes(m), 0),
                       err, err_len);
 }
@@ -354,6 +372,7 @@ int rlvr_gpu_model_forward(struct rlvr_gpu_model *m, const int32_t *tokens, int 
 int rlvr_gpu_model_sft_loss(struct rlvr_gpu_model *m, const int32_t *targets, const uint8_t *rows,
                             float scale, double *loss, char *err, size_t err_len)
 {
+    if (fwd_only_refuse(m, err, err_len)) return -1;
     if (!m->n.cur_B) return rlvr_gpu_fail(err, err_len, "gpu model: loss without a forward");
     if (!isfinite(scale)) return rlvr_gpu_fail(err, err_len, "gpu model: loss scale %g is not finite", (double)scale);
     size_t N = (size_t)m->n.cur_B * m->n.cur_T;
@@ -394,6 +413,7 @@ int rlvr_gpu_model_sft_loss(struct rlvr_gpu_model *m, const int32_t *targets, co
 int rlvr_gpu_model_backward(struct rlvr_gpu_model *m, const float *d_dlogits, char *err,
                             size_t err_len)
 {
+    if (fwd_only_refuse(m, err, err_len)) return -1;
     if (!m->n.cur_B) return rlvr_gpu_fail(err, err_len, "gpu model: backward without a forward");
     cuda_ops o = ops_of(m, err, err_len);
     return graph_backward(o, m->n, d_dlogits ? d_dlogits : m->n.logits);
@@ -403,6 +423,7 @@ int rlvr_gpu_model_adamw_step(struct rlvr_gpu_model *m, const struct rlvr_gpu_ad
                               double lr, double *grad_norm, int *clipped, char *err,
                               size_t err_len)
 {
+    if (fwd_only_refuse(m, err, err_len)) return -1;
     if (!(c->beta1 >= 0 && c->beta1 < 1) || !(c->beta2 >= 0 && c->beta2 < 1) || !(c->eps > 0) ||
         !(c->weight_decay >= 0) || !(c->max_grad_norm >= 0) || !(lr >= 0) || !isfinite(lr))
         return rlvr_gpu_fail(err, err_len, "gpu model: adamw: a setting is out of range (betas in [0, 1), "
@@ -441,6 +462,7 @@ int rlvr_gpu_model_adamw_step(struct rlvr_gpu_model *m, const struct rlvr_gpu_ad
 int rlvr_gpu_model_download_adamw(const struct rlvr_gpu_model *m, float *m1, float *v,
                                   size_t n_params, long *step, char *err, size_t err_len)
 {
+    if (fwd_only_refuse(m, err, err_len)) return -1;
     size_t np = m->n.c.n_params;
     if (n_params != np)
         return rlvr_gpu_fail(err, err_len, "gpu model: room for the AdamW moments of %zu parameters, "
@@ -463,6 +485,7 @@ int rlvr_gpu_model_download_adamw(const struct rlvr_gpu_model *m, float *m1, flo
 int rlvr_gpu_model_upload_adamw(struct rlvr_gpu_model *m, const float *m1, const float *v,
                                 size_t n_params, long step, char *err, size_t err_len)
 {
+    if (fwd_only_refuse(m, err, err_len)) return -1;
     size_t np = m->n.c.n_params;
     if (n_params != np)
         return rlvr_gpu_fail(err, err_len, "gpu model: AdamW moments of %zu parameters given, the "

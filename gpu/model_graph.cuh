@@ -12,7 +12,9 @@
  *    arithmetically: same order, same offsets, same decay flags);
  *  - struct net: the pointers into the families of memory (params, grads,
  *    the bf16 copy, activations, scratch), carved from one block each by
- *    net_carve_acts; shapes in brackets;
+ *    net_carve_acts; shapes in brackets; a forward-only net (fwd_only)
+ *    carves one layer's activations, which every layer reuses, and nothing
+ *    the backward or the loss needs;
  *  - graph_forward / graph_backward / attention templates over an Ops type;
  *  - struct step_bufs and graph_step / graph_kv_copy: generation with a KV
  *    cache, host/model.c's rlvr_model_step and rlvr_kv_cache_copy.
@@ -28,7 +30,11 @@
  * the only place that knows the mapping.
  *
  * Invariant: the graph reads only what earlier operations wrote; the
- * backward needs the activations of the last forward and nothing else.
+ * backward needs the activations of the last forward and nothing else;
+ * within a layer of the forward, every activation is written before it is
+ * read and the layer's input is last read before its output is written, so
+ * that a forward-only net runs the very same operations on one layer's
+ * buffers (and so gives the very same logits).
  */
 #ifndef RLVR_MODEL_GRAPH_CUH
 #define RLVR_MODEL_GRAPH_CUH
@@ -128,11 +134,15 @@ static inline int make_segments(const layout &y, segment *seg)
 struct net {
     layout c;
     int prec;                 /* RLVR_GPU_FP32 or RLVR_GPU_BF16 */
+    int fwd_only;             /* 1: forward only: grads NULL; the per-layer arrays
+                                 below hold one layer ([1, ...]), reused by every
+                                 layer; the backward's scratch and the loss's
+                                 buffers NULL */
     int B, T;                 /* capacity of the activations */
     int cur_B, cur_T;         /* shape of the last forward (0: none) */
     float *params, *grads;    /* [n_params] each */
     uint16_t *params_h;       /* [n_params] bf16 copy (BF16 only, else NULL) */
-    /* per layer, [L, ...]; N = B * T */
+    /* per layer, [L, ...] ([1, ...] when fwd_only); N = B * T */
     float *x;                 /* [L, N, D]  layer input (residual stream) */
     float *xn1, *rstd1;       /* [L, N, D], [L, N] */
     float *q, *k, *v;         /* [L, B, Hq, T, hd], [L, B, Hk, T, hd] x2: rotated, heads first */
@@ -150,12 +160,13 @@ struct net {
     float *datt;              /* [N, QD] */
     float *oh, *doh, *dqh;    /* [B, Hq, T, hd] each */
     float *dkh, *dvh;         /* [B, Hk, T, hd] each */
-    float *attn_scratch;      /* attention_scratch(B, Hq, T) */
+    float *attn_scratch;      /* attention_scratch(B, Hq, T); [B, Hq, T, T] when fwd_only */
     float *cos_sin;           /* [T, hd] */
     int32_t *targets;         /* [N]  the SFT loss's next tokens */
     uint8_t *rowmask;         /* [N]  rows inside the loss */
     float *logp, *ce_lse;     /* [N] each */
-    uint16_t *hA, *hB;        /* bf16 operands: [N * max(V, F, QD, D)], [N * max(F, QD, D)] */
+    uint16_t *hA, *hB;        /* bf16 operands: [N * max(V, F, QD, D)], [N * max(F, QD, D)];
+                                 fwd_only: [N * max(QD, D)], [N * F] */
 };
 
 /* Scores, their gradient, Dt: [B, Hq, T, T] x2 + [B, Hq, T] floats. */
@@ -184,11 +195,14 @@ struct acts_size {
 };
 
 /* Carves the block (base may be NULL to size it only); hbase likewise for
- * the bf16 operands (NULL when prec is FP32). */
+ * the bf16 operands (NULL when prec is FP32). A forward-only net (n.fwd_only
+ * set by the caller) gets one layer's activations and none of the
+ * backward's or the loss's buffers (those pointers NULL). */
 static inline acts_size net_carve_acts(net &n, int B, int T, float *base, uint16_t *hbase)
 {
     const layout &c = n.c;
-    size_t N = (size_t)B * T, L = (size_t)c.L, D = (size_t)c.D, F = (size_t)c.F;
+    bool fo = n.fwd_only != 0;
+    size_t N = (size_t)B * T, L = fo ? 1 : (size_t)c.L, D = (size_t)c.D, F = (size_t)c.F;
     size_t QD = (size_t)c.QD, KD = (size_t)c.KD, Hq = (size_t)c.Hq, V = (size_t)c.V;
     size_t at = 0;
     auto take = [&](size_t count) -> float * {
@@ -196,6 +210,8 @@ static inline acts_size net_carve_acts(net &n, int B, int T, float *base, uint16
         at += round64(count);
         return p;
     };
+    /* the backward's and the loss's: nothing for a forward-only net */
+    auto take_train = [&](size_t count) -> float * { return fo ? nullptr : take(count); };
     n.x = take(L * N * D);
     n.xn1 = take(L * N * D);
     n.rstd1 = take(L * N);
@@ -218,26 +234,29 @@ static inline acts_size net_carve_acts(net &n, int B, int T, float *base, uint16
     n.tk = take(N * KD);
     n.tv = take(N * KD);
     n.hbuf = take(N * F);
-    n.dup = take(N * F);
-    n.dx = take(N * D);
-    n.dmid = take(N * D);
-    n.dn = take(N * D);
-    n.datt = take(N * QD);
+    n.dup = take_train(N * F);
+    n.dx = take_train(N * D);
+    n.dmid = take_train(N * D);
+    n.dn = take_train(N * D);
+    n.datt = take_train(N * QD);
     n.oh = take(N * QD);
-    n.doh = take(N * QD);
-    n.dqh = take(N * QD);
-    n.dkh = take(N * KD);
-    n.dvh = take(N * KD);
-    n.attn_scratch = take(attention_scratch(B, (int)Hq, T));
+    n.doh = take_train(N * QD);
+    n.dqh = take_train(N * QD);
+    n.dkh = take_train(N * KD);
+    n.dvh = take_train(N * KD);
+    /* the forward's scores only: [B, Hq, T, T] */
+    n.attn_scratch = take(fo ? (size_t)B * Hq * T * (size_t)T : attention_scratch(B, (int)Hq, T));
     n.cos_sin = take((size_t)T * c.hd);
-    n.targets = (int32_t *)take(N);
-    n.rowmask = (uint8_t *)take(N / 4 + 1);
-    n.logp = take(N);
-    n.ce_lse = take(N);
+    n.targets = (int32_t *)take_train(N);
+    n.rowmask = (uint8_t *)take_train(N / 4 + 1);
+    n.logp = take_train(N);
+    n.ce_lse = take_train(N);
     acts_size s;
     s.floats = at;
-    size_t a = round64(N * (max3(V, F, QD) > D ? max3(V, F, QD) : D));
-    size_t b = round64(N * max3(F, QD, D));
+    /* the forward rounds xn1, att, xn2, xf into hA and h into hB; the
+     * backward also dlogits [N, V] (hA) and every gradient */
+    size_t a = fo ? round64(N * (QD > D ? QD : D)) : round64(N * (max3(V, F, QD) > D ? max3(V, F, QD) : D));
+    size_t b = fo ? round64(N * F) : round64(N * max3(F, QD, D));
     s.halves = n.prec == RLVR_GPU_BF16 ? a + b : 0;
     n.hA = hbase ? hbase : nullptr;
     n.hB = hbase ? hbase + a : nullptr;
@@ -400,14 +419,19 @@ int graph_forward(O &o, net &n, int B, int T)
     int lk = lin_kind(n), ak = attn_kind(n);
     operand a, b;
     if (o.embed_fwd(n.x, n.params + off_embed(c), n.tokens, N, D, c.V)) return -1;
+    /* layer l's activations: its own slice, or (forward only) the one set
+     * every layer reuses; then the next layer's input overwrites this one's,
+     * which the layer no longer reads once the residual add has run */
+    size_t ls = n.fwd_only ? 0 : 1;
     for (int l = 0; l < c.L; l++) {
         layer_ptrs w = layer_at(c, n.params, l);
-        float *x = n.x + l * sN * D, *xn1 = n.xn1 + l * sN * D, *rstd1 = n.rstd1 + l * sN;
-        float *q = n.q + l * sN * QD, *k = n.k + l * sN * KD, *v = n.v + l * sN * KD;
-        float *att = n.att + l * sN * QD, *lse = n.lse + l * sN * Hq;
-        float *xmid = n.xmid + l * sN * D, *xn2 = n.xn2 + l * sN * D, *rstd2 = n.rstd2 + l * sN;
-        float *gate = n.gate + l * sN * F, *up = n.up + l * sN * F;
-        float *xnext = l + 1 < c.L ? n.x + (l + 1) * sN * D : n.xL;
+        size_t at = ls * (size_t)l * sN;
+        float *x = n.x + at * D, *xn1 = n.xn1 + at * D, *rstd1 = n.rstd1 + at;
+        float *q = n.q + at * QD, *k = n.k + at * KD, *v = n.v + at * KD;
+        float *att = n.att + at * QD, *lse = n.lse + at * Hq;
+        float *xmid = n.xmid + at * D, *xn2 = n.xn2 + at * D, *rstd2 = n.rstd2 + at;
+        float *gate = n.gate + at * F, *up = n.up + at * F;
+        float *xnext = l + 1 < c.L ? n.x + ls * (size_t)(l + 1) * sN * D : n.xL;
 
         if (o.rms_fwd(xn1, rstd1, x, w.ln1, N, D, c.eps) || act(o, n, &a, xn1, sN * D, n.hA) ||
             mm_xwT(o, lk, n.tq, a, weight(n, w.wq), N, D, QD, 0.0f) ||
@@ -442,10 +466,12 @@ int graph_forward(O &o, net &n, int B, int T)
     return 0;
 }
 
-/* dlogits[N, V] (may be n.logits) -> adds into n.grads. */
+/* dlogits[N, V] (may be n.logits) -> adds into n.grads. Not for a
+ * forward-only net (-1: it kept neither the activations nor gradients). */
 template <class O>
 int graph_backward(O &o, net &n, const float *dlogits)
 {
+    if (n.fwd_only) return -1;
     const layout &c = n.c;
     int B = n.cur_B, T = n.cur_T;
     int N = B * T, D = c.D, F = c.F, QD = c.QD, KD = c.KD, Hq = c.Hq, Hk = c.Hk, hd = c.hd;

@@ -95,7 +95,8 @@ struct rlvr_gpu_model *rlvr_gpu_model_of(const struct rlvr_model *m, int precisi
                      rlvr_gpu_model_n_params(g), m->n_params);
     } else if (!rlvr_gpu_model_upload(g, m->params, m->n_params, err, err_len) &&
                (B < 1 || T < 1 ||
-                (!rlvr_gpu_model_reserve(g, B, T, err, err_len) && !rlvr_gpu_model_zero_grads(g, err, err_len)))) {
+                (!rlvr_gpu_model_reserve(g, B, T, err, err_len) &&
+                 ((precision & RLVR_GPU_FORWARD_ONLY) || !rlvr_gpu_model_zero_grads(g, err, err_len))))) {
         return g;
     }
     rlvr_gpu_model_free(g);
@@ -105,7 +106,8 @@ struct rlvr_gpu_model *rlvr_gpu_model_of(const struct rlvr_model *m, int precisi
 struct rlvr_gpu_model *rlvr_generate_bind_gpu(const struct rlvr_model *m, int precision, char *err,
                                               size_t err_len)
 {
-    struct rlvr_gpu_model *g = rlvr_gpu_model_of(m, precision, 0, 0, err, err_len);
+    /* generation needs no gradients: a forward-only model */
+    struct rlvr_gpu_model *g = rlvr_gpu_model_of(m, precision | RLVR_GPU_FORWARD_ONLY, 0, 0, err, err_len);
     if (!g)
         return NULL;
     struct rlvr_gen_engine e;

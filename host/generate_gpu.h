@@ -39,15 +39,19 @@ void rlvr_gen_engine_gpu(struct rlvr_gen_engine *e, struct rlvr_gpu_model *g);
 
 /* A GPU copy of the CPU model m: same config, same weights, in `precision`
  * (RLVR_GPU_FP32: products in fp32 with TF32 off, the path that matches the
- * CPU; RLVR_GPU_BF16). When B and T are > 0 the training activations are
- * reserved for B sequences of T tokens (rlvr_gpu_model_reserve); 0, 0 for a
- * model that only generates. NULL with a message on failure (no device,
- * built without CUDA, out of device memory). */
+ * CPU; RLVR_GPU_BF16), with RLVR_GPU_FORWARD_ONLY or'd in for a model that
+ * never trains (sampling, evaluation, a reference: no gradients, one
+ * layer's activations) and left out for one that does (rlvr sft). When B
+ * and T are > 0 the activations are reserved for B sequences of T tokens
+ * (rlvr_gpu_model_reserve) and a training model's gradients cleared; 0, 0
+ * for a model that only generates. NULL with a message on failure (no
+ * device, built without CUDA, out of device memory). */
 struct rlvr_gpu_model *rlvr_gpu_model_of(const struct rlvr_model *m, int precision, int B, int T, char *err,
                                          size_t err_len);
 
 /* For a command that generates through rlvr_rollout / rlvr_evaluate: the
- * GPU copy of m (rlvr_gpu_model_of, no training activations) bound with
+ * GPU copy of m (rlvr_gpu_model_of, forward-only, no activations reserved:
+ * generation needs the weights and the KV cache only) bound with
  * rlvr_generate_bind, so that every rlvr_generate(m, ...) from now on runs
  * on it. Returns the GPU model, or NULL with a message (nothing bound). */
 struct rlvr_gpu_model *rlvr_generate_bind_gpu(const struct rlvr_model *m, int precision, char *err,

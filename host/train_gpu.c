@@ -59,16 +59,17 @@ static void gpu_config_of(const struct rlvr_model_config *mc, struct rlvr_gpu_mo
     gc->attention_bias = mc->attention_bias;
 }
 
-/* A GPU model holding m's weights, with activations for B x T; what names
- * the model in messages. */
-static struct rlvr_gpu_model *gpu_model_of(const struct rlvr_model *m, int B, int T, const char *what, char *err,
-                                           size_t err_len)
+/* A GPU model holding m's weights, with activations for B x T: a training
+ * model (gradients cleared), or a forward-only one (fwd_only: no gradients,
+ * one layer's activations); what names the model in messages. */
+static struct rlvr_gpu_model *gpu_model_of(const struct rlvr_model *m, int B, int T, int fwd_only, const char *what,
+                                           char *err, size_t err_len)
 {
     struct rlvr_gpu_model_config gc;
     gpu_config_of(&m->cfg, &gc);
     struct rlvr_gpu_model *g = NULL;
     char msg[512];
-    if (rlvr_gpu_model_create(&g, &gc, RLVR_GPU_FP32, msg, sizeof msg)) {
+    if (rlvr_gpu_model_create(&g, &gc, RLVR_GPU_FP32 | (fwd_only ? RLVR_GPU_FORWARD_ONLY : 0), msg, sizeof msg)) {
         rlvr_num_fail(err, err_len, "%s: %s", what, msg);
         return NULL;
     }
@@ -76,7 +77,8 @@ static struct rlvr_gpu_model *gpu_model_of(const struct rlvr_model *m, int B, in
         rlvr_num_fail(err, err_len, "%s: the GPU model has %zu parameters, the CPU model %zu", what,
                   rlvr_gpu_model_n_params(g), m->n_params);
     else if (rlvr_gpu_model_upload(g, m->params, m->n_params, msg, sizeof msg) ||
-             rlvr_gpu_model_reserve(g, B, T, msg, sizeof msg) || rlvr_gpu_model_zero_grads(g, msg, sizeof msg))
+             rlvr_gpu_model_reserve(g, B, T, msg, sizeof msg) ||
+             (!fwd_only && rlvr_gpu_model_zero_grads(g, msg, sizeof msg)))
         rlvr_num_fail(err, err_len, "%s: %s", what, msg);
     else
         return g;
@@ -126,8 +128,8 @@ int rlvr_train_gpu_create(struct rlvr_train_gpu **out, const struct rlvr_model *
     t->n_params = policy->n_params;
     t->max_seqs = max_seqs, t->max_T = max_T, t->vocab = policy->cfg.vocab_size;
     char msg[512];
-    if (!(t->policy = gpu_model_of(policy, max_seqs, max_T, "the policy", err, err_len)) ||
-        (ref && !(t->ref = gpu_model_of(ref, max_seqs, max_T, "the reference model", err, err_len))))
+    if (!(t->policy = gpu_model_of(policy, max_seqs, max_T, 0, "the policy", err, err_len)) ||
+        (ref && !(t->ref = gpu_model_of(ref, max_seqs, max_T, 1, "the reference model", err, err_len))))
         goto fail;
     t->block_bytes = carve(t, NULL);
     if (rlvr_gpu_grpo_alloc(&t->block, t->block_bytes, msg, sizeof msg)) {

@@ -19,8 +19,9 @@
  *    (brought to the host for a checkpoint's optimizer.bin and back for a
  *    resume by rlvr_adamw_from_gpu / rlvr_adamw_to_gpu below, in the CPU's
  *    format, so checkpoints move freely between the devices);
- *  - the reference model when beta > 0: a second GPU model, used forward
- *    only (its gradients are allocated by gpu_model.h and never touched),
+ *  - the reference model when beta > 0: a second GPU model, forward-only
+ *    (RLVR_GPU_FORWARD_ONLY: no gradients, one layer's activations reused
+ *    by every layer, so it costs its weights, the logits and little else),
  *    chosen over the CPU reference because its forward over the whole batch
  *    would cost as much CPU time as the CPU path's whole step;
  *  - one allocation of micro-batch inputs for the loss (targets, mask,

@@ -29,6 +29,10 @@
  *    a double sum in another order). Its state (moments and step count)
  *    downloaded and uploaded comes back bit for bit; a model resumed from it
  *    steps as host/optim.c does from the same state, within the same 1e-6.
+ *  - the forward-only model (RLVR_GPU_FORWARD_ONLY): its logits are the
+ *    training model's bit for bit (the same operations on the same inputs;
+ *    the forward has no atomics and cuBLAS is deterministic for the same
+ *    shapes), in less memory; the calls that need gradients are refused.
  *  - generation (rlvr_gpu_model_step vs rlvr_model_step, the scenario of
  *    test_gpu_model_step.h, and a 300-row prompt): the whole model's fp32
  *    tolerance, A = 5e-5, R = 5e-4 (the same products; decoding attention
@@ -462,6 +466,102 @@ static void adamw_case(void)
     free(p), free(gr);
 }
 
+/* The forward-only model (RLVR_GPU_FORWARD_ONLY) beside the training model
+ * on the same weights and tokens: the same logits, bit for bit (the same
+ * operations on the same inputs: the forward has no atomics, and cuBLAS is
+ * deterministic for the same shapes), in less device memory (no gradients,
+ * one layer's activations). */
+static void forward_only_case(const struct shape *s, int prec)
+{
+    const char *pn = prec == RLVR_GPU_BF16 ? "bf16" : "fp32";
+    struct rlvr_model_config c;
+    rlvr_model_config_tiny(&c);
+    c.vocab_size = s->V, c.hidden_size = s->D, c.intermediate_size = s->F, c.num_hidden_layers = s->L;
+    c.num_attention_heads = s->Hq, c.num_key_value_heads = s->Hk, c.head_dim = s->hd;
+    c.tie_word_embeddings = s->tied, c.attention_bias = s->bias, c.eos_token_id = -1;
+    struct rlvr_model m;
+    struct rlvr_gpu_model *g = NULL, *f = NULL;
+    struct rlvr_gpu_model_config gc;
+    if (rlvr_model_create(&m, &c, err, sizeof err)) {
+        ok(0, "%s: host model: %s", s->name, err);
+        return;
+    }
+    for (int t = 0; t < m.n_tensors; t++) {
+        const struct rlvr_tensor *x = &m.tensors[t];
+        fill(m.params + x->offset, x->numel, 0.3f, strstr(x->name, "norm") ? 1.0f : 0.0f);
+    }
+    to_gpu_cfg(&m.cfg, &gc);
+    int B = s->B, T = s->T, N = B * T;
+    size_t NV = (size_t)N * s->V, np = m.n_params;
+    int32_t *tok = malloc((size_t)N * 4);
+    float *lg = malloc(NV * 4), *lf = malloc(NV * 4), *d_lg = NULL, *d_lf = NULL;
+    for (int i = 0; i < N; i++) tok[i] = (int32_t)(uniform() * s->V);
+    int rc = rlvr_gpu_model_create(&g, &gc, prec, err, sizeof err) ||
+             rlvr_gpu_model_create(&f, &gc, prec | RLVR_GPU_FORWARD_ONLY, err, sizeof err) ||
+             rlvr_gpu_model_upload(g, m.params, np, err, sizeof err) ||
+             rlvr_gpu_model_upload(f, m.params, np, err, sizeof err) ||
+             rlvr_gpu_model_forward(g, tok, B, T, &d_lg, err, sizeof err) ||
+             rlvr_gpu_model_forward(f, tok, B, T, &d_lf, err, sizeof err) ||
+             rlvr_gpu_mem_download(lg, d_lg, NV * 4, err, sizeof err) ||
+             rlvr_gpu_mem_download(lf, d_lf, NV * 4, err, sizeof err);
+    ok(!rc && !memcmp(lg, lf, NV * 4), "%s, %s: the forward-only model's logits are the training model's, bit for "
+       "bit%s%s", s->name, pn, rc ? ": " : "", rc ? err : "");
+    ok(!rc && rlvr_gpu_model_n_params(f) == np && rlvr_gpu_model_bytes(f) + np * 4 <= rlvr_gpu_model_bytes(g),
+       "%s, %s: forward-only: %zu bytes of device memory, the training model %zu", s->name, pn,
+       f ? rlvr_gpu_model_bytes(f) : 0, g ? rlvr_gpu_model_bytes(g) : 0);
+    rlvr_gpu_model_free(g);
+    rlvr_gpu_model_free(f);
+    rlvr_model_free(&m);
+    free(tok), free(lg), free(lf);
+}
+
+/* Every call that needs gradients, moments or the loss's buffers, refused
+ * on a forward-only model with one message, leaving it usable. */
+static void forward_only_refusals(void)
+{
+    struct rlvr_model_config c;
+    rlvr_model_config_tiny(&c);
+    struct rlvr_gpu_model_config gc;
+    to_gpu_cfg(&c, &gc);
+    struct rlvr_gpu_model *f = NULL;
+    if (rlvr_gpu_model_create(&f, &gc, RLVR_GPU_FP32 | RLVR_GPU_FORWARD_ONLY, err, sizeof err)) {
+        ok(0, "forward-only: create: %s", err);
+        return;
+    }
+    size_t np = rlvr_gpu_model_n_params(f);
+    float *h = calloc(2 * np, 4);
+    int32_t tok[4] = {1, 2, 3, 4};
+    long step = 0;
+    struct rlvr_gpu_adamw_config ac = {0.9, 0.999, 1e-8, 0.0, 1.0};
+    float *d_logits = NULL;
+    ok(rlvr_gpu_model_forward(f, tok, 1, 4, &d_logits, err, sizeof err) == 0 && d_logits,
+       "forward-only: the forward runs%s%s", d_logits ? "" : ": ", d_logits ? "" : err);
+    const char *want = "gpu model: forward-only model: no gradients";
+    int refused = 0;
+    err[0] = 0;
+    refused += rlvr_gpu_model_sft_loss(f, tok, NULL, 1.0f, NULL, err, sizeof err) == -1 && !strcmp(err, want);
+    err[0] = 0;
+    refused += rlvr_gpu_model_backward(f, NULL, err, sizeof err) == -1 && !strcmp(err, want);
+    err[0] = 0;
+    refused += rlvr_gpu_model_adamw_step(f, &ac, 1e-3, NULL, NULL, err, sizeof err) == -1 && !strcmp(err, want);
+    err[0] = 0;
+    refused += rlvr_gpu_model_zero_grads(f, err, sizeof err) == -1 && !strcmp(err, want);
+    err[0] = 0;
+    refused += rlvr_gpu_model_download_grads(f, h, np, err, sizeof err) == -1 && !strcmp(err, want);
+    err[0] = 0;
+    refused += rlvr_gpu_model_download_adamw(f, h, h + np, np, &step, err, sizeof err) == -1 && !strcmp(err, want);
+    err[0] = 0;
+    refused += rlvr_gpu_model_upload_adamw(f, h, h + np, np, 0, err, sizeof err) == -1 && !strcmp(err, want);
+    ok(refused == 7, "forward-only: the loss, backward, AdamW step, clearing and downloading the gradients and "
+       "AdamW's state each refused with \"%s\" (%d of 7)", want, refused);
+    ok(rlvr_gpu_model_forward(f, tok, 1, 4, &d_logits, err, sizeof err) == 0 && rlvr_gpu_sync(err, sizeof err) == 0,
+       "forward-only: the model forwards after the refusals");
+    ok(rlvr_gpu_model_bytes(f) == rlvr_gpu_model_peak_bytes(f),
+       "forward-only: the refusals allocated nothing (%zu bytes held, the peak)", rlvr_gpu_model_bytes(f));
+    free(h);
+    rlvr_gpu_model_free(f);
+}
+
 /* One AdamW step of g at rate lr on the gradient of the fixed d_dl[16, V]
  * over tok (2 x 8). */
 static int gpu_step_on(struct rlvr_gpu_model *g, const struct rlvr_gpu_adamw_config *ac, double lr,
@@ -736,7 +836,8 @@ static void gen_case(const struct gen_shape *s, int prec)
     }
     struct dev_gen d = {device_copy(&m, prec), NULL};
     char name[160];
-    snprintf(name, sizeof name, "%s, %s", s->name, prec == RLVR_GPU_BF16 ? "bf16" : "fp32");
+    snprintf(name, sizeof name, "%s, %s%s", s->name, (prec & ~RLVR_GPU_FORWARD_ONLY) == RLVR_GPU_BF16 ? "bf16" : "fp32",
+             prec & RLVR_GPU_FORWARD_ONLY ? ", forward-only" : "");
     if (!d.g) {
         ok(0, "%s: device model: %s", name, err);
         rlvr_model_free(&m);
@@ -744,7 +845,7 @@ static void gen_case(const struct gen_shape *s, int prec)
     }
     size_t before = rlvr_gpu_model_bytes(d.g);
     struct step_target t = {&d, dev_gen_create, dev_gen_copy, dev_gen_step, dev_gen_destroy};
-    step_scenario(name, &m, &t, prec == RLVR_GPU_BF16, 5e-5, 5e-4);
+    step_scenario(name, &m, &t, (prec & ~RLVR_GPU_FORWARD_ONLY) == RLVR_GPU_BF16, 5e-5, 5e-4);
     ok(rlvr_gpu_model_bytes(d.g) == before && rlvr_gpu_model_peak_bytes(d.g) > before,
        "%s: the cache and the step's rows were counted in the peak (%zu > %zu) and given back", name,
        rlvr_gpu_model_peak_bytes(d.g), before);
@@ -881,13 +982,18 @@ int main(void)
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
         model_case(&shapes[i], RLVR_GPU_FP32);
         model_case(&shapes[i], RLVR_GPU_BF16);
+        forward_only_case(&shapes[i], RLVR_GPU_FP32);
+        forward_only_case(&shapes[i], RLVR_GPU_BF16);
     }
     adamw_case();
     adamw_state_case();
     refusal_cases();
+    forward_only_refusals();
     for (size_t i = 0; i < sizeof gen_shapes / sizeof gen_shapes[0]; i++) {
         gen_case(&gen_shapes[i], RLVR_GPU_FP32);
         gen_case(&gen_shapes[i], RLVR_GPU_BF16);
+        gen_case(&gen_shapes[i], RLVR_GPU_FP32 | RLVR_GPU_FORWARD_ONLY);
+        gen_case(&gen_shapes[i], RLVR_GPU_BF16 | RLVR_GPU_FORWARD_ONLY);
     }
     long_gen_case();
     gen_refusals();

@@ -16,7 +16,12 @@
  * graph_kv_copy against rlvr_model_step and rlvr_kv_cache_copy
  * (test_gpu_model_step.h's scenario), with the cache NaN-filled so that a
  * read of a position nothing wrote shows, and the decoding attention's
- * online softmax split over 4 parts as the kernel's 4 warps split it. What
+ * online softmax split over 4 parts as the kernel's 4 warps split it; the
+ * forward-only net (RLVR_GPU_FORWARD_ONLY: one layer's activations reused by
+ * every layer, no gradients) against the training net, bit for bit, with
+ * nothing written past the blocks net_carve_acts sizes for either, its
+ * carve smaller and its backward refused, the generation scenario on it,
+ * and both modes' device memory for a Qwen2.5-0.5B shape (TAP comments). What
  * it cannot check -- the kernels' indexing, reductions and launches, and
  * cuBLAS itself -- is tests/test_gpu_model.c's job on a GPU.
  *
@@ -379,21 +384,30 @@ static double rel_l2(const float *got, const float *want, size_t n)
     return den > 0 ? sqrt(num / den) : sqrt(num);
 }
 
-/* An emulated model: the net over malloc'd blocks. */
+/* An emulated model: the net over malloc'd blocks (a training net, or a
+ * forward-only one: no gradients, net_carve_acts's forward-only block). Each
+ * block is followed by kGuard entries of a sentinel, so that a write past
+ * what the carve sized shows (emu_guards_intact). */
 struct emu {
     net n;
     float *acts;
     uint16_t *halves;
     uint16_t *params_h;
+    size_t n_floats, n_halves;
 };
 
-static void emu_init(emu *e, const rlvr_model *m, int prec, int B, int T)
+static const size_t kGuard = 256;
+static const uint32_t kGuardBits = 0x7fc0beefu; /* a NaN no operation makes */
+static const uint16_t kGuardHalf = 0x7fbe;
+
+static void emu_init(emu *e, const rlvr_model *m, int prec, int B, int T, int fwd_only = 0)
 {
     memset(e, 0, sizeof *e);
     e->n.c = make_layout(gpu_cfg(m->cfg));
     e->n.prec = prec;
+    e->n.fwd_only = fwd_only;
     e->n.params = (float *)malloc(m->n_params * sizeof(float));
-    e->n.grads = (float *)calloc(m->n_params, sizeof(float));
+    e->n.grads = fwd_only ? nullptr : (float *)calloc(m->n_params, sizeof(float));
     memcpy(e->n.params, m->params, m->n_params * sizeof(float));
     if (prec == RLVR_GPU_BF16) {
         e->params_h = (uint16_t *)malloc(m->n_params * sizeof(uint16_t));
@@ -401,13 +415,42 @@ static void emu_init(emu *e, const rlvr_model *m, int prec, int B, int T)
         e->n.params_h = e->params_h;
     }
     acts_size s = net_carve_acts(e->n, B, T, nullptr, nullptr);
+    e->n_floats = s.floats, e->n_halves = s.halves;
     /* NaN-filled: a read of anything not written first shows up */
-    e->acts = (float *)malloc(s.floats * sizeof(float));
+    e->acts = (float *)malloc((s.floats + kGuard) * sizeof(float));
     for (size_t i = 0; i < s.floats; i++) e->acts[i] = NAN;
-    e->halves = s.halves ? (uint16_t *)malloc(s.halves * sizeof(uint16_t)) : nullptr;
-    if (e->halves) memset(e->halves, 0xff, s.halves * sizeof(uint16_t));
+    for (size_t i = 0; i < kGuard; i++) memcpy(&e->acts[s.floats + i], &kGuardBits, sizeof(float));
+    e->halves = s.halves ? (uint16_t *)malloc((s.halves + kGuard) * sizeof(uint16_t)) : nullptr;
+    if (e->halves) {
+        memset(e->halves, 0xff, s.halves * sizeof(uint16_t));
+        for (size_t i = 0; i < kGuard; i++) e->halves[s.halves + i] = kGuardHalf;
+    }
     net_carve_acts(e->n, B, T, e->acts, e->halves);
     rlvr_gpu_rope_table(e->n.cos_sin, T, e->n.c.hd, e->n.c.theta);
+}
+
+/* 1 when nothing was written past the carved blocks. */
+static int emu_guards_intact(const emu *e)
+{
+    for (size_t i = 0; i < kGuard; i++) {
+        uint32_t b;
+        memcpy(&b, &e->acts[e->n_floats + i], sizeof b);
+        if (b != kGuardBits || (e->halves && e->halves[e->n_halves + i] != kGuardHalf)) return 0;
+    }
+    return 1;
+}
+
+/* Bytes of the activation blocks (fp32 and bf16) net_carve_acts sizes for
+ * B x T in a training or a forward-only net. */
+static size_t carve_bytes(const layout &y, int prec, int fwd_only, int B, int T)
+{
+    net n;
+    memset(&n, 0, sizeof n);
+    n.c = y;
+    n.prec = prec;
+    n.fwd_only = fwd_only;
+    acts_size s = net_carve_acts(n, B, T, nullptr, nullptr);
+    return s.floats * sizeof(float) + s.halves * sizeof(uint16_t);
 }
 
 static void emu_free(emu *e)
@@ -541,6 +584,29 @@ static void model_case(const shape &s)
             double r = rel_l2(e.n.logits, logits, NV);
             ok(r <= 5e-2, "%s, bf16: logits within 5%% of fp32 (relative L2 %.3g)", s.name, r);
             ok(r > 0, "%s, bf16: the bf16 path rounds (relative L2 %.3g is not 0)", s.name, r);
+        }
+        ok(emu_guards_intact(&e), "%s, %s: the forward writes nothing past the carved blocks", s.name, pn);
+
+        /* the forward-only net: one layer's activations, the same logits */
+        {
+            emu f;
+            emu_init(&f, &m, prec, B, T, 1);
+            memcpy(f.n.tokens, tok, (size_t)N * sizeof(int32_t));
+            host_ops fo;
+            int frc = graph_forward(fo, f.n, B, T);
+            ok(frc == 0 && fo.gemms == o.gemms && !memcmp(f.n.logits, e.n.logits, NV * sizeof(float)),
+               "%s, %s: the forward-only net's logits are the training net's, bit for bit (%d products)", s.name,
+               pn, fo.gemms);
+            ok(emu_guards_intact(&f), "%s, %s: forward-only: nothing written past the carved blocks", s.name, pn);
+            size_t tb = carve_bytes(e.n.c, prec, 0, B, T), fb = carve_bytes(e.n.c, prec, 1, B, T);
+            size_t gb = s.L > 1 ? (size_t)(s.L - 1) * (size_t)N * (4 * s.D + 2 * s.Hq * s.hd + 2 * s.Hk * s.hd + 2 * s.F)
+                                        * sizeof(float) : 0;
+            ok(fb + gb <= tb && f.n.grads == nullptr && f.n.dx == nullptr && f.n.logp == nullptr,
+               "%s, %s: forward-only: no gradients, no backward or loss buffers, %zu bytes of activations where "
+               "the training net carves %zu", s.name, pn, fb, tb);
+            ok(graph_backward(fo, f.n, f.n.logits) == -1 && fo.gemms == o.gemms,
+               "%s, %s: the backward refuses a forward-only net before any work", s.name, pn);
+            emu_free(&f);
         }
 
         /* the loss: the kernel's arithmetic vs rlvr_logprobs + backward */
@@ -812,18 +878,20 @@ static void gen_case(const gen_shape &s)
         return;
     }
     fill(&m);
-    for (int prec = RLVR_GPU_FP32; prec <= RLVR_GPU_BF16; prec++) {
-        emu_gen g;
-        memset(&g, 0, sizeof g);
-        emu_init(&g.e, &m, prec, 1, 1);
-        g.c = g.e.n.c;
-        g.prec = prec;
-        step_target t = {&g, emu_gen_create, emu_gen_copy, emu_gen_step, emu_gen_destroy};
-        char name[160];
-        snprintf(name, sizeof name, "%s, %s", s.name, prec == RLVR_GPU_BF16 ? "bf16" : "fp32");
-        step_scenario(name, &m, &t, prec == RLVR_GPU_BF16, 1e-5, 1e-4);
-        emu_free(&g.e);
-    }
+    for (int prec = RLVR_GPU_FP32; prec <= RLVR_GPU_BF16; prec++)
+        for (int fwd_only = 0; fwd_only <= 1; fwd_only++) {
+            emu_gen g;
+            memset(&g, 0, sizeof g);
+            emu_init(&g.e, &m, prec, 1, 1, fwd_only);
+            g.c = g.e.n.c;
+            g.prec = prec;
+            step_target t = {&g, emu_gen_create, emu_gen_copy, emu_gen_step, emu_gen_destroy};
+            char name[160];
+            snprintf(name, sizeof name, "%s, %s%s", s.name, prec == RLVR_GPU_BF16 ? "bf16" : "fp32",
+                     fwd_only ? ", forward-only" : "");
+            step_scenario(name, &m, &t, prec == RLVR_GPU_BF16, 1e-5, 1e-4);
+            emu_free(&g.e);
+        }
     rlvr_model_free(&m);
 }
 
@@ -851,9 +919,45 @@ static void kv_copy_case(void)
     free(k), free(v);
 }
 
+/* The device memory of a Qwen2.5-0.5B-shaped model (vocabulary 151936,
+ * hidden 896, 24 layers, 14/2 heads of 64, intermediate 4864, tied, biases)
+ * as a training model and as a forward-only one, from the carve functions
+ * and the families model.cu allocates (its 32 MiB cuBLAS workspace and the
+ * tensor table aside): printed as TAP comments for the README. */
+static void memory_figures(void)
+{
+    rlvr_gpu_model_config g;
+    memset(&g, 0, sizeof g);
+    g.vocab_size = 151936, g.hidden_size = 896, g.intermediate_size = 4864, g.num_hidden_layers = 24;
+    g.num_attention_heads = 14, g.num_key_value_heads = 2, g.head_dim = 64, g.max_position_embeddings = 32768;
+    g.rope_theta = 1e6, g.rms_norm_eps = 1e-6, g.tie_word_embeddings = 1, g.attention_bias = 1;
+    layout y = make_layout(g);
+    const double GiB = 1024.0 * 1024.0 * 1024.0;
+    size_t np = y.n_params;
+    ok(np == 494032768, "Qwen2.5-0.5B shape: %zu parameters (494032768)", np);
+    const struct {
+        int B, T;
+    } sizes[] = {{1, 1024}, {8, 1024}, {4, 2048}};
+    for (int prec = RLVR_GPU_FP32; prec <= RLVR_GPU_BF16; prec++)
+        for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+            int B = sizes[i].B, T = sizes[i].T;
+            const char *pn = prec == RLVR_GPU_BF16 ? "bf16" : "fp32";
+            size_t tr = carve_bytes(y, prec, 0, B, T), fo = carve_bytes(y, prec, 1, B, T);
+            size_t w = np * 4 + (prec == RLVR_GPU_BF16 ? np * 2 : 0);
+            size_t train_total = w + np * 4 + np * 8 + tr, fwd_total = w + fo;
+            diag("Qwen2.5-0.5B, %s, %d x %d positions: training model %.2f GiB (weights %.2f, gradients %.2f, "
+                 "AdamW moments %.2f, activations %.2f); forward-only %.2f GiB (weights %.2f, activations %.2f)",
+                 pn, B, T, train_total / GiB, w / GiB, np * 4 / GiB, np * 8 / GiB, tr / GiB, fwd_total / GiB,
+                 w / GiB, fo / GiB);
+            ok(fo * 2 < tr, "Qwen2.5-0.5B, %s, %d x %d: the forward-only activations (%.2f GiB) under half of "
+               "the training model's (%.2f GiB)", pn, B, T, fo / GiB, tr / GiB);
+        }
+}
+
 int main(void)
 {
     plan_no_plan();
+    memory_figures();
     math_cases();
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) model_case(shapes[i]);
     adamw_case(0.5, 0.1, "clipped, decay 0.1");

@@ -18,6 +18,12 @@
  * test_gpu_grpo's and test_gpu_model's on a GPU, and test_train_gpu.py's
  * end to end.
  *
+ * The fake models gpu_model.h's two kinds of model: a training one, and a
+ * forward-only one (RLVR_GPU_FORWARD_ONLY: no gradients, no moments; the
+ * calls that need them refused with the real message), and counts what the
+ * trainer creates: the policy must be a training model, the reference a
+ * forward-only one (which the trainer must never ask for gradients).
+ *
  * Cases (table below): every loss type, on and off policy (old
  * log-probabilities), with and without the reference (beta), GSPO, the
  * truncated-completion mask, delta and the dual clip, two optimizer steps
@@ -154,18 +160,31 @@ int rlvr_gpu_grpo_download(void *dst, const void *d_src, size_t bytes, char *err
     return 0;
 }
 
+/* A model as gpu_model.h has it: a training model (gradients, AdamW), or a
+ * forward-only one (RLVR_GPU_FORWARD_ONLY: neither; every call that needs
+ * them refused with the real model's message). created_* count what the
+ * trainer asked for. */
 struct rlvr_gpu_model {
     struct rlvr_model m;
-    struct rlvr_adamw opt;
+    struct rlvr_adamw opt; /* zeroed in a forward-only model */
+    int fwd_only;
     float *d_logits; /* a device block: [B*T, V] of the reserve */
     int B, T, cur_B, cur_T;
 };
+static int created_training, created_fwd_only;
+
+#define FWD_ONLY_REFUSED(m)                                                                                            \
+    do {                                                                                                               \
+        if ((m)->fwd_only)                                                                                             \
+            return fail(err, err_len, "gpu model: forward-only model: no gradients");                                 \
+    } while (0)
 
 int rlvr_gpu_model_create(struct rlvr_gpu_model **out, const struct rlvr_gpu_model_config *g, int precision,
                           char *err, size_t err_len)
 {
     *out = NULL;
-    if (precision != RLVR_GPU_FP32)
+    int fwd_only = (precision & RLVR_GPU_FORWARD_ONLY) != 0;
+    if ((precision & ~RLVR_GPU_FORWARD_ONLY) != RLVR_GPU_FP32)
         return fail(err, err_len, "fake device: the trainer must ask for fp32");
     struct rlvr_model_config c;
     memset(&c, 0, sizeof c);
@@ -180,12 +199,18 @@ int rlvr_gpu_model_create(struct rlvr_gpu_model **out, const struct rlvr_gpu_mod
     rlvr_optim_config_default(&oc);
     oc.schedule = RLVR_LR_CONSTANT, oc.warmup_steps = 0;
     if (!m || rlvr_model_config_check(&c, err, err_len) || rlvr_model_create(&m->m, &c, err, err_len) ||
-        rlvr_model_enable_grads(&m->m, err, err_len) || rlvr_adamw_create(&m->opt, m->m.n_params, &oc, err, err_len)) {
+        (!fwd_only && (rlvr_model_enable_grads(&m->m, err, err_len) ||
+                       rlvr_adamw_create(&m->opt, m->m.n_params, &oc, err, err_len)))) {
         if (m)
             rlvr_model_free(&m->m), rlvr_adamw_free(&m->opt);
         free(m);
         return -1;
     }
+    m->fwd_only = fwd_only;
+    if (fwd_only)
+        created_fwd_only++;
+    else
+        created_training++;
     *out = m;
     return 0;
 }
@@ -199,7 +224,7 @@ void rlvr_gpu_model_free(struct rlvr_gpu_model *m)
     free(m);
 }
 size_t rlvr_gpu_model_n_params(const struct rlvr_gpu_model *m) { return m->m.n_params; }
-size_t rlvr_gpu_model_bytes(const struct rlvr_gpu_model *m) { return m->m.n_params * 4 * 2; }
+size_t rlvr_gpu_model_bytes(const struct rlvr_gpu_model *m) { return m->m.n_params * 4 * (m->fwd_only ? 1 : 2); }
 int rlvr_gpu_model_upload(struct rlvr_gpu_model *m, const float *params, size_t n, char *err, size_t err_len)
 {
     if (n != m->m.n_params)
@@ -218,7 +243,7 @@ int rlvr_gpu_model_download(const struct rlvr_gpu_model *m, float *params, size_
 }
 int rlvr_gpu_model_zero_grads(struct rlvr_gpu_model *m, char *err, size_t err_len)
 {
-    (void)err, (void)err_len;
+    FWD_ONLY_REFUSED(m);
     rlvr_model_zero_grads(&m->m);
     return 0;
 }
@@ -254,6 +279,7 @@ int rlvr_gpu_model_forward(struct rlvr_gpu_model *m, const int32_t *tokens, int 
 }
 int rlvr_gpu_model_backward(struct rlvr_gpu_model *m, const float *d_dlogits, char *err, size_t err_len)
 {
+    FWD_ONLY_REFUSED(m);
     if (!m->cur_B)
         return fail(err, err_len, "gpu model: backward without a forward");
     if (d_dlogits)
@@ -263,6 +289,7 @@ int rlvr_gpu_model_backward(struct rlvr_gpu_model *m, const float *d_dlogits, ch
 int rlvr_gpu_model_adamw_step(struct rlvr_gpu_model *m, const struct rlvr_gpu_adamw_config *c, double lr,
                               double *grad_norm, int *clipped, char *err, size_t err_len)
 {
+    FWD_ONLY_REFUSED(m);
     m->opt.cfg.lr = lr, m->opt.cfg.beta1 = c->beta1, m->opt.cfg.beta2 = c->beta2, m->opt.cfg.eps = c->eps;
     m->opt.cfg.weight_decay = c->weight_decay, m->opt.cfg.max_grad_norm = c->max_grad_norm;
     struct rlvr_optim_stats st;
@@ -277,6 +304,7 @@ int rlvr_gpu_model_adamw_step(struct rlvr_gpu_model *m, const struct rlvr_gpu_ad
 int rlvr_gpu_model_download_adamw(const struct rlvr_gpu_model *m, float *m1, float *v, size_t n, long *step,
                                   char *err, size_t err_len)
 {
+    FWD_ONLY_REFUSED(m);
     if (n != m->m.n_params)
         return fail(err, err_len, "fake device: moments of the wrong size");
     HOST(m1, n * sizeof(float));
@@ -289,6 +317,7 @@ int rlvr_gpu_model_download_adamw(const struct rlvr_gpu_model *m, float *m1, flo
 int rlvr_gpu_model_upload_adamw(struct rlvr_gpu_model *m, const float *m1, const float *v, size_t n, long step,
                                 char *err, size_t err_len)
 {
+    FWD_ONLY_REFUSED(m);
     if (n != m->m.n_params)
         return fail(err, err_len, "fake device: moments of the wrong size");
     if (step < 0)
@@ -496,11 +525,15 @@ static int run_case(const struct tcase *tc, const struct rlvr_model *init, const
         return 0;
     }
     memcpy(cpu.params, init->params, cpu.n_params * sizeof(float));
+    created_training = created_fwd_only = 0;
     if (rlvr_train_gpu_create(&t, init, ref ? refm : NULL, 3, 12, err, sizeof err)) {
         ok(0, "%s: create: %s", tc->name, err);
         rlvr_model_free(&cpu), rlvr_adamw_free(&opt);
         return 0;
     }
+    ok_all &= ok(created_training == 1 && created_fwd_only == ref,
+                 "%s: the policy is a training model%s (%d training, %d forward-only)", tc->name,
+                 ref ? ", the reference a forward-only one" : "", created_training, created_fwd_only);
     long gpu_step = 0;
     int V = init->cfg.vocab_size;
     for (int step = 0; step < 2 && ok_all; step++) {
