@@ -116,6 +116,17 @@ int rlvr_gpu_available(void);
  * Returns 0 (-1 only when buf is NULL or len is 0). */
 int rlvr_gpu_describe(char *buf, size_t len);
 
+/* cuBLAS is not linked: gpu/cublas_load.c opens it (dlopen) the first time
+ * gpu/ calls one of its functions, so a process that stays on the CPU never
+ * maps it. This loads it now (once; later calls return the first outcome):
+ * 0 when loaded, else -1 with the reason in err, e.g. "cannot load cuBLAS:
+ * libcublas.so.13: cannot open shared object file: No such file or
+ * directory" ("built without CUDA" without CUDA). The environment variable
+ * RLVR_CUBLAS_LIBRARY=FILE names the file to open instead of the soname
+ * configure found. Calling it is never required: it gives the reason up
+ * front, for messages and tests. */
+int rlvr_cublas_load(char *err, size_t err_len);
+
 /* GRPO group advantages on the GPU (CPU reference: rlvr_group_advantages in
  * host/advantage.h; the semantics are the same, word for word):
  *   rewards[n]      reward of each sample; NaN means null (abstained or
