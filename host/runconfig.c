@@ -203,6 +203,20 @@ void rlvr_run_args_free(struct rlvr_run_args *a)
     a->over = NULL;
 }
 
+static int write_trainer_state(const char *dir, const char *state_json, char *err, size_t err_len)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/trainer_state.json", dir);
+    FILE *f = fopen(path, "wb");
+    if (!f || fprintf(f, "%s\n", state_json) < 0 || fclose(f)) {
+        if (f)
+            fclose(f);
+        rlvr_errf(err, err_len, "cannot write %s", path);
+        return -1;
+    }
+    return 0;
+}
+
 int rlvr_run_checkpoint_save(const struct rlvr_policy *p, const struct rlvr_adamw *opt, const char *out_dir,
                              long step, const char *state_json, char *err, size_t err_len)
 {
@@ -213,13 +227,15 @@ int rlvr_run_checkpoint_save(const struct rlvr_policy *p, const struct rlvr_adam
     snprintf(path, sizeof path, "%s/optimizer.bin", dir);
     if (opt && rlvr_adamw_save(opt, path, err, err_len))
         return -1;
-    snprintf(path, sizeof path, "%s/trainer_state.json", dir);
-    FILE *f = fopen(path, "wb");
-    if (!f || fprintf(f, "%s\n", state_json) < 0 || fclose(f)) {
-        rlvr_errf(err, err_len, "cannot write %s", path);
+    return write_trainer_state(dir, state_json, err, err_len);
+}
+
+int rlvr_run_final_save(const struct rlvr_policy *p, const char *out_dir, enum rlvr_dtype dtype,
+                        const char *state_json, char *err, size_t err_len)
+{
+    if (rlvr_policy_save(p, out_dir, dtype, err, err_len))
         return -1;
-    }
-    return 0;
+    return write_trainer_state(out_dir, state_json, err, err_len);
 }
 
 int rlvr_mkdirs(const char *dir)

@@ -16,6 +16,8 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "checkpoint.h"
+
 enum rlvr_key_type { RLVR_KEY_INT, RLVR_KEY_NUM, RLVR_KEY_STR, RLVR_KEY_BOOL, RLVR_KEY_PATH, RLVR_KEY_JSON };
 
 struct rlvr_key {
@@ -63,10 +65,16 @@ int rlvr_run_args_parse(int argc, char **argv, int allow_resume, struct rlvr_run
 void rlvr_run_args_free(struct rlvr_run_args *a);
 
 /* Writes out_dir/checkpoint-STEP: the policy in float32, optimizer.bin
- * (none when opt is NULL: a GPU run, whose moments stay on the device) and
- * trainer_state.json holding state_json (one JSON object). */
+ * (none when opt is NULL) and trainer_state.json holding state_json (one
+ * JSON object). A GPU run brings AdamW's state to the host first
+ * (train_gpu.h's rlvr_adamw_from_gpu), so its checkpoints are the CPU's. */
 int rlvr_run_checkpoint_save(const struct rlvr_policy *p, const struct rlvr_adamw *opt, const char *out_dir,
                              long step, const char *state_json, char *err, size_t err_len);
+/* The finished run's model at the top of out_dir, in dtype, with a
+ * trainer_state.json holding state_json, so that what reads the folder
+ * (rlvr sample's source.step) knows the step it is from. */
+int rlvr_run_final_save(const struct rlvr_policy *p, const char *out_dir, enum rlvr_dtype dtype,
+                        const char *state_json, char *err, size_t err_len);
 
 /* mkdir -p; 0 or -1 (errno set). */
 int rlvr_mkdirs(const char *dir);

@@ -13,7 +13,8 @@
  *
  * Output folder: metrics.jsonl (one line per logging step), checkpoint-N/
  * every save_steps (the policy in float32, optimizer.bin, trainer_state.json)
- * and the final policy at the top in save_dtype. --resume (or
+ * and the final policy at the top in save_dtype, with a trainer_state.json
+ * naming its step (rlvr sample reads it for source.step). --resume (or
  * resume_from_checkpoint = true) continues from the newest checkpoint-N,
  * bit for bit. Ctrl-C finishes the current step, saves a checkpoint and
  * exits.
@@ -573,8 +574,10 @@ int rlvr_cmd_sft(int argc, char **argv)
         rc = 130;
         goto out;
     }
+    char final_state[96];
+    snprintf(final_state, sizeof final_state, "{\"global_step\": %ld, \"max_steps\": %ld}", total, total);
     if ((gm && rlvr_gpu_model_download(gm, p.model.params, p.model.n_params, err, sizeof err)) ||
-        rlvr_policy_save(&p, c.output_dir, save_dtype, err, sizeof err)) {
+        rlvr_run_final_save(&p, c.output_dir, save_dtype, final_state, err, sizeof err)) {
         fprintf(stderr, "rlvr sft: %s\n", err);
         rc = 1;
         goto out;

@@ -23,7 +23,8 @@
  *      sampler's log-probabilities.
  * Then metrics (metrics.jsonl, a readable line, a progress bar), sample
  * completions every log_completions_steps, evaluation on eval_data every
- * eval_steps, checkpoints every save_steps, and at the end the final policy,
+ * eval_steps, checkpoints every save_steps, and at the end the final policy
+ * (with a trainer_state.json naming its step, as a checkpoint has),
  * eval and a plot (training.svg).
  *
  * Everything random is a function of (seed, position): the data order of
@@ -1396,7 +1397,11 @@ int rlvr_cmd_train(int argc, char **argv)
         rlvr_eval_result_free(&er);
     }
     fflush(metrics);
-    if (host_sync(&up, err, sizeof err) || rlvr_policy_save(&p, c.output_dir, save_dtype, err, sizeof err)) {
+    char final_state[160];
+    snprintf(final_state, sizeof final_state, "{\"global_step\": %ld, \"max_steps\": %ld, \"prompt_cursor\": %ld}",
+             total, total, cursor);
+    if (host_sync(&up, err, sizeof err) ||
+        rlvr_run_final_save(&p, c.output_dir, save_dtype, final_state, err, sizeof err)) {
         fprintf(stderr, "rlvr train: %s\n", err);
         rc = 1;
         goto out;

@@ -250,8 +250,8 @@ seen = [(r["id"], " ".join(r["completion"].split())) for r in a]
 is_eq(len(seen), len(set(seen)), "no two kept completions of a problem are the same text")
 ok(all("truncated" in r["reasons"] for r in ar if r["finish_reason"] == "length"), "and say why")
 src = [r["source"] for r in a + ar]
-ok(all(s_["model"] == "model" and s_["step"] is None and s_["seed"] == 5 and 0 <= s_["sample"] < 4 for s_ in src),
-   "rows trace model, step, seed and sample", src[:2])
+ok(all(s_["model"] == "model" and s_["step"] == 150 and s_["seed"] == 5 and 0 <= s_["sample"] < 4 for s_ in src),
+   "rows trace model, step (the finished run's 150), seed and sample", src[:2])
 ok(all("completion" in r and "prompt" in r and r["id"].startswith("add") and "answer" in r for r in a), "rows carry the problem's fields", a[:1])
 p_ck = sample(cfg, "--model=model/checkpoint-128", "--output=ck.jsonl", "--rejected_out=ckr.jsonl")
 src_ck = [r["source"] for r in rows("ck.jsonl") + rows("ckr.jsonl")]
