@@ -139,4 +139,87 @@ int rlvr_gpu_grpo_loss_dev(const struct rlvr_grpo_config *cfg, const struct rlvr
                            void *d_dlogits, struct rlvr_gpu_grpo_metrics *metrics, char *err,
                            size_t err_len);
 
+/* ---- the loss fused with the LM head ---------------------------------------------------------
+ * The loss of rlvr_gpu_grpo_loss_dev from the final hidden states (after
+ * the final norm) and the LM head's weight instead of the logits, as
+ * Liger-Kernel's fused linear GRPO loss does: the logits [B*T, V] are never
+ * all in memory, only a chunk of C rows of them at a time.
+ *
+ * Semantics: those of
+ *   logits = h W^T                       [B*T, V], fp32 accumulation
+ *   rlvr_gpu_grpo_loss_dev on them       loss, metrics, dlogits, logp, ...
+ *   dh  = dlogits W                      [B*T, D], written
+ *   dW += dlogits^T h                    [V, D], accumulated
+ * computed chunk by chunk: for rows r0 .. r0 + C - 1, one cuBLAS product
+ * gives their logits (into the workspace), the row kernels of
+ * rlvr_gpu_grpo_loss_dev (gpu/grpo_loss.cu, the very same) turn them into
+ * their gradient in place, and two more products add the chunk's share to
+ * dh and dW. The per-sequence work (active counts, the aggregation weights
+ * of grpo / bnpo / dapo / dr_grpo, GSPO's ratios) and the metrics are the
+ * whole micro-batch's, so a chunk may cut through a sequence.
+ *   Token-level ratios: one sweep, 3 products per chunk (6 B*T*V*D flops).
+ *   Sequence-level ratios (GSPO): a sequence's ratio needs all its tokens'
+ *   log-probabilities before any gradient, so two sweeps: the first
+ *   computes each chunk's logits and keeps each row's logp, lse and
+ *   entropy; after the sequences' terms, the second recomputes each
+ *   chunk's logits for its gradient: 4 products per chunk (8 B*T*V*D
+ *   flops, a third more than token level). Forward only (dh and dweight
+ *   NULL), the second sweep needs no product.
+ * Operands (dtype):
+ *   RLVR_GPU_F32   h and W fp32; fp32 products with TF32 off; dlogits fp32
+ *                  (written over the chunk's logits).
+ *   RLVR_GPU_BF16  h and W bf16 (raw bits, as gpu_model.h's RLVR_GPU_BF16
+ *                  rounds its operands); the logits fp32 (fp32
+ *                  accumulation); the chunk's dlogits rounded to bf16, the
+ *                  operand of the two gradient products (fp32
+ *                  accumulation); dh and dW fp32.
+ * Memory: one counted allocation per call (rlvr_gpu_grpo_memory), made of
+ * the loss's per-position and per-sequence arrays (52 bytes a position, 44
+ * a sequence: rlvr_gpu_grpo_loss_dev's own), the chunk's logits [C, V] fp32,
+ * in bf16 with a gradient its dlogits [C, V] bf16, and 32 MiB handed to
+ * cuBLAS as its workspace (so that cuBLAS allocates nothing of its own);
+ * each array rounded up to 256 bytes. rlvr_gpu_grpo_linear_plan gives the
+ * exact bytes. The chunk: chunk_rows when not 0 (at most B*T), else as many
+ * rows as fit in budget bytes of chunk buffers (4 V bytes a row, 6 V in
+ * bf16 with a gradient; budget 0 means RLVR_GPU_GRPO_LINEAR_BUDGET, 512 MiB:
+ * 883 rows at V = 151,936 in fp32, 588 in bf16), at most B*T.
+ * cuBLAS: one handle per device for the process, created on first use
+ * (cuBLAS is opened then), math mode CUBLAS_DEFAULT_MATH, never destroyed;
+ * calls from several threads take turns on it (a lock held for the call).
+ * Everything runs on the legacy default stream; the call returns once its
+ * status is read back. */
+#define RLVR_GPU_GRPO_LINEAR_BUDGET ((size_t)512 << 20)
+
+struct rlvr_gpu_grpo_linear {
+    size_t hidden;        /* D, 1 .. INT32_MAX */
+    int dtype;            /* the operands: RLVR_GPU_F32 or RLVR_GPU_BF16 */
+    const void *h;        /* [B*T, D] final hidden states */
+    const void *weight;   /* [V, D] the LM head (the embedding when tied) */
+    float *dh;            /* [B*T, D] written; NULL: not computed */
+    float *dweight;       /* [V, D] added to (+=); NULL: not computed */
+    size_t chunk_rows;    /* rows of logits at a time; 0: from budget */
+    size_t budget;        /* bytes of chunk buffers when chunk_rows is 0 (0: the default) */
+};
+
+/* The chunk's rows and the workspace's bytes that
+ * rlvr_gpu_grpo_linear_loss_dev would use for this batch's shape (n_seq,
+ * seq_len, vocab) and lin; the shape refusals of that call. Either out may
+ * be NULL. */
+int rlvr_gpu_grpo_linear_plan(const struct rlvr_gpu_grpo_batch *batch, const struct rlvr_gpu_grpo_linear *lin,
+                              size_t *chunk_rows, size_t *workspace_bytes, char *err, size_t err_len);
+
+/* The loss of one micro-batch from device arrays: batch as for
+ * rlvr_gpu_grpo_loss_dev except that its logits and dtype are not read;
+ * lin gives h, W, the gradients' destinations and the chunk. Outputs as
+ * rlvr_gpu_grpo_loss_dev's (metrics, and the batch's optional logp,
+ * entropy, dlogp), plus dh and dweight. Refused as rlvr_gpu_grpo_loss_dev
+ * refuses (same messages; "unusable logits" now means that h W^T holds NaN
+ * or Inf), and for shapes ("grpo linear: ..."). On a refusal found on the
+ * device (a token, old_logp, ref_logp, an advantage, the logits,
+ * dapo_tokens) dh and dweight are unspecified: dweight may hold part of the
+ * micro-batch's contribution, so the caller drops the step. */
+int rlvr_gpu_grpo_linear_loss_dev(const struct rlvr_grpo_config *cfg, const struct rlvr_gpu_grpo_batch *batch,
+                                  const struct rlvr_gpu_grpo_linear *lin, struct rlvr_gpu_grpo_metrics *metrics,
+                                  char *err, size_t err_len);
+
 #endif

@@ -106,3 +106,18 @@ int rlvr_gpu_grpo_loss_dev(const struct rlvr_grpo_config *cfg, const struct rlvr
     (void)cfg, (void)batch, (void)d_dlogits, (void)metrics;
     return grpo_stub_fail(err, err_len);
 }
+
+int rlvr_gpu_grpo_linear_plan(const struct rlvr_gpu_grpo_batch *batch, const struct rlvr_gpu_grpo_linear *lin,
+                              size_t *chunk_rows, size_t *workspace_bytes, char *err, size_t err_len)
+{
+    (void)batch, (void)lin, (void)chunk_rows, (void)workspace_bytes;
+    return grpo_stub_fail(err, err_len);
+}
+
+int rlvr_gpu_grpo_linear_loss_dev(const struct rlvr_grpo_config *cfg, const struct rlvr_gpu_grpo_batch *batch,
+                                  const struct rlvr_gpu_grpo_linear *lin, struct rlvr_gpu_grpo_metrics *metrics,
+                                  char *err, size_t err_len)
+{
+    (void)cfg, (void)batch, (void)lin, (void)metrics;
+    return grpo_stub_fail(err, err_len);
+}

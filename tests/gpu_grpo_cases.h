@@ -61,6 +61,23 @@ static inline void naive_row(const float *x, size_t V, float inv_t, int32_t tok,
     *ent = h;
 }
 
+/* bfloat16 bits from a float, rounded to nearest even (NaN kept NaN), and back. */
+static inline uint16_t to_bf16(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40);
+    u += 0x7fffu + ((u >> 16) & 1);
+    return (uint16_t)(u >> 16);
+}
+static inline float from_bf16(uint16_t h)
+{
+    uint32_t u = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
 static inline double ulp_of(double x)
 {
     return ldexp(1.0, ilogb(fmax(1.0, fabs(x))) - 23);
@@ -103,6 +120,8 @@ static inline bool near_kink(const rlvr_grpo_config &c, double lr)
     return false;
 }
 
+static inline void case_policy(Case &k, const rlvr_grpo_config &c);
+
 /* A batch with ragged masks, one fully masked sequence, a zero advantage,
  * truncated sequences, old / ref near the policy (plus a few log-ratios
  * beyond the clamp), every log-ratio away from the kinks. */
@@ -112,13 +131,25 @@ static inline void make_case(Case &k, const rlvr_grpo_config &c, size_t B, size_
     const size_t R = B * T;
     k.logits.resize(R * V);
     k.tok.resize(R);
-    k.mask.assign(R, 0);
-    k.trunc.assign(B, 0);
-    k.adv.resize(B);
     for (size_t r = 0; r < R; r++) {
         make_row(&k.logits[r * V], V, r % 5 == 3 ? PEAKED : NORMAL3);
         k.tok[r] = (int32_t)(uniform() * V);
     }
+    case_policy(k, c);
+}
+
+/* The rest of make_case, for a Case whose B, T, V, temperature, logits
+ * [B*T, V] and tokens are set: the masks, truncation, advantages, and old /
+ * ref near the policy on those logits. Masked positions then hold garbage
+ * (token -7, a NaN logit, NaN old / ref) that must never be read. */
+static inline void case_policy(Case &k, const rlvr_grpo_config &c)
+{
+    const size_t B = k.B, T = k.T, R = B * T;
+    const uint32_t V = k.V;
+    const float temp = k.temperature;
+    k.mask.assign(R, 0);
+    k.trunc.assign(B, 0);
+    k.adv.resize(B);
     for (size_t b = 0; b < B; b++) {
         size_t len = b == 1 ? 0 : 1 + (size_t)(uniform() * T); /* sequence 1: fully masked */
         for (size_t t = 0; t < len && t < T; t++) k.mask[b * T + t] = 1;

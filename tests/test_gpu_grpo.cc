@@ -28,21 +28,6 @@ extern "C" {
 
 static char err[512];
 
-static uint16_t to_bf16(float f) /* round to nearest even; NaN kept NaN */
-{
-    uint32_t u;
-    memcpy(&u, &f, 4);
-    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40);
-    u += 0x7fffu + ((u >> 16) & 1);
-    return (uint16_t)(u >> 16);
-}
-static float from_bf16(uint16_t h)
-{
-    uint32_t u = (uint32_t)h << 16;
-    float f;
-    memcpy(&f, &u, 4);
-    return f;
-}
 
 /* ---- log-probabilities ---------------------------------------------------------------------- */
 
