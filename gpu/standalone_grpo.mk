@@ -4,14 +4,17 @@
 # host/grpo_loss.c; test_gpu_grpo_linear_host: the loss fused with the LM
 # head, its chunk driver (gpu/grpo_linear.cuh) on a host emulation of cuBLAS
 # and the loss kernels against the unfused CPU reference (plain C++, no
-# device); test_gpu_grpo: the kernels against the same reference
-# (skips without a device). `make -f gpu/Makefile.standalone bench` builds
+# device); test_gpu_grpo: the kernels against the same reference;
+# test_gpu_grpo_linear: the fused linear loss against the unfused one and
+# the CPU (both skip without a device). `make -f gpu/Makefile.standalone bench` builds
 # gpu_grpo_bench and runs tests/bench/gpu_grpo.sh (beside PyTorch when
 # python3 has torch).
 CXX ?= g++
 GRPO_CUH = $(TOP)/gpu/grpo_math.cuh $(TOP)/gpu/grpo_kernels.cuh $(TOP)/gpu/grpo_linear.cuh
 GRPO_CASES = $(TOP)/tests/gpu_grpo_cases.h $(TOP)/tests/tap.h $(TOP)/host/grpo.h $(GPU_H)
-TESTS += $(BUILD)/test_gpu_grpo_math $(BUILD)/test_gpu_grpo_linear_host $(BUILD)/test_gpu_grpo
+TESTS += $(BUILD)/test_gpu_grpo_math $(BUILD)/test_gpu_grpo_linear_host $(BUILD)/test_gpu_grpo \
+	$(BUILD)/test_gpu_grpo_linear
+GRPO_LINEAR_CASES = $(GRPO_CASES) $(TOP)/tests/gpu_grpo_linear_cases.h
 
 $(BUILD)/gpu_logprob.o $(BUILD)/gpu_grpo_loss.o $(BUILD)/gpu_grpo_linear.o: $(GRPO_CUH)
 
@@ -33,7 +36,7 @@ $(BUILD)/test_gpu_grpo_math: $(BUILD)/test_gpu_grpo_math.o $(BUILD)/host_logprob
 		$(BUILD)/grpo_check.o
 	$(NVCC) -o $@ $^ -lm
 
-$(BUILD)/test_gpu_grpo_linear_host.o: $(TOP)/tests/test_gpu_grpo_linear_host.cc $(GRPO_CUH) $(GRPO_CASES) | $(BUILD)
+$(BUILD)/test_gpu_grpo_linear_host.o: $(TOP)/tests/test_gpu_grpo_linear_host.cc $(GRPO_CUH) $(GRPO_LINEAR_CASES) | $(BUILD)
 	$(CXX) -std=c++17 -O2 -Wall -Wextra -I$(TOP)/gpu -I$(TOP)/host -I$(TOP)/tests -c -o $@ $<
 $(BUILD)/test_gpu_grpo_linear_host: $(BUILD)/test_gpu_grpo_linear_host.o $(BUILD)/host_logprob.o \
 		$(BUILD)/host_grpo_loss.o $(BUILD)/grpo_check.o
@@ -42,6 +45,12 @@ $(BUILD)/test_gpu_grpo_linear_host: $(BUILD)/test_gpu_grpo_linear_host.o $(BUILD
 $(BUILD)/test_gpu_grpo.o: $(TOP)/tests/test_gpu_grpo.cc $(GRPO_CASES) | $(BUILD)
 	$(CXX) -std=c++17 -O2 -Wall -Wextra -I$(TOP)/gpu -I$(TOP)/host -I$(TOP)/tests -c -o $@ $<
 $(BUILD)/test_gpu_grpo: $(BUILD)/test_gpu_grpo.o $(BUILD)/host_logprob.o $(BUILD)/host_grpo_loss.o \
+		$(BUILD)/advantage_check.o $(GPU_OBJS)
+	$(CXX) -o $@ $^ $(CUDA_LIBS) -lm
+
+$(BUILD)/test_gpu_grpo_linear.o: $(TOP)/tests/test_gpu_grpo_linear.cc $(GRPO_LINEAR_CASES) | $(BUILD)
+	$(CXX) -std=c++17 -O2 -Wall -Wextra -I$(TOP)/gpu -I$(TOP)/host -I$(TOP)/tests -c -o $@ $<
+$(BUILD)/test_gpu_grpo_linear: $(BUILD)/test_gpu_grpo_linear.o $(BUILD)/host_logprob.o $(BUILD)/host_grpo_loss.o \
 		$(BUILD)/advantage_check.o $(GPU_OBJS)
 	$(CXX) -o $@ $^ $(CUDA_LIBS) -lm
 
