@@ -177,9 +177,10 @@ int rlvr_gpu_grpo_loss_dev(const struct rlvr_grpo_config *cfg, const struct rlvr
  * the loss's per-position and per-sequence arrays (52 bytes a position, 44
  * a sequence: rlvr_gpu_grpo_loss_dev's own), the chunk's logits [C, V] fp32,
  * in bf16 with a gradient its dlogits [C, V] bf16, and 32 MiB handed to
- * cuBLAS as its workspace (so that cuBLAS allocates nothing of its own);
- * each array rounded up to 256 bytes. rlvr_gpu_grpo_linear_plan gives the
- * exact bytes. The chunk: chunk_rows when not 0 (at most B*T), else as many
+ * cuBLAS as its workspace (cublasSetWorkspace: the products use no
+ * workspace of cuBLAS's own; what cublasCreate allocates, once per device,
+ * is cuBLAS's and not counted); each array rounded up to 256 bytes.
+ * rlvr_gpu_grpo_linear_plan gives the exact bytes. The chunk: chunk_rows when not 0 (at most B*T), else as many
  * rows as fit in budget bytes of chunk buffers (4 V bytes a row, 6 V in
  * bf16 with a gradient; budget 0 means RLVR_GPU_GRPO_LINEAR_BUDGET, 512 MiB:
  * 883 rows at V = 151,936 in fp32, 588 in bf16), at most B*T.
@@ -203,8 +204,8 @@ struct rlvr_gpu_grpo_linear {
 
 /* The chunk's rows and the workspace's bytes that
  * rlvr_gpu_grpo_linear_loss_dev would use for this batch's shape (n_seq,
- * seq_len, vocab) and lin; the shape refusals of that call. Either out may
- * be NULL. */
+ * seq_len, vocab) and lin (both 0 when there is no position: nothing is
+ * allocated); the shape refusals of that call. Either out may be NULL. */
 int rlvr_gpu_grpo_linear_plan(const struct rlvr_gpu_grpo_batch *batch, const struct rlvr_gpu_grpo_linear *lin,
                               size_t *chunk_rows, size_t *workspace_bytes, char *err, size_t err_len);
 

@@ -11,8 +11,9 @@
  * TF32), never destroyed (a handle destroyed at exit may outlive its
  * context). The handle is private to this file; a lock is held for a whole
  * call, during which its workspace is the call's own (32 MiB of the call's
- * counted allocation, cublasSetWorkspace), so cuBLAS allocates nothing of
- * its own and rlvr_gpu_grpo_memory's high-water mark covers everything.
+ * counted allocation, cublasSetWorkspace), so the products use no memory
+ * of cuBLAS's own and rlvr_gpu_grpo_memory's high-water mark covers the
+ * call (what cublasCreate allocates, once per device, is not counted).
  * Every call sets the workspace before its first product; between calls
  * the handle is not used, so its pointer to freed memory is never followed.
  *
