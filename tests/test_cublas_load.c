@@ -21,6 +21,9 @@
  * compiled for a soname that no library has): loading falls back to the
  * full path configure found.
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* RTLD_DEFAULT, fork, realpath (the autotools build defines it) */
+#endif
 #include "gpu.h"
 #include "tap.h"
 
