@@ -15,7 +15,11 @@
  *    parameter layout (the tensor table's order); or, created with
  *    RLVR_GPU_FORWARD_ONLY, a model for the forward and generation only
  *    (a reference model, a sampler): weights, their bf16 copy and one
- *    layer's activations, no gradients;
+ *    layer's activations, no gradients; and, for a loss that applies the
+ *    LM head itself (gpu_grpo.h's rlvr_gpu_grpo_linear_loss_dev), a forward
+ *    that stops at the final hidden states and a backward that starts from
+ *    their gradient (rlvr_gpu_model_forward_hidden / _backward_hidden), with
+ *    RLVR_GPU_NO_LOGITS a model that never holds the [B*T, V] logits;
  *  - generation with a KV cache on the device (struct rlvr_gpu_kv and
  *    rlvr_gpu_model_step): host/model.c's rlvr_kv_cache_* and
  *    rlvr_model_step, same semantics, logits handed back to the host.
@@ -144,6 +148,21 @@ int rlvr_gpu_cross_entropy(float *d_logits, const int32_t *d_targets, const uint
  * changed: rlvr_gpu_model_sft_loss, _backward, _adamw_step, _zero_grads,
  * _download_grads, _download_adamw and _upload_adamw. */
 #define RLVR_GPU_FORWARD_ONLY 0x100
+/* Or'd into the precision given to rlvr_gpu_model_create (with or without
+ * RLVR_GPU_FORWARD_ONLY): a model without logits, for a caller whose loss
+ * reads the final hidden states and the LM head's weight
+ * (rlvr_gpu_model_forward_hidden) and hands back their gradient
+ * (rlvr_gpu_model_backward_hidden), as the GRPO loss fused with the LM head
+ * does. Its activations have no [B*T, V] logits buffer and, in BF16, no
+ * [B*T, V] bf16 operand for their gradient (gpu/model_graph.cuh
+ * net_carve_acts; tests/test_gpu_model_host.cu prints the bytes for a
+ * Qwen2.5-0.5B shape: at 8 x 1024 positions, 4.64 GiB less in fp32 and
+ * 6.88 GiB less in bf16). Refused on it, with "gpu model: a model without
+ * logits (RLVR_GPU_NO_LOGITS): use rlvr_gpu_model_forward_hidden and
+ * rlvr_gpu_model_backward_hidden" and nothing changed:
+ * rlvr_gpu_model_forward, _sft_loss and _backward. Generation
+ * (rlvr_gpu_model_step) is unaffected: its logits are the step's own. */
+#define RLVR_GPU_NO_LOGITS 0x200
 
 /* The fields of host/model.h's struct rlvr_model_config that the GPU needs,
  * same names and meanings (head_dim already filled in: the config checked). */
@@ -175,7 +194,7 @@ struct rlvr_gpu_model;
 /* Creates the model with zero weights on the current device. The parameter
  * count and order are host/model.c's for the same config. precision:
  * RLVR_GPU_FP32 or RLVR_GPU_BF16, with RLVR_GPU_FORWARD_ONLY or'd in for a
- * forward-only model. */
+ * forward-only model and RLVR_GPU_NO_LOGITS for one without logits. */
 int rlvr_gpu_model_create(struct rlvr_gpu_model **out, const struct rlvr_gpu_model_config *cfg,
                           int precision, char *err, size_t err_len);
 void rlvr_gpu_model_free(struct rlvr_gpu_model *m);
@@ -213,7 +232,8 @@ int rlvr_gpu_model_sft_loss(struct rlvr_gpu_model *m, const int32_t *targets,
                             const uint8_t *rows, float scale, double *loss, char *err,
                             size_t err_len);
 /* dlogits[B*T, V] on the device (NULL: the model's logits buffer, as the
- * loss left it) -> adds the parameter gradients. dlogits may be clobbered. */
+ * loss left it; refused after rlvr_gpu_model_forward_hidden, which computes
+ * no logits) -> adds the parameter gradients. dlogits may be clobbered. */
 int rlvr_gpu_model_backward(struct rlvr_gpu_model *m, const float *d_dlogits, char *err,
                             size_t err_len);
 /* One AdamW step at rate lr (host/optim.c's update, order and bias
@@ -235,6 +255,66 @@ int rlvr_gpu_model_download_adamw(const struct rlvr_gpu_model *m, float *m1, flo
                                   size_t n_params, long *step, char *err, size_t err_len);
 int rlvr_gpu_model_upload_adamw(struct rlvr_gpu_model *m, const float *m1, const float *v,
                                 size_t n_params, long step, char *err, size_t err_len);
+
+/* ---- the forward and backward without the LM head ---------------------------------
+ * For a loss that multiplies the final hidden states by the LM head itself,
+ * chunk by chunk, never holding all the logits (gpu_grpo.h's
+ * rlvr_gpu_grpo_linear_loss_dev, which takes h, W, dh and dW as they are
+ * handed out here). With
+ *   h = final_norm(x_L)  [N, D]  (N = B*T)      W  the LM head [V, D]
+ *   logits = h W^T                              (rlvr_gpu_model_forward's)
+ * the two halves below and the caller's products are the model's own:
+ *   rlvr_gpu_model_forward_hidden    = rlvr_gpu_model_forward up to, and
+ *                                      without, logits = h W^T;
+ *   dh = dlogits W, dW += dlogits^T h  (the caller's)
+ *   rlvr_gpu_model_backward_hidden(dh) = the rest of
+ *                                      rlvr_gpu_model_backward(dlogits).
+ * The same operations on the same inputs in the same order: in the host
+ * emulation (tests/test_gpu_model_host.cu) forward_hidden then h W^T gives
+ * rlvr_gpu_model_forward's logits bit for bit, and dW plus
+ * backward_hidden(dlogits W) rlvr_gpu_model_backward's gradients bit for
+ * bit, in fp32 and in bf16 (where the caller's products read h_bf16 and
+ * weight_bf16 and round dlogits to bf16 as the model does). */
+struct rlvr_gpu_model_hidden {
+    int rows, hidden, vocab;     /* N = B*T, D, V */
+    int dtype;                   /* the model's precision: RLVR_GPU_FP32 (gpu_grpo.h's
+                                    RLVR_GPU_F32) or RLVR_GPU_BF16: what the head's
+                                    products read, h and weight or their bf16 copies */
+    const float *h;              /* [N, D] the final norm's output, fp32 */
+    const uint16_t *h_bf16;      /* [N, D] h rounded to bf16 (the head product's
+                                    operand), BF16 only, else NULL */
+    const float *weight;         /* [V, D] the LM head: the embedding when
+                                    tie_word_embeddings, else lm_head; fp32 */
+    const uint16_t *weight_bf16; /* [V, D] its bf16 copy, BF16 only, else NULL */
+    float *dweight;              /* [V, D] the LM head's slice of the model's
+                                    gradients: add dlogits^T h here (+=); NULL in
+                                    a forward-only model */
+    float *dh;                   /* [N, D] a buffer of the model's where the caller
+                                    may write dh for rlvr_gpu_model_backward_hidden
+                                    (its backward scratch, free until then); NULL
+                                    in a forward-only model */
+};
+
+/* tokens[B, T] (host) -> the final hidden states on the device: the
+ * forward of rlvr_gpu_model_forward without the LM head's product. *out
+ * gets device pointers owned by the model: h and h_bf16 valid until the
+ * next forward, backward or reserve; weight, weight_bf16 and dweight until
+ * the model is freed (weight changes with uploads and AdamW steps). Runs on
+ * any model (with logits too, whose logits it leaves stale: the SFT loss
+ * and backward(NULL) then refuse). On failure *out is zeroed. */
+int rlvr_gpu_model_forward_hidden(struct rlvr_gpu_model *m, const int32_t *tokens, int B, int T,
+                                  struct rlvr_gpu_model_hidden *out, char *err, size_t err_len);
+/* dh[N, D] on the device (the gradient at the final norm's output, of the
+ * last forward: either kind; it may be the hidden's dh buffer) -> adds the
+ * parameter gradients of everything below the LM head (the final norm, the
+ * layers, the embedding's lookups) exactly as rlvr_gpu_model_backward does
+ * after the head's products. The LM head's own gradient is the caller's
+ * (dweight). With tie_word_embeddings the caller's dW and the embedding's
+ * lookups add into one tensor, the head's first, as rlvr_gpu_model_backward
+ * adds them. Refused on a forward-only model (its message) and without a
+ * forward. */
+int rlvr_gpu_model_backward_hidden(struct rlvr_gpu_model *m, const float *d_dh, char *err,
+                                   size_t err_len);
 
 /* ---- generation: a KV cache and a step over many rows --------------------------------
  * host/model.h's struct rlvr_kv_cache, rlvr_kv_cache_copy and rlvr_model_step

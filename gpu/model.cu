@@ -13,7 +13,8 @@
  *   acts      float [...]            model_graph.cuh net_carve_acts for B x T:
  *                                    activations, logits, scratch, rope table
  *                                    (forward-only: one layer's activations,
- *                                    no backward scratch, no loss buffers)
+ *                                    no backward scratch, no loss buffers;
+ *                                    RLVR_GPU_NO_LOGITS: no logits)
  *   halves    bf16  [...]            the activations rounded for BF16 products
  *   small     the AdamW segment table and the norm's accumulator
  *   workspace 32 MiB handed to cuBLAS (cublasSetWorkspace), so that cuBLAS
@@ -36,7 +37,10 @@
  * an unchecked id; two rows of a step never write one cache entry); a failed call leaves
  * the model usable (an AdamW step with a non-finite norm changes nothing);
  * a forward-only model refuses, before touching anything, every call that
- * needs gradients, moments or the loss's buffers (fwd_only_refuse);
+ * needs gradients, moments or the loss's buffers (fwd_only_refuse), and a
+ * model without logits every call that needs them (no_logits_refuse);
+ * the loss and backward(NULL) run only on logits the last forward computed
+ * (net.cur_logits: not after rlvr_gpu_model_forward_hidden);
  * nothing here prints or exits.
  */
 #include "gpu.h"
@@ -143,6 +147,14 @@ int fwd_only_refuse(const rlvr_gpu_model *m, char *err, size_t err_len)
     return rlvr_gpu_fail(err, err_len, "gpu model: forward-only model: no gradients");
 }
 
+/* -1 with the message when m was created without logits. */
+int no_logits_refuse(const rlvr_gpu_model *m, char *err, size_t err_len)
+{
+    if (!m->n.no_logits) return 0;
+    return rlvr_gpu_fail(err, err_len, "gpu model: a model without logits (RLVR_GPU_NO_LOGITS): use "
+                         "rlvr_gpu_model_forward_hidden and rlvr_gpu_model_backward_hidden");
+}
+
 int config_check(const rlvr_gpu_model_config *c, char *err, size_t err_len)
 {
     if (c->vocab_size < 1 || c->hidden_size < 1 || c->intermediate_size < 1 ||
@@ -166,7 +178,8 @@ int rlvr_gpu_model_create(struct rlvr_gpu_model **out, const struct rlvr_gpu_mod
     *out = nullptr;
     if (config_check(cfg, err, err_len)) return -1;
     int fwd_only = (precision & RLVR_GPU_FORWARD_ONLY) != 0;
-    precision &= ~RLVR_GPU_FORWARD_ONLY;
+    int no_logits = (precision & RLVR_GPU_NO_LOGITS) != 0;
+    precision &= ~(RLVR_GPU_FORWARD_ONLY | RLVR_GPU_NO_LOGITS);
     if (precision != RLVR_GPU_FP32 && precision != RLVR_GPU_BF16)
         return rlvr_gpu_fail(err, err_len, "gpu model: unknown precision %d", precision);
     if (!rlvr_gpu_available()) return rlvr_gpu_fail(err, err_len, "gpu model: no CUDA device");
@@ -176,6 +189,7 @@ int rlvr_gpu_model_create(struct rlvr_gpu_model **out, const struct rlvr_gpu_mod
     m->cfg = *cfg;
     m->n.prec = precision;
     m->n.fwd_only = fwd_only;
+    m->n.no_logits = no_logits;
     size_t np = m->n.c.n_params;
     int max_seg = 3 + m->n.c.L * PER_LAYER;
     segment *seg = (segment *)calloc((size_t)max_seg, sizeof *seg);
@@ -345,10 +359,15 @@ int rlvr_gpu_model_reserve(struct rlvr_gpu_model *m, int B, int T, char *err, si
     return rc;
 }
 
-int rlvr_gpu_model_forward(struct rlvr_gpu_model *m, const int32_t *tokens, int B, int T,
-                           float **d_logits, char *err, size_t err_len)
+} // extern "C"
+
+namespace {
+
+/* The forward of rlvr_gpu_model_forward (head 1) or of
+ * rlvr_gpu_model_forward_hidden (head 0): checks, uploads the tokens, runs
+ * the graph; the shape of the last forward cleared on any failure. */
+int forward_run(rlvr_gpu_model *m, const int32_t *tokens, int B, int T, int head, char *err, size_t err_len)
 {
-    if (d_logits) *d_logits = nullptr;
     if (rlvr_gpu_model_reserve(m, B, T, err, err_len)) return -1;
     size_t N = (size_t)B * T;
     for (size_t i = 0; i < N; i++)
@@ -361,19 +380,55 @@ int rlvr_gpu_model_forward(struct rlvr_gpu_model *m, const int32_t *tokens, int 
                    err_len))
         return -1;
     cuda_ops o = ops_of(m, err, err_len);
-    if (graph_forward(o, m->n, B, T)) {
+    if (head ? graph_forward(o, m->n, B, T) : graph_forward_hidden(o, m->n, B, T)) {
         m->n.cur_B = m->n.cur_T = 0;
         return -1;
     }
+    return 0;
+}
+
+} // namespace
+
+extern "C" {
+
+int rlvr_gpu_model_forward(struct rlvr_gpu_model *m, const int32_t *tokens, int B, int T,
+                           float **d_logits, char *err, size_t err_len)
+{
+    if (d_logits) *d_logits = nullptr;
+    if (no_logits_refuse(m, err, err_len) || forward_run(m, tokens, B, T, 1, err, err_len)) return -1;
     if (d_logits) *d_logits = m->n.logits;
+    return 0;
+}
+
+int rlvr_gpu_model_forward_hidden(struct rlvr_gpu_model *m, const int32_t *tokens, int B, int T,
+                                  struct rlvr_gpu_model_hidden *out, char *err, size_t err_len)
+{
+    memset(out, 0, sizeof *out);
+    if (forward_run(m, tokens, B, T, 0, err, err_len)) return -1;
+    const layout &c = m->n.c;
+    size_t head = head_offset(c);
+    bool bf16 = m->n.prec == RLVR_GPU_BF16;
+    out->rows = B * T;
+    out->hidden = c.D;
+    out->vocab = c.V;
+    out->dtype = m->n.prec;
+    out->h = m->n.xf;
+    out->h_bf16 = bf16 ? m->n.hA : nullptr;
+    out->weight = m->n.params + head;
+    out->weight_bf16 = bf16 ? m->n.params_h + head : nullptr;
+    out->dweight = m->n.grads ? m->n.grads + head : nullptr;
+    out->dh = m->n.fwd_only ? nullptr : m->n.dn;
     return 0;
 }
 
 int rlvr_gpu_model_sft_loss(struct rlvr_gpu_model *m, const int32_t *targets, const uint8_t *rows,
                             float scale, double *loss, char *err, size_t err_len)
 {
-    if (fwd_only_refuse(m, err, err_len)) return -1;
+    if (fwd_only_refuse(m, err, err_len) || no_logits_refuse(m, err, err_len)) return -1;
     if (!m->n.cur_B) return rlvr_gpu_fail(err, err_len, "gpu model: loss without a forward");
+    if (!m->n.cur_logits)
+        return rlvr_gpu_fail(err, err_len, "gpu model: loss without logits (the last forward was "
+                             "rlvr_gpu_model_forward_hidden)");
     if (!isfinite(scale)) return rlvr_gpu_fail(err, err_len, "gpu model: loss scale %g is not finite", (double)scale);
     size_t N = (size_t)m->n.cur_B * m->n.cur_T;
     for (size_t i = 0; i < N; i++)
@@ -413,10 +468,22 @@ int rlvr_gpu_model_sft_loss(struct rlvr_gpu_model *m, const int32_t *targets, co
 int rlvr_gpu_model_backward(struct rlvr_gpu_model *m, const float *d_dlogits, char *err,
                             size_t err_len)
 {
-    if (fwd_only_refuse(m, err, err_len)) return -1;
+    if (fwd_only_refuse(m, err, err_len) || no_logits_refuse(m, err, err_len)) return -1;
     if (!m->n.cur_B) return rlvr_gpu_fail(err, err_len, "gpu model: backward without a forward");
+    if (!d_dlogits && !m->n.cur_logits)
+        return rlvr_gpu_fail(err, err_len, "gpu model: backward of the model's logits without logits (the "
+                             "last forward was rlvr_gpu_model_forward_hidden)");
     cuda_ops o = ops_of(m, err, err_len);
     return graph_backward(o, m->n, d_dlogits ? d_dlogits : m->n.logits);
+}
+
+int rlvr_gpu_model_backward_hidden(struct rlvr_gpu_model *m, const float *d_dh, char *err, size_t err_len)
+{
+    if (fwd_only_refuse(m, err, err_len)) return -1;
+    if (!m->n.cur_B) return rlvr_gpu_fail(err, err_len, "gpu model: backward without a forward");
+    if (!d_dh) return rlvr_gpu_fail(err, err_len, "gpu model: backward_hidden without dh");
+    cuda_ops o = ops_of(m, err, err_len);
+    return graph_backward_hidden(o, m->n, d_dh);
 }
 
 int rlvr_gpu_model_adamw_step(struct rlvr_gpu_model *m, const struct rlvr_gpu_adamw_config *c,

@@ -14,8 +14,16 @@
  *    the bf16 copy, activations, scratch), carved from one block each by
  *    net_carve_acts; shapes in brackets; a forward-only net (fwd_only)
  *    carves one layer's activations, which every layer reuses, and nothing
- *    the backward or the loss needs;
- *  - graph_forward / graph_backward / attention templates over an Ops type;
+ *    the backward or the loss needs; a net without logits (no_logits)
+ *    carves no [N, V] logits and no [N, V] bf16 operand for their gradient;
+ *  - graph_forward / graph_backward / attention templates over an Ops type,
+ *    and their halves without the LM head: graph_forward_hidden (up to the
+ *    final norm, h = xf) and graph_backward_hidden (from dh, the gradient
+ *    at the final norm's output), for a loss that multiplies h by the head
+ *    itself (gpu_grpo.h's fused LM-head loss): graph_forward is
+ *    graph_forward_hidden then the head's product, graph_backward the
+ *    head's two products then graph_backward_hidden, the same operations in
+ *    the same order either way;
  *  - struct step_bufs and graph_step / graph_kv_copy: generation with a KV
  *    cache, host/model.c's rlvr_model_step and rlvr_kv_cache_copy.
  *
@@ -138,8 +146,13 @@ struct net {
                                  below hold one layer ([1, ...]), reused by every
                                  layer; the backward's scratch and the loss's
                                  buffers NULL */
+    int no_logits;            /* 1: no logits buffer (logits NULL), hA without the
+                                 room for dlogits: graph_forward and graph_backward
+                                 refuse, the _hidden halves run */
     int B, T;                 /* capacity of the activations */
     int cur_B, cur_T;         /* shape of the last forward (0: none) */
+    int cur_logits;           /* 1: the last forward computed the logits (graph_forward),
+                                 0: it stopped at the final norm (graph_forward_hidden) */
     float *params, *grads;    /* [n_params] each */
     uint16_t *params_h;       /* [n_params] bf16 copy (BF16 only, else NULL) */
     /* per layer, [L, ...] ([1, ...] when fwd_only); N = B * T */
@@ -151,7 +164,8 @@ struct net {
     float *xn2, *rstd2;       /* [L, N, D], [L, N] */
     float *gate, *up;         /* [L, N, F] each */
     float *xL, *xf, *rstdf;   /* [N, D], [N, D], [N] */
-    float *logits;            /* [N, V]  (the gradient in place after the loss) */
+    float *logits;            /* [N, V]  (the gradient in place after the loss); NULL
+                                 when no_logits */
     int32_t *tokens;          /* [N] */
     /* scratch, reused by every layer */
     float *tq, *tk, *tv;      /* [N, QD], [N, KD] x2  projections / their gradients */
@@ -166,6 +180,7 @@ struct net {
     uint8_t *rowmask;         /* [N]  rows inside the loss */
     float *logp, *ce_lse;     /* [N] each */
     uint16_t *hA, *hB;        /* bf16 operands: [N * max(V, F, QD, D)], [N * max(F, QD, D)];
+                                 no_logits: [N * max(F, QD, D)] for hA;
                                  fwd_only: [N * max(QD, D)], [N * F] */
 };
 
@@ -197,7 +212,9 @@ struct acts_size {
 /* Carves the block (base may be NULL to size it only); hbase likewise for
  * the bf16 operands (NULL when prec is FP32). A forward-only net (n.fwd_only
  * set by the caller) gets one layer's activations and none of the
- * backward's or the loss's buffers (those pointers NULL). */
+ * backward's or the loss's buffers (those pointers NULL). A net without
+ * logits (n.no_logits set by the caller) gets no logits (NULL) and an hA
+ * without room for dlogits [N, V]. */
 static inline acts_size net_carve_acts(net &n, int B, int T, float *base, uint16_t *hbase)
 {
     const layout &c = n.c;
@@ -228,7 +245,7 @@ static inline acts_size net_carve_acts(net &n, int B, int T, float *base, uint16
     n.xL = take(N * D);
     n.xf = take(N * D);
     n.rstdf = take(N);
-    n.logits = take(N * V);
+    n.logits = n.no_logits ? nullptr : take(N * V);
     n.tokens = (int32_t *)take(N);
     n.tq = take(N * QD);
     n.tk = take(N * KD);
@@ -254,8 +271,10 @@ static inline acts_size net_carve_acts(net &n, int B, int T, float *base, uint16
     acts_size s;
     s.floats = at;
     /* the forward rounds xn1, att, xn2, xf into hA and h into hB; the
-     * backward also dlogits [N, V] (hA) and every gradient */
-    size_t a = fo ? round64(N * (QD > D ? QD : D)) : round64(N * (max3(V, F, QD) > D ? max3(V, F, QD) : D));
+     * backward also dlogits [N, V] (hA; not without logits) and every
+     * gradient */
+    size_t VA = n.no_logits ? 0 : V;
+    size_t a = fo ? round64(N * (QD > D ? QD : D)) : round64(N * (max3(VA, F, QD) > D ? max3(VA, F, QD) : D));
     size_t b = fo ? round64(N * F) : round64(N * max3(F, QD, D));
     s.halves = n.prec == RLVR_GPU_BF16 ? a + b : 0;
     n.hA = hbase ? hbase : nullptr;
@@ -409,9 +428,13 @@ static inline int attn_kind(const net &n)
     return n.prec == RLVR_GPU_BF16 ? GEMM_TF32 : GEMM_F32;
 }
 
-/* tokens[B*T] already in n.tokens; the rope table in n.cos_sin covers T. */
+/* The forward up to the final norm: tokens[B*T] already in n.tokens; the
+ * rope table in n.cos_sin covers T. Leaves the final hidden states
+ * h = n.xf [N, D] and, in BF16, their bf16 copy in n.hA (the operand the
+ * head's product reads: graph_forward's next operation); sets cur_B, cur_T
+ * and cur_logits = 0. */
 template <class O>
-int graph_forward(O &o, net &n, int B, int T)
+int graph_forward_hidden(O &o, net &n, int B, int T)
 {
     const layout &c = n.c;
     int N = B * T, D = c.D, F = c.F, QD = c.QD, KD = c.KD, Hq = c.Hq, Hk = c.Hk, hd = c.hd;
@@ -456,20 +479,73 @@ int graph_forward(O &o, net &n, int B, int T)
             mm_xwT(o, lk, xnext, b, weight(n, w.wd), N, F, D, 0.0f) || o.add(xnext, xmid, sN * D))
             return -1;
     }
-    float *head = n.params + (c.tied ? off_embed(c) : off_head(c));
     if (o.rms_fwd(n.xf, n.rstdf, n.xL, n.params + off_norm(c), N, D, c.eps) ||
-        act(o, n, &a, n.xf, sN * D, n.hA) ||
-        mm_xwT(o, lk, n.logits, a, weight(n, head), N, D, c.V, 0.0f))
+        act(o, n, &a, n.xf, sN * D, n.hA))
         return -1;
     n.cur_B = B;
     n.cur_T = T;
+    n.cur_logits = 0;
     return 0;
 }
 
-/* dlogits[N, V] (may be n.logits) -> adds into n.grads. Not for a
- * forward-only net (-1: it kept neither the activations nor gradients). */
+/* Where the LM head's weight [V, D] sits in params (and in grads, and in
+ * the bf16 copy): the embedding when tied, else lm_head. */
+static inline size_t head_offset(const layout &c)
+{
+    return c.tied ? off_embed(c) : off_head(c);
+}
+
+/* tokens[B*T] already in n.tokens; the rope table in n.cos_sin covers T.
+ * graph_forward_hidden, then logits[N, V] = h W^T; -1 for a net without
+ * logits. */
+template <class O>
+int graph_forward(O &o, net &n, int B, int T)
+{
+    if (n.no_logits || !n.logits) return -1;
+    if (graph_forward_hidden(o, n, B, T)) return -1;
+    const layout &c = n.c;
+    /* the operand graph_forward_hidden left: xf, and its bf16 copy in hA */
+    operand a{n.xf, n.prec == RLVR_GPU_BF16 ? n.hA : nullptr};
+    if (mm_xwT(o, lin_kind(n), n.logits, a, weight(n, n.params + head_offset(c)), B * T, c.D, c.V, 0.0f)) {
+        n.cur_B = n.cur_T = 0;
+        return -1;
+    }
+    n.cur_logits = 1;
+    return 0;
+}
+
+template <class O>
+int graph_backward_hidden(O &o, net &n, const float *dh);
+
+/* dlogits[N, V] (may be n.logits) -> adds into n.grads: the head's two
+ * products (dn = dlogits W, dW += dlogits^T xf), then graph_backward_hidden
+ * from dn. Not for a forward-only net (-1: it kept neither the activations
+ * nor gradients), nor for one without logits (its hA has no room for
+ * dlogits). */
 template <class O>
 int graph_backward(O &o, net &n, const float *dlogits)
+{
+    if (n.fwd_only || n.no_logits) return -1;
+    const layout &c = n.c;
+    int N = n.cur_B * n.cur_T, D = c.D;
+    size_t sN = (size_t)N;
+    int lk = lin_kind(n);
+    operand a, b;
+    /* head: hA holds dlogits, hB xf */
+    size_t head_off = head_offset(c);
+    if (act(o, n, &a, dlogits, sN * c.V, n.hA) || act(o, n, &b, n.xf, sN * D, n.hB) ||
+        mm_xw(o, lk, n.dn, a, weight(n, n.params + head_off), N, D, c.V, 0.0f) ||
+        mm_gTx(o, lk, n.grads + head_off, a, b, N, D, c.V, 1.0f))
+        return -1;
+    return graph_backward_hidden(o, n, n.dn);
+}
+
+/* dh[N, D], the gradient at the final norm's output (may be n.dn) -> adds
+ * into n.grads every gradient below the LM head: the final norm's, the
+ * layers', the embedding's (the LM head's own is the caller's: dW +=
+ * dlogits^T h). Reads dh once, first. Not for a forward-only net. */
+template <class O>
+int graph_backward_hidden(O &o, net &n, const float *dh)
 {
     if (n.fwd_only) return -1;
     const layout &c = n.c;
@@ -480,12 +556,8 @@ int graph_backward(O &o, net &n, const float *dlogits)
     float *G = n.grads;
     operand a, b;
 
-    /* head and final norm: hA holds dlogits, hB xf */
-    size_t head_off = c.tied ? off_embed(c) : off_head(c);
-    if (act(o, n, &a, dlogits, sN * c.V, n.hA) || act(o, n, &b, n.xf, sN * D, n.hB) ||
-        mm_xw(o, lk, n.dn, a, weight(n, n.params + head_off), N, D, c.V, 0.0f) ||
-        mm_gTx(o, lk, G + head_off, a, b, N, D, c.V, 1.0f) ||
-        o.rms_bwd(n.dx, 0, G + off_norm(c), n.dn, n.xL, n.params + off_norm(c), n.rstdf, N, D))
+    /* final norm */
+    if (o.rms_bwd(n.dx, 0, G + off_norm(c), dh, n.xL, n.params + off_norm(c), n.rstdf, N, D))
         return -1;
 
     for (int l = c.L - 1; l >= 0; l--) {

@@ -4,12 +4,14 @@
  * Linked in place of model_kernels.cu and model.cu when configure did not
  * find (or was told not to use) CUDA, so that a build without CUDA is whole:
  * every entry point exists and fails with "built without CUDA", leaving its
- * outputs untouched (a pointer it would have set is set to NULL); the sizes
+ * outputs untouched (a pointer it would have set is set to NULL, a struct
+ * it would have filled is zeroed); the sizes
  * and counters are 0; freeing does nothing. libc only.
  */
 #include "gpu.h"
 
 #include <stdio.h>
+#include <string.h>
 
 static int no_cuda(char *err, size_t err_len)
 {
@@ -222,6 +224,21 @@ int rlvr_gpu_model_backward(struct rlvr_gpu_model *m, const float *d_dlogits, ch
                             size_t err_len)
 {
     (void)m, (void)d_dlogits;
+    return no_cuda(err, err_len);
+}
+
+int rlvr_gpu_model_forward_hidden(struct rlvr_gpu_model *m, const int32_t *tokens, int B, int T,
+                                  struct rlvr_gpu_model_hidden *out, char *err, size_t err_len)
+{
+    (void)m, (void)tokens, (void)B, (void)T;
+    if (out) memset(out, 0, sizeof *out);
+    return no_cuda(err, err_len);
+}
+
+int rlvr_gpu_model_backward_hidden(struct rlvr_gpu_model *m, const float *d_dh, char *err,
+                                   size_t err_len)
+{
+    (void)m, (void)d_dh;
     return no_cuda(err, err_len);
 }
 

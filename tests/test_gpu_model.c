@@ -33,6 +33,16 @@
  *    training model's bit for bit (the same operations on the same inputs;
  *    the forward has no atomics and cuBLAS is deterministic for the same
  *    shapes), in less memory; the calls that need gradients are refused.
+ *  - the model without logits (RLVR_GPU_NO_LOGITS) with forward_hidden, the
+ *    GRPO loss fused with the LM head and backward_hidden, against the
+ *    model with logits, rlvr_gpu_grpo_loss_dev and backward: h bit for
+ *    bit (the same operations), h W^T (on the host, in double; in bf16 on h
+ *    and W rounded to bf16 as the product reads them) against the logits
+ *    at the whole model's tolerance, the
+ *    loss within 1e-5 relative, the weight gradients at the whole model's
+ *    tolerance in fp32 and within 5e-3 relative L2 in bf16 (other fp32
+ *    summation orders: cublasGemmEx chunk by chunk against one strided
+ *    batched product). Set without a GPU run: tighten after the first.
  *  - generation (rlvr_gpu_model_step vs rlvr_model_step, the scenario of
  *    test_gpu_model_step.h, and a 300-row prompt): the whole model's fp32
  *    tolerance, A = 5e-5, R = 5e-4 (the same products; decoding attention
@@ -402,6 +412,220 @@ done:
     rlvr_gpu_model_free(g);
     rlvr_model_free(&m);
     free(tok), free(tg), free(rows), free(logits), free(gl), free(logp), free(lse), free(dlogp), free(gg);
+}
+
+/* x rounded to the nearest bf16 (ties to even), as a float: finite x only. */
+static float bf16_round(float x)
+{
+    uint32_t u;
+    memcpy(&u, &x, 4);
+    u = (u + 0x7fffu + ((u >> 16) & 1u)) & 0xffff0000u;
+    memcpy(&x, &u, 4);
+    return x;
+}
+
+/* The model without the LM head (RLVR_GPU_NO_LOGITS, forward_hidden,
+ * backward_hidden) driving the GRPO loss fused with the head
+ * (rlvr_gpu_grpo_linear_loss_dev), against the model with logits driving
+ * rlvr_gpu_grpo_loss_dev on them, on the same weights and micro-batch:
+ * token-level GRPO on policy, and GSPO (sequence-level ratios, the fused
+ * loss's two sweeps) off policy; chunks of 5 rows that cut through the
+ * sequences. Checks: h is the model with logits' forward_hidden's, bit for
+ * bit; h W^T (on the host, in double, on bf16-rounded h and W in bf16) is
+ * its logits within the whole model's tolerance; the loss within 1e-5
+ * relative; every weight gradient
+ * within the whole model's tolerance (fp32) or 5e-3 relative L2 (bf16: the
+ * same bf16 operands, fp32 sums in other orders); the model without logits
+ * holds at least the logits' bytes less; its forward, SFT loss and backward
+ * are refused with one message. (Tolerances set without a GPU run: tighten
+ * after the first.) */
+static void fused_head_case(const struct shape *s, int prec, int gspo)
+{
+    const char *pn = prec == RLVR_GPU_BF16 ? "bf16" : "fp32";
+    const char *what = gspo ? "GSPO off policy" : "GRPO on policy";
+    struct rlvr_model_config c;
+    rlvr_model_config_tiny(&c);
+    c.vocab_size = s->V, c.hidden_size = s->D, c.intermediate_size = s->F, c.num_hidden_layers = s->L;
+    c.num_attention_heads = s->Hq, c.num_key_value_heads = s->Hk, c.head_dim = s->hd;
+    c.tie_word_embeddings = s->tied, c.attention_bias = s->bias, c.eos_token_id = -1;
+    struct rlvr_model m;
+    struct rlvr_gpu_model *g = NULL, *h = NULL;
+    struct rlvr_gpu_model_config gc;
+    if (rlvr_model_create(&m, &c, err, sizeof err)) {
+        ok(0, "%s: host model: %s", s->name, err);
+        return;
+    }
+    for (int t = 0; t < m.n_tensors; t++) {
+        const struct rlvr_tensor *x = &m.tensors[t];
+        fill(m.params + x->offset, x->numel, 0.3f, strstr(x->name, "norm") ? 1.0f : 0.0f);
+    }
+    to_gpu_cfg(&m.cfg, &gc);
+    int B = s->B, T = s->T, N = B * T, V = s->V, D = s->D;
+    size_t NV = (size_t)N * V, ND = (size_t)N * D, np = m.n_params;
+    int32_t *tok = malloc((size_t)N * 4), *tg = malloc((size_t)N * 4);
+    uint8_t *mask = malloc((size_t)N);
+    float *adv = malloc((size_t)B * 4), *old = malloc((size_t)N * 4), *lg = malloc(NV * 4);
+    float *hh = malloc(ND * 4), *hg = malloc(ND * 4), *W = malloc((size_t)V * D * 4);
+    float *ga = malloc(np * 4), *gb = malloc(np * 4);
+    for (int i = 0; i < N; i++) {
+        tok[i] = (int32_t)(uniform() * V), tg[i] = (int32_t)(uniform() * V);
+        mask[i] = N == 1 || i % 5 != 2;
+    }
+    for (int b = 0; b < B; b++) adv[b] = noise();
+    struct rlvr_grpo_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.loss_type = RLVR_LOSS_GRPO, cfg.importance_level = gspo ? RLVR_IS_SEQUENCE : RLVR_IS_TOKEN;
+    cfg.kl_estimator = RLVR_KL_K3, cfg.epsilon_low = 0.2f, cfg.epsilon_high = 0.28f, cfg.beta = 0.0f;
+    cfg.max_completion_length = T, cfg.grad_accum_steps = 1;
+    float *d_logits = NULL, *d_old = NULL;
+    int32_t *d_tg = dput(tg, (size_t)N * 4);
+    uint8_t *d_mask = dput(mask, (size_t)N);
+    float *d_adv = dput(adv, (size_t)B * 4), *d_logp = dput(NULL, (size_t)N * 4);
+    struct rlvr_gpu_model_hidden hid, hidg;
+    struct rlvr_gpu_grpo_metrics ma, mb;
+    struct rlvr_gpu_grpo_batch bt = {.n_seq = (size_t)B, .seq_len = (size_t)T, .vocab = (size_t)V,
+                                     .dtype = RLVR_GPU_F32, .temperature = 0.9f, .tokens = d_tg,
+                                     .advantages = d_adv, .mask = d_mask, .logp = d_logp};
+    int rc = !d_tg || !d_mask || !d_adv || !d_logp ||
+             rlvr_gpu_model_create(&g, &gc, prec, err, sizeof err) ||
+             rlvr_gpu_model_create(&h, &gc, prec | RLVR_GPU_NO_LOGITS, err, sizeof err) ||
+             rlvr_gpu_model_upload(g, m.params, np, err, sizeof err) ||
+             rlvr_gpu_model_upload(h, m.params, np, err, sizeof err);
+    if (!rc && gspo) { /* pi_old: the policy's own log-probabilities, moved a little */
+        rc = rlvr_gpu_model_forward(g, tok, B, T, &d_logits, err, sizeof err) ||
+             rlvr_gpu_logprobs_dev(d_logits, RLVR_GPU_F32, d_tg, d_mask, (size_t)N, (size_t)V, 0.9f, d_logp, NULL,
+                                   NULL, err, sizeof err) ||
+             get(old, d_logp, (size_t)N * 4);
+        for (int i = 0; !rc && i < N; i++) old[i] += 0.05f * noise();
+        rc = rc || !(d_old = dput(old, (size_t)N * 4));
+        bt.old_logp = d_old;
+    }
+    /* h of the model with logits, and of the model without */
+    rc = rc || rlvr_gpu_model_forward_hidden(g, tok, B, T, &hidg, err, sizeof err) ||
+         get(hg, hidg.h, ND * 4) ||
+         rlvr_gpu_model_forward_hidden(h, tok, B, T, &hid, err, sizeof err) || get(hh, hid.h, ND * 4) ||
+         get(W, hid.weight, (size_t)V * D * 4);
+    ok(!rc && !memcmp(hh, hg, ND * 4) && hid.rows == N && hid.hidden == D && hid.vocab == V && hid.dtype == prec &&
+           (prec == RLVR_GPU_BF16) == (hid.h_bf16 != NULL && hid.weight_bf16 != NULL) && hid.dh && hid.dweight,
+       "%s, %s, %s: without logits: forward_hidden's h is the model with logits', bit for bit%s%s", s->name, pn,
+       what, rc ? ": " : "", rc ? err : "");
+    /* the unfused path: logits, the loss over them in place, backward */
+    rc = rc || rlvr_gpu_model_zero_grads(g, err, sizeof err) ||
+         rlvr_gpu_model_forward(g, tok, B, T, &d_logits, err, sizeof err) || get(lg, d_logits, NV * 4);
+    if (!rc) {
+        double wl = 0, scale = 0;
+        for (size_t i = 0; i < NV; i++) scale = fmax(scale, fabs((double)lg[i]));
+        if (prec == RLVR_GPU_BF16) { /* the head product's operands: h and W rounded to bf16 */
+            for (size_t i = 0; i < ND; i++) hh[i] = bf16_round(hh[i]);
+            for (size_t i = 0; i < (size_t)V * D; i++) W[i] = bf16_round(W[i]);
+        }
+        for (int n = 0; n < N; n++)
+            for (int v = 0; v < V; v++) {
+                double acc = 0;
+                for (int k = 0; k < D; k++) acc += (double)hh[(size_t)n * D + k] * W[(size_t)v * D + k];
+                double e = fabs(acc - lg[(size_t)n * V + v]);
+                wl = fmax(wl, e / (5e-5 * scale + 5e-4 * fabs(acc) + 1e-30));
+            }
+        ok(wl <= 1.0, "%s, %s, %s: h W^T is the model's logits (worst %.3g of the tolerance)", s->name, pn, what, wl);
+    }
+    bt.logits = d_logits;
+    rc = rc || rlvr_gpu_grpo_loss_dev(&cfg, &bt, d_logits, &ma, err, sizeof err) ||
+         rlvr_gpu_model_backward(g, NULL, err, sizeof err) || rlvr_gpu_model_download_grads(g, ga, np, err, sizeof err);
+    /* the fused path: forward_hidden, the loss with the head, backward_hidden */
+    struct rlvr_gpu_grpo_linear lin = {.hidden = (size_t)D, .dtype = hid.dtype,
+                                       .h = hid.h_bf16 ? (const void *)hid.h_bf16 : (const void *)hid.h,
+                                       .weight = hid.weight_bf16 ? (const void *)hid.weight_bf16 : (const void *)hid.weight,
+                                       .dh = hid.dh, .dweight = hid.dweight, .chunk_rows = 5};
+    bt.logits = NULL;
+    rc = rc || rlvr_gpu_model_zero_grads(h, err, sizeof err) ||
+         rlvr_gpu_model_forward_hidden(h, tok, B, T, &hid, err, sizeof err) ||
+         rlvr_gpu_grpo_linear_loss_dev(&cfg, &bt, &lin, &mb, err, sizeof err) ||
+         rlvr_gpu_model_backward_hidden(h, hid.dh, err, sizeof err) ||
+         rlvr_gpu_model_download_grads(h, gb, np, err, sizeof err);
+    ok(!rc && fabs(ma.loss - mb.loss) <= 1e-5 * fmax(fabs(ma.loss), 1e-3),
+       "%s, %s, %s: the fused loss %.6g, the unfused %.6g%s%s", s->name, pn, what, mb.loss, ma.loss, rc ? ": " : "",
+       rc ? err : "");
+    int bad = 0;
+    double wmax = 0;
+    for (int t = 0; !rc && t < m.n_tensors; t++) {
+        const struct rlvr_tensor *x = &m.tensors[t];
+        if (!x->numel) continue;
+        double w = prec == RLVR_GPU_FP32 ? worst(gb + x->offset, ga + x->offset, x->numel, 5e-5, 5e-4)
+                                         : rel_l2(gb + x->offset, ga + x->offset, x->numel) / 5e-3;
+        wmax = fmax(wmax, w);
+        if (!(w <= 1)) {
+            bad++;
+            diag("%s, %s, %s: gradient of %s off (%.3g of the tolerance)", s->name, pn, what, x->name, w);
+        }
+    }
+    ok(!rc && !bad, "%s, %s, %s: forward_hidden, the fused loss, backward_hidden: every weight gradient as the "
+       "unfused path's (worst %.3g of the tolerance)", s->name, pn, what, wmax);
+    ok(!rc && rlvr_gpu_model_bytes(g) >= rlvr_gpu_model_bytes(h) + NV * 4,
+       "%s, %s: the model without logits holds %zu bytes, the model with them %zu (the logits are %zu)", s->name, pn,
+       h ? rlvr_gpu_model_bytes(h) : 0, g ? rlvr_gpu_model_bytes(g) : 0, NV * 4);
+    const char *want = "gpu model: a model without logits (RLVR_GPU_NO_LOGITS): use rlvr_gpu_model_forward_hidden "
+                       "and rlvr_gpu_model_backward_hidden";
+    int refused = 0;
+    float *d_lg = NULL;
+    err[0] = 0;
+    refused += h && rlvr_gpu_model_forward(h, tok, B, T, &d_lg, err, sizeof err) == -1 && !strcmp(err, want) && !d_lg;
+    err[0] = 0;
+    refused += h && rlvr_gpu_model_sft_loss(h, tg, mask, 1.0f, NULL, err, sizeof err) == -1 && !strcmp(err, want);
+    err[0] = 0;
+    refused += h && rlvr_gpu_model_backward(h, NULL, err, sizeof err) == -1 && !strcmp(err, want);
+    ok(refused == 3, "%s, %s: without logits: forward, the SFT loss and backward refused with \"%s\" (%d of 3)",
+       s->name, pn, want, refused);
+    /* a model with logits after forward_hidden: its logits are stale */
+    err[0] = 0;
+    ok(g && rlvr_gpu_model_forward_hidden(g, tok, B, T, &hidg, err, sizeof err) == 0 &&
+           rlvr_gpu_model_sft_loss(g, tg, mask, 1.0f, NULL, err, sizeof err) == -1 && strstr(err, "without logits") &&
+           rlvr_gpu_model_backward(g, NULL, err, sizeof err) == -1 && strstr(err, "without logits"),
+       "%s, %s: after forward_hidden the SFT loss and backward(NULL) refuse the stale logits (%s)", s->name, pn, err);
+    dfree_all();
+    rlvr_gpu_model_free(g);
+    rlvr_gpu_model_free(h);
+    rlvr_model_free(&m);
+    free(tok), free(tg), free(mask), free(adv), free(old), free(lg), free(hh), free(hg), free(W), free(ga), free(gb);
+}
+
+/* forward_hidden on a forward-only model (the reference's use): the
+ * training model's h bit for bit; backward_hidden refused. */
+static void fused_head_forward_only(void)
+{
+    struct rlvr_model_config c;
+    rlvr_model_config_tiny(&c);
+    struct rlvr_model m;
+    struct rlvr_gpu_model_config gc;
+    struct rlvr_gpu_model *g = NULL, *f = NULL;
+    if (rlvr_model_create(&m, &c, err, sizeof err)) {
+        ok(0, "forward-only hidden: %s", err);
+        return;
+    }
+    rlvr_model_init_random(&m, 3, 0.2f);
+    to_gpu_cfg(&m.cfg, &gc);
+    int32_t tok[12];
+    for (int i = 0; i < 12; i++) tok[i] = (int32_t)(uniform() * c.vocab_size);
+    size_t ND = (size_t)12 * c.hidden_size;
+    float *a = malloc(ND * 4), *b = malloc(ND * 4);
+    struct rlvr_gpu_model_hidden ha, hb;
+    int rc = rlvr_gpu_model_create(&g, &gc, RLVR_GPU_FP32, err, sizeof err) ||
+             rlvr_gpu_model_create(&f, &gc, RLVR_GPU_FP32 | RLVR_GPU_FORWARD_ONLY | RLVR_GPU_NO_LOGITS, err,
+                                   sizeof err) ||
+             rlvr_gpu_model_upload(g, m.params, m.n_params, err, sizeof err) ||
+             rlvr_gpu_model_upload(f, m.params, m.n_params, err, sizeof err) ||
+             rlvr_gpu_model_forward_hidden(g, tok, 2, 6, &ha, err, sizeof err) || get(a, ha.h, ND * 4) ||
+             rlvr_gpu_model_forward_hidden(f, tok, 2, 6, &hb, err, sizeof err) || get(b, hb.h, ND * 4);
+    ok(!rc && !memcmp(a, b, ND * 4) && !hb.dh && !hb.dweight && hb.weight,
+       "forward-only without logits: forward_hidden's h is the training model's, bit for bit, with no gradient "
+       "buffers%s%s", rc ? ": " : "", rc ? err : "");
+    err[0] = 0;
+    ok(f && rlvr_gpu_model_backward_hidden(f, a, err, sizeof err) == -1 &&
+           !strcmp(err, "gpu model: forward-only model: no gradients"),
+       "forward-only: backward_hidden refused (%s)", err);
+    free(a), free(b);
+    rlvr_gpu_model_free(g);
+    rlvr_gpu_model_free(f);
+    rlvr_model_free(&m);
 }
 
 /* Two AdamW steps (clipping and weight decay on) against host/optim.c. */
@@ -984,7 +1208,12 @@ int main(void)
         model_case(&shapes[i], RLVR_GPU_BF16);
         forward_only_case(&shapes[i], RLVR_GPU_FP32);
         forward_only_case(&shapes[i], RLVR_GPU_BF16);
+        for (int gspo = 0; gspo <= 1; gspo++) {
+            fused_head_case(&shapes[i], RLVR_GPU_FP32, gspo);
+            fused_head_case(&shapes[i], RLVR_GPU_BF16, gspo);
+        }
     }
+    fused_head_forward_only();
     adamw_case();
     adamw_state_case();
     refusal_cases();

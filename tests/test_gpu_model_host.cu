@@ -21,7 +21,14 @@
  * every layer, no gradients) against the training net, bit for bit, with
  * nothing written past the blocks net_carve_acts sizes for either, its
  * carve smaller and its backward refused, the generation scenario on it,
- * and both modes' device memory for a Qwen2.5-0.5B shape (TAP comments). What
+ * and both modes' device memory for a Qwen2.5-0.5B shape (TAP comments); the
+ * halves without the LM head (graph_forward_hidden, graph_backward_hidden)
+ * on a net without logits (RLVR_GPU_NO_LOGITS), against the training net bit
+ * for bit: h, h W^T against the logits, and dW += dlogits^T h plus
+ * backward_hidden(dlogits W) against graph_backward's gradients, in fp32 and
+ * bf16, tied and untied (hidden_case), its carve without the logits and the
+ * memory it saves for the Qwen2.5-0.5B shape (TAP comments), the generation
+ * scenario on it too. What
  * it cannot check -- the kernels' indexing, reductions and launches, and
  * cuBLAS itself -- is tests/test_gpu_model.c's job on a GPU.
  *
@@ -400,12 +407,13 @@ static const size_t kGuard = 256;
 static const uint32_t kGuardBits = 0x7fc0beefu; /* a NaN no operation makes */
 static const uint16_t kGuardHalf = 0x7fbe;
 
-static void emu_init(emu *e, const rlvr_model *m, int prec, int B, int T, int fwd_only = 0)
+static void emu_init(emu *e, const rlvr_model *m, int prec, int B, int T, int fwd_only = 0, int no_logits = 0)
 {
     memset(e, 0, sizeof *e);
     e->n.c = make_layout(gpu_cfg(m->cfg));
     e->n.prec = prec;
     e->n.fwd_only = fwd_only;
+    e->n.no_logits = no_logits;
     e->n.params = (float *)malloc(m->n_params * sizeof(float));
     e->n.grads = fwd_only ? nullptr : (float *)calloc(m->n_params, sizeof(float));
     memcpy(e->n.params, m->params, m->n_params * sizeof(float));
@@ -441,14 +449,15 @@ static int emu_guards_intact(const emu *e)
 }
 
 /* Bytes of the activation blocks (fp32 and bf16) net_carve_acts sizes for
- * B x T in a training or a forward-only net. */
-static size_t carve_bytes(const layout &y, int prec, int fwd_only, int B, int T)
+ * B x T in a training or a forward-only net, with or without logits. */
+static size_t carve_bytes(const layout &y, int prec, int fwd_only, int B, int T, int no_logits = 0)
 {
     net n;
     memset(&n, 0, sizeof n);
     n.c = y;
     n.prec = prec;
     n.fwd_only = fwd_only;
+    n.no_logits = no_logits;
     acts_size s = net_carve_acts(n, B, T, nullptr, nullptr);
     return s.floats * sizeof(float) + s.halves * sizeof(uint16_t);
 }
@@ -532,6 +541,96 @@ static void emu_cross_entropy(float *x, const int32_t *tg, const uint8_t *rows, 
         float p = expf(z - l);
         for (size_t v = 0; v < V; v++) row[v] = ce_grad(row[v], l, c, v == (size_t)id, p);
     }
+}
+
+/* The halves without the LM head (graph_forward_hidden,
+ * graph_backward_hidden) on a net without logits, against the training net
+ * e that ran graph_forward and then graph_backward(dl) from zero gradients:
+ *  - graph_forward and graph_backward refuse the net without logits before
+ *    any work; its carve is the training net's less the logits (and, in
+ *    bf16, less dlogits' room in hA), and nothing is written past it;
+ *  - forward_hidden leaves h = xf (and its bf16 copy in hA) bit for bit as
+ *    the training net's, and h W^T (the product the fused loss makes, as
+ *    gpu_grpo.h states it: logits = h W^T on h [N, D] and W [V, D], in bf16
+ *    on their bf16 copies) is e's logits bit for bit;
+ *  - dh = dlogits W and dW += dlogits^T h (in bf16 on dlogits rounded to
+ *    bf16 and h's bf16 copy, as the fused loss rounds its chunk's
+ *    gradient) into the LM head's gradient slice, then
+ *    backward_hidden(dh) in the model's dh buffer, give e's gradients bit
+ *    for bit: every tensor, the tied embedding included;
+ *  - a forward-only net refuses backward_hidden. */
+static void hidden_case(const shape &s, const rlvr_model &m, const emu &e, int prec, const int32_t *tok,
+                        const float *dl)
+{
+    const char *pn = prec == RLVR_GPU_BF16 ? "bf16" : "fp32";
+    int B = s.B, T = s.T, N = B * T, V = s.V, D = s.D;
+    size_t NV = (size_t)N * V, ND = (size_t)N * D, np = m.n_params;
+    emu h;
+    emu_init(&h, &m, prec, B, T, 0, 1);
+    memcpy(h.n.tokens, tok, (size_t)N * sizeof(int32_t));
+    host_ops o;
+    ok(graph_forward(o, h.n, B, T) == -1 && graph_backward(o, h.n, dl) == -1 && o.gemms == 0 && h.n.logits == nullptr,
+       "%s, %s: without logits: graph_forward and graph_backward refuse before any work", s.name, pn);
+    size_t tb = carve_bytes(e.n.c, prec, 0, B, T), nb = carve_bytes(e.n.c, prec, 0, B, T, 1);
+    size_t Dmax = (size_t)(s.F > s.Hq * s.hd ? s.F : s.Hq * s.hd);
+    Dmax = Dmax > (size_t)D ? Dmax : (size_t)D;
+    size_t want_saved = round64(NV) * sizeof(float) +
+                        (prec == RLVR_GPU_BF16 && (size_t)V > Dmax ? (round64(NV) - round64((size_t)N * Dmax)) * 2 : 0);
+    ok(tb - nb == want_saved, "%s, %s: without logits the carve is %zu bytes, the logits' %zu less than the training "
+       "net's %zu", s.name, pn, nb, want_saved, tb);
+    int rc = graph_forward_hidden(o, h.n, B, T);
+    int same_h = rc == 0 && !memcmp(h.n.xf, e.n.xf, ND * sizeof(float)) && h.n.cur_B == B && h.n.cur_T == T &&
+                 h.n.cur_logits == 0;
+    if (prec == RLVR_GPU_BF16) {
+        for (size_t i = 0; same_h && i < ND; i++) same_h = h.n.hA[i] == to_bf16(e.n.xf[i]);
+    }
+    ok(same_h, "%s, %s: forward_hidden: h (and its bf16 copy) is the training net's, bit for bit", s.name, pn);
+    int lk = lin_kind(h.n);
+    size_t head = head_offset(h.n.c);
+    operand hop{h.n.xf, prec == RLVR_GPU_BF16 ? h.n.hA : nullptr};
+    float *X = (float *)malloc(NV * sizeof(float));
+    rc = rc || mm_xwT(o, lk, X, hop, weight(h.n, h.n.params + head), N, D, V, 0.0f);
+    ok(rc == 0 && !memcmp(X, e.n.logits, NV * sizeof(float)),
+       "%s, %s: h W^T after forward_hidden is graph_forward's logits, bit for bit", s.name, pn);
+    ok(emu_guards_intact(&h), "%s, %s: without logits: nothing written past the carved blocks", s.name, pn);
+
+    /* the fused loss's gradient products, then the backward from dh */
+    uint16_t *Gh = nullptr;
+    operand G{dl, nullptr};
+    if (prec == RLVR_GPU_BF16) {
+        Gh = (uint16_t *)malloc(NV * sizeof(uint16_t));
+        for (size_t i = 0; i < NV; i++) Gh[i] = to_bf16(dl[i]);
+        G.h = Gh;
+    }
+    int before = o.gemms;
+    rc = rc || mm_xw(o, lk, h.n.dn, G, weight(h.n, h.n.params + head), N, D, V, 0.0f) ||
+         mm_gTx(o, lk, h.n.grads + head, G, hop, N, D, V, 1.0f) || graph_backward_hidden(o, h.n, h.n.dn);
+    int same = rc == 0 && !memcmp(h.n.grads, e.n.grads, np * sizeof(float));
+    int off = -1;
+    for (int t = 0; !same && t < m.n_tensors && off < 0; t++)
+        if (memcmp(h.n.grads + m.tensors[t].offset, e.n.grads + m.tensors[t].offset,
+                   m.tensors[t].numel * sizeof(float)))
+            off = t;
+    ok(same, "%s, %s: dW += dlogits^T h, then backward_hidden(dlogits W): graph_backward's gradients, bit for bit "
+       "(%d products)%s%s", s.name, pn, o.gemms - before, off >= 0 ? "; first off: " : "",
+       off >= 0 ? m.tensors[off].name : "");
+    ok(emu_guards_intact(&h), "%s, %s: without logits: the backward writes nothing past the carved blocks", s.name,
+       pn);
+    free(Gh);
+    free(X);
+    emu_free(&h);
+
+    emu f;
+    emu_init(&f, &m, prec, B, T, 1, 1);
+    memcpy(f.n.tokens, tok, (size_t)N * sizeof(int32_t));
+    host_ops fo;
+    rc = graph_forward_hidden(fo, f.n, B, T);
+    ok(rc == 0 && !memcmp(f.n.xf, e.n.xf, ND * sizeof(float)) && f.n.logits == nullptr && emu_guards_intact(&f),
+       "%s, %s: forward-only without logits: the same h, bit for bit, nothing past its carve", s.name, pn);
+    int g0 = fo.gemms;
+    ok(graph_backward_hidden(fo, f.n, e.n.xf) == -1 && fo.gemms == g0,
+       "%s, %s: backward_hidden refuses a forward-only net before any work", s.name, pn);
+    emu_free(&f);
 }
 
 static void model_case(const shape &s)
@@ -643,6 +742,7 @@ static void model_case(const shape &s)
         memcpy(dcopy, dl, NV * sizeof(float));
         rc = graph_backward(o, e.n, dcopy);
         ok(rc == 0, "%s, %s: the graph's backward runs", s.name, pn);
+        hidden_case(s, m, e, prec, tok, dl);
         int bad = 0;
         double wmax = 0, rmax = 0;
         for (int t = 0; t < m.n_tensors; t++) {
@@ -879,16 +979,17 @@ static void gen_case(const gen_shape &s)
     }
     fill(&m);
     for (int prec = RLVR_GPU_FP32; prec <= RLVR_GPU_BF16; prec++)
-        for (int fwd_only = 0; fwd_only <= 1; fwd_only++) {
+        for (int mode = 0; mode <= 2; mode++) { /* training, forward-only, without logits */
+            int fwd_only = mode == 1, no_logits = mode == 2;
             emu_gen g;
             memset(&g, 0, sizeof g);
-            emu_init(&g.e, &m, prec, 1, 1, fwd_only);
+            emu_init(&g.e, &m, prec, 1, 1, fwd_only, no_logits);
             g.c = g.e.n.c;
             g.prec = prec;
             step_target t = {&g, emu_gen_create, emu_gen_copy, emu_gen_step, emu_gen_destroy};
             char name[160];
             snprintf(name, sizeof name, "%s, %s%s", s.name, prec == RLVR_GPU_BF16 ? "bf16" : "fp32",
-                     fwd_only ? ", forward-only" : "");
+                     fwd_only ? ", forward-only" : no_logits ? ", without logits" : "");
             step_scenario(name, &m, &t, prec == RLVR_GPU_BF16, 1e-5, 1e-4);
             emu_free(&g.e);
         }
@@ -951,6 +1052,18 @@ static void memory_figures(void)
                  w / GiB, fo / GiB);
             ok(fo * 2 < tr, "Qwen2.5-0.5B, %s, %d x %d: the forward-only activations (%.2f GiB) under half of "
                "the training model's (%.2f GiB)", pn, B, T, fo / GiB, tr / GiB);
+            /* without logits (RLVR_GPU_NO_LOGITS): the policy of the fused LM-head loss, and its reference */
+            size_t trn = carve_bytes(y, prec, 0, B, T, 1), fon = carve_bytes(y, prec, 1, B, T, 1);
+            size_t train_nl = w + np * 4 + np * 8 + trn, fwd_nl = w + fon;
+            diag("Qwen2.5-0.5B, %s, %d x %d positions, without logits: training model %.2f GiB (activations %.2f, "
+                 "%.2f GiB less than with logits); forward-only %.2f GiB (activations %.2f, %.2f GiB less)", pn, B, T,
+                 train_nl / GiB, trn / GiB, (tr - trn) / GiB, fwd_nl / GiB, fon / GiB, (fo - fon) / GiB);
+            size_t NV = (size_t)B * T * (size_t)y.V, NF = (size_t)B * T * (size_t)y.F;
+            size_t want = NV * 4 + (prec == RLVR_GPU_BF16 ? (NV - NF) * 2 : 0);
+            ok(tr - trn == want && fo - fon == NV * 4,
+               "Qwen2.5-0.5B, %s, %d x %d: without logits the training model saves the logits%s (%.2f GiB), the "
+               "forward-only one the logits (%.2f GiB)", pn, B, T,
+               prec == RLVR_GPU_BF16 ? " and their gradient's bf16 operand" : "", (tr - trn) / GiB, (fo - fon) / GiB);
         }
 }
 
