@@ -1,12 +1,16 @@
 /*
  * device.c -- resolves the `device` key (device.h): "cpu", "cuda" or
  * "auto", checked against the command's GPU path, the build (CUDA or not)
- * and the machine (rlvr_gpu_available, rlvr_gpu_describe in gpu/gpu.h).
+ * and the machine (rlvr_gpu_available, rlvr_gpu_describe, rlvr_cublas_load
+ * in gpu/gpu.h).
  *
  * Invariants: nothing here starts work on the device beyond the runtime's
  * own query; a refusal names the key, its value and one reason (no GPU
- * path, built without CUDA, no device with the runtime's description); the
- * only output is the single line "auto" writes on stderr.
+ * path, built without CUDA, cuBLAS that cannot be loaded, no device with the
+ * runtime's description); the only output is the single line "auto" writes
+ * on stderr. cuBLAS is opened on first use (gpu/cublas_load.c), so a GPU
+ * choice opens it here, where a missing library is one clear refusal (or
+ * "auto"'s reason to stay on the CPU) rather than a failure mid-run.
  */
 #include <stdio.h>
 #include <string.h>
@@ -22,15 +26,20 @@ static const char *gpu_obstacle(const char *no_gpu_path, char *why, size_t len)
         snprintf(why, len, "%s", no_gpu_path);
         return why;
     }
-    if (rlvr_gpu_available())
-        return NULL;
-    char desc[512];
+    char desc[512], blas[400];
     if (rlvr_gpu_describe(desc, sizeof desc))
         snprintf(desc, sizeof desc, "no description");
-    if (strstr(desc, "without CUDA"))
+    if (strstr(desc, "without CUDA")) {
         snprintf(why, len, "this rlvr was built without CUDA");
-    else
-        snprintf(why, len, "no CUDA device: %s", desc);
+        return why;
+    }
+    if (rlvr_cublas_load(blas, sizeof blas)) {
+        snprintf(why, len, "%s", blas);
+        return why;
+    }
+    if (rlvr_gpu_available())
+        return NULL;
+    snprintf(why, len, "no CUDA device: %s", desc);
     return why;
 }
 

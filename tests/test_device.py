@@ -39,9 +39,11 @@ with open(EMPTY, "w") as f:
     f.write("return {}\n")
 
 
-def rlvr(*args, timeout=300):
+def rlvr(*args, timeout=300, env=None):
+    e = dict(os.environ)
+    e.update(env or {})
     return subprocess.run([RLVR] + list(args), cwd=work, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          text=True, timeout=timeout)
+                          text=True, timeout=timeout, env=e)
 
 
 def sft(out, *args):
@@ -89,6 +91,7 @@ try:
     ok(len(said) == 1, "auto says once which device it picked", p.stderr)
     gpu = bool(said) and ': the GPU (' in said[0]
     ok(bool(said) and (gpu or ': the CPU (' in said[0]), "auto names the GPU or the CPU: " + (said[0] if said else ""))
+    built_without_cuda = bool(said) and "built without CUDA" in said[0]
 
     # ---- cuda where nothing is generated: eval and sample of completions made elsewhere
     comps = os.path.join(SRCDIR, "fixtures", "train", "eval_completions.jsonl")
@@ -121,6 +124,25 @@ try:
     else:
         for i in range(9):
             ok(True, "# SKIP a GPU is present: the refusals without one (%d)" % (i + 1))
+
+    # ---- cuBLAS that cannot be loaded (it is opened on first use): cuda is
+    # refused naming the file, auto stays on the CPU saying so, before any work
+    if not built_without_cuda:
+        nolib = {"RLVR_CUBLAS_LIBRARY": os.path.join(work, "no-such-dir", "libcublas.so.13")}
+        for cmd in ("sft", "train", "eval", "sample"):
+            out_key = "--output_dir=" if cmd in ("sft", "train") else "--output="
+            p = rlvr(cmd, CONFIG if cmd == "sft" else EMPTY, "--device=cuda", out_key + "nolib", env=nolib)
+            ok(p.returncode != 0 and 'device = "cuda": cannot load cuBLAS' in p.stderr and
+               nolib["RLVR_CUBLAS_LIBRARY"] in p.stderr and 'use device = "cpu"' in p.stderr and
+               not os.path.exists(os.path.join(work, "nolib")),
+               "%s: device = cuda without a loadable cuBLAS: refused naming the file, nothing written" % cmd, p.stderr)
+        p = rlvr("eval", EMPTY, "--device=auto", env=nolib)
+        lines = [l for l in p.stderr.splitlines() if 'device = "auto"' in l]
+        ok(len(lines) == 1 and lines[0].startswith('rlvr eval: device = "auto": the CPU (cannot load cuBLAS'),
+           "eval: auto without a loadable cuBLAS stays on the CPU and says why", p.stderr)
+    else:
+        for i in range(5):
+            ok(True, "# SKIP built without CUDA: no cuBLAS to load (%d)" % (i + 1))
 
     # ---- unknown values, named by key, for every command
     for value in ("gpu", "CUDA", "", "cuda:0", "cpu "):
