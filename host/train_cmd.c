@@ -45,7 +45,10 @@
  * the device and come to the host only for a checkpoint's optimizer.bin
  * (train_gpu.h's rlvr_adamw_from_gpu), and --resume on the GPU uploads the
  * checkpoint's (rlvr_adamw_to_gpu): a run checkpointed on either device
- * resumes on either.
+ * resumes on either. fused_lm_head_loss = true (GPU only; refused with
+ * device = "cpu", ignored when "auto" falls back to the CPU) computes the
+ * loss from the final hidden states and the LM head chunk by chunk
+ * (train_gpu.h), never holding all the logits.
  */
 #include <errno.h>
 #include <math.h>
@@ -84,6 +87,7 @@ struct train_config {
     double beta, epsilon, epsilon_high, temperature, top_p, min_p, learning_rate, weight_decay, max_grad_norm;
     double adam_beta1, adam_beta2, adam_epsilon, warmup_ratio, eval_temperature;
     int mask_truncated_completions, dynamic_sampling, resume_from_checkpoint, progress, plot, eval_on_start;
+    int fused_lm_head_loss;
 };
 
 static void defaults(struct train_config *c)
@@ -123,7 +127,7 @@ static void defaults(struct train_config *c)
     c->eval_on_start = 1;
 }
 
-enum { N_KEYS = 60 }; /* the keys below; the table ends with a NULL entry */
+enum { N_KEYS = 61 }; /* the keys below; the table ends with a NULL entry */
 static void keys_of(struct train_config *c, struct rlvr_key *k)
 {
     const struct rlvr_key all[] = {
@@ -197,6 +201,9 @@ static void keys_of(struct train_config *c, struct rlvr_key *k)
         {"progress", RLVR_KEY_BOOL, &c->progress, "a progress bar on a terminal (true)"},
         {"plot", RLVR_KEY_BOOL, &c->plot, "write training.svg at the end (true)"},
         {"device", RLVR_KEY_STR, &c->device, RLVR_DEVICE_HELP},
+        {"fused_lm_head_loss", RLVR_KEY_BOOL, &c->fused_lm_head_loss,
+         "GPU only: the loss from the final hidden states and the LM head, chunk by chunk, never all the "
+         "logits (less memory; false). With device = \"cpu\" true is refused; \"auto\" on the CPU ignores it"},
         {NULL, 0, NULL, NULL}};
     _Static_assert(sizeof all / sizeof all[0] == N_KEYS + 1, "N_KEYS counts the keys");
     memcpy(k, all, sizeof all);
@@ -907,6 +914,9 @@ int rlvr_cmd_train(int argc, char **argv)
         problem = "'eval_steps' needs 'eval_data'";
     else if (c.eval_mix && !c.eval_data)
         problem = "'eval_mix' needs 'eval_data'";
+    else if (c.fused_lm_head_loss && device == RLVR_DEVICE_CPU && !(c.device && !strcmp(c.device, "auto")))
+        problem = "'fused_lm_head_loss' is a GPU option (the loss fused with the GPU's LM head); with device = "
+                  "\"cpu\" set it to false";
     struct rlvr_grpo_config gc;
     rlvr_grpo_config_default(&gc);
     gc.loss_type = loss_type;
@@ -921,6 +931,8 @@ int rlvr_cmd_train(int argc, char **argv)
         fprintf(stderr, "rlvr train: %s: %s\n", path, problem);
         goto out;
     }
+    if (c.fused_lm_head_loss && device == RLVR_DEVICE_CPU) /* "auto" fell back to the CPU */
+        fprintf(stderr, "rlvr train: fused_lm_head_loss is a GPU option; the run is on the CPU, which ignores it\n");
 
     /* the policy: the newest checkpoint, or the one the config names */
     if (rlvr_mkdirs(c.output_dir)) {
@@ -1100,7 +1112,7 @@ int rlvr_cmd_train(int argc, char **argv)
         char desc[512];
         rlvr_gpu_describe(desc, sizeof desc);
         if (rlvr_train_gpu_create(&up.gpu, &p.model, c.beta > 0 ? &refp.model : NULL,
-                                  (int)c.per_device_train_batch_size, T, err, sizeof err)) {
+                                  (int)c.per_device_train_batch_size, T, c.fused_lm_head_loss, err, sizeof err)) {
             fprintf(stderr, "rlvr train: device = \"cuda\": %s\n", err);
             goto out;
         }
@@ -1118,8 +1130,9 @@ int rlvr_cmd_train(int argc, char **argv)
         rlvr_generate_bind(&p.model, &ge);
         fprintf(stderr,
                 "rlvr train: the policy update and generation on the GPU (%s), fp32, %.1f MiB of device memory "
-                "(the policy%s)\n",
-                desc, (double)rlvr_train_gpu_bytes(up.gpu) / 1048576.0, c.beta > 0 ? " and the reference" : "");
+                "(the policy%s)%s\n",
+                desc, (double)rlvr_train_gpu_bytes(up.gpu) / 1048576.0, c.beta > 0 ? " and the reference" : "",
+                c.fused_lm_head_loss ? "; the loss fused with the LM head, without logits" : "");
     }
 
     char mpath[4200];

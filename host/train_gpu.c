@@ -1,14 +1,23 @@
 /*
  * train_gpu.c -- the GRPO policy update on the GPU (see train_gpu.h): the
  * policy and the reference as GPU models, the loss straight from the device
- * logits, AdamW on the device.
+ * logits or fused with the LM head, AdamW on the device.
  *
  * Per micro-batch: the model's forward uploads the input tokens itself
  * (checking them on the host); the loss's inputs (targets, mask, truncated
  * flags, advantages, old and reference log-probabilities) are uploaded into
- * one device block carved once at creation; rlvr_gpu_grpo_loss_dev writes
- * dL/dlogits over the logits (d_dlogits == d_logits, no [N, V] copy), and
- * rlvr_gpu_model_backward(NULL) reads them from the model's own buffer.
+ * one device block carved once at creation. Unfused: rlvr_gpu_grpo_loss_dev
+ * writes dL/dlogits over the logits (d_dlogits == d_logits, no [N, V]
+ * copy), and rlvr_gpu_model_backward(NULL) reads them from the model's own
+ * buffer. Fused (fused_lm_head): the models are created without logits
+ * (RLVR_GPU_NO_LOGITS); rlvr_gpu_model_forward_hidden hands over the final
+ * hidden states and the LM head, rlvr_gpu_grpo_linear_loss_dev writes dh
+ * into the policy's own dh buffer and adds the head's gradient into its
+ * gradient slice, and rlvr_gpu_model_backward_hidden(dh) does the rest; the
+ * reference's log-probabilities come from the same fused call forward only
+ * (dh and dweight NULL) with a configuration whose only output read is the
+ * batch's logp (beta 0, advantages 0: the loss is 0, the log-probabilities
+ * are rlvr_logprobs' at the temperature, 0 where the mask is 0).
  * Everything runs on the legacy default stream, so each call sees the
  * previous one's results without further synchronisation; the loss reads
  * its status back, so a fault of the forward surfaces there at the latest.
@@ -32,10 +41,12 @@ struct rlvr_train_gpu {
     struct rlvr_gpu_model *policy, *ref; /* ref NULL without a reference */
     size_t n_params;
     int max_seqs, max_T, vocab;
+    int fused;                             /* the loss fused with the LM head */
     void *block;          /* the one device allocation below */
     size_t block_bytes;
     float *d_old, *d_ref, *d_ent, *d_logp; /* [max_seqs * max_T] */
     float *d_adv;                          /* [max_seqs] */
+    float *d_zero;                         /* [max_seqs] zeros: the reference's advantages (fused) */
     int32_t *d_targets;                    /* [max_seqs * max_T] */
     uint8_t *d_rows;                       /* [max_seqs * max_T] */
     uint8_t *d_trunc;                      /* [max_seqs] */
@@ -61,15 +72,17 @@ static void gpu_config_of(const struct rlvr_model_config *mc, struct rlvr_gpu_mo
 
 /* A GPU model holding m's weights, with activations for B x T: a training
  * model (gradients cleared), or a forward-only one (fwd_only: no gradients,
- * one layer's activations); what names the model in messages. */
-static struct rlvr_gpu_model *gpu_model_of(const struct rlvr_model *m, int B, int T, int fwd_only, const char *what,
-                                           char *err, size_t err_len)
+ * one layer's activations), either without logits when no_logits; what
+ * names the model in messages. */
+static struct rlvr_gpu_model *gpu_model_of(const struct rlvr_model *m, int B, int T, int fwd_only, int no_logits,
+                                           const char *what, char *err, size_t err_len)
 {
     struct rlvr_gpu_model_config gc;
     gpu_config_of(&m->cfg, &gc);
     struct rlvr_gpu_model *g = NULL;
     char msg[512];
-    if (rlvr_gpu_model_create(&g, &gc, RLVR_GPU_FP32 | (fwd_only ? RLVR_GPU_FORWARD_ONLY : 0), msg, sizeof msg)) {
+    int flags = (fwd_only ? RLVR_GPU_FORWARD_ONLY : 0) | (no_logits ? RLVR_GPU_NO_LOGITS : 0);
+    if (rlvr_gpu_model_create(&g, &gc, RLVR_GPU_FP32 | flags, msg, sizeof msg)) {
         rlvr_num_fail(err, err_len, "%s: %s", what, msg);
         return NULL;
     }
@@ -101,6 +114,7 @@ static size_t carve(struct rlvr_train_gpu *t, char *base)
     PART(d_ent, float, N);
     PART(d_logp, float, N);
     PART(d_adv, float, B);
+    PART(d_zero, float, B);
     PART(d_targets, int32_t, N);
     PART(d_rows, uint8_t, N);
     PART(d_trunc, uint8_t, B);
@@ -109,7 +123,7 @@ static size_t carve(struct rlvr_train_gpu *t, char *base)
 }
 
 int rlvr_train_gpu_create(struct rlvr_train_gpu **out, const struct rlvr_model *policy, const struct rlvr_model *ref,
-                          int max_seqs, int max_T, char *err, size_t err_len)
+                          int max_seqs, int max_T, int fused_lm_head, char *err, size_t err_len)
 {
     *out = NULL;
     if (max_seqs < 1 || max_T < 1 || (size_t)max_seqs * (size_t)max_T > (size_t)INT32_MAX) {
@@ -127,9 +141,12 @@ int rlvr_train_gpu_create(struct rlvr_train_gpu **out, const struct rlvr_model *
     }
     t->n_params = policy->n_params;
     t->max_seqs = max_seqs, t->max_T = max_T, t->vocab = policy->cfg.vocab_size;
+    t->fused = fused_lm_head != 0;
     char msg[512];
-    if (!(t->policy = gpu_model_of(policy, max_seqs, max_T, 0, "the policy", err, err_len)) ||
-        (ref && !(t->ref = gpu_model_of(ref, max_seqs, max_T, 1, "the reference model", err, err_len))))
+    float *zeros = NULL;
+    int zrc = 0;
+    if (!(t->policy = gpu_model_of(policy, max_seqs, max_T, 0, t->fused, "the policy", err, err_len)) ||
+        (ref && !(t->ref = gpu_model_of(ref, max_seqs, max_T, 1, t->fused, "the reference model", err, err_len))))
         goto fail;
     t->block_bytes = carve(t, NULL);
     if (rlvr_gpu_grpo_alloc(&t->block, t->block_bytes, msg, sizeof msg)) {
@@ -137,6 +154,16 @@ int rlvr_train_gpu_create(struct rlvr_train_gpu **out, const struct rlvr_model *
         goto fail;
     }
     carve(t, t->block);
+    if (!(zeros = calloc((size_t)max_seqs, sizeof *zeros))) {
+        rlvr_num_fail(err, err_len, "gpu trainer: out of memory");
+        goto fail;
+    }
+    zrc = rlvr_gpu_grpo_upload(t->d_zero, zeros, (size_t)max_seqs * sizeof *zeros, msg, sizeof msg);
+    free(zeros);
+    if (zrc) {
+        rlvr_num_fail(err, err_len, "gpu trainer: uploading zeros: %s", msg);
+        goto fail;
+    }
     *out = t;
     return 0;
 fail:
@@ -194,16 +221,54 @@ int rlvr_train_gpu_ref_logprobs(struct rlvr_train_gpu *t, const struct rlvr_trai
         return -1;
     size_t N = (size_t)m->n_seq * (size_t)m->seq_len;
     float *d_logits = NULL;
+    struct rlvr_gpu_model_hidden hid;
     char msg[512];
-    if (rlvr_gpu_model_forward(t->ref, m->tokens, m->n_seq, m->seq_len, &d_logits, msg, sizeof msg)) {
+    if (t->fused ? rlvr_gpu_model_forward_hidden(t->ref, m->tokens, m->n_seq, m->seq_len, &hid, msg, sizeof msg)
+                 : rlvr_gpu_model_forward(t->ref, m->tokens, m->n_seq, m->seq_len, &d_logits, msg, sizeof msg)) {
         rlvr_num_fail(err, err_len, "reference model: %s", msg);
         return -1;
     }
     if (up(t->d_targets, m->targets, N * sizeof(int32_t), "the targets", err, err_len) ||
         up(t->d_rows, m->rows, N, "the mask", err, err_len))
         return -1;
-    if (rlvr_gpu_logprobs_dev(d_logits, RLVR_GPU_F32, t->d_targets, t->d_rows, N, (size_t)t->vocab, temperature,
-                              t->d_logp, NULL, NULL, msg, sizeof msg)) {
+    int rc;
+    if (t->fused) {
+        /* the fused loss forward only: with beta 0 and advantages 0 its one
+         * output read is the batch's logp, rlvr_logprobs' (0 where the mask
+         * is 0); the head's chunks of logits are its own */
+        struct rlvr_grpo_config cfg = {
+            .loss_type = RLVR_LOSS_GRPO,
+            .importance_level = RLVR_IS_TOKEN,
+            .kl_estimator = RLVR_KL_K3,
+            .epsilon_low = 0.2f,
+            .epsilon_high = 0.2f,
+            .beta = 0.0f,
+            .max_completion_length = m->seq_len,
+            .grad_accum_steps = 1,
+        };
+        struct rlvr_gpu_grpo_batch gb = {
+            .n_seq = (size_t)m->n_seq,
+            .seq_len = (size_t)m->seq_len,
+            .vocab = (size_t)t->vocab,
+            .dtype = RLVR_GPU_F32,
+            .temperature = temperature,
+            .tokens = t->d_targets,
+            .advantages = t->d_zero,
+            .mask = t->d_rows,
+            .logp = t->d_logp,
+        };
+        struct rlvr_gpu_grpo_linear lin = {
+            .hidden = (size_t)hid.hidden,
+            .dtype = hid.dtype,
+            .h = hid.h_bf16 ? (const void *)hid.h_bf16 : (const void *)hid.h,
+            .weight = hid.weight_bf16 ? (const void *)hid.weight_bf16 : (const void *)hid.weight,
+        };
+        rc = rlvr_gpu_grpo_linear_loss_dev(&cfg, &gb, &lin, NULL, msg, sizeof msg);
+    } else {
+        rc = rlvr_gpu_logprobs_dev(d_logits, RLVR_GPU_F32, t->d_targets, t->d_rows, N, (size_t)t->vocab, temperature,
+                                   t->d_logp, NULL, NULL, msg, sizeof msg);
+    }
+    if (rc) {
         rlvr_num_fail(err, err_len, "reference model: %s", msg);
         return -1;
     }
@@ -226,8 +291,10 @@ int rlvr_train_gpu_micro(struct rlvr_train_gpu *t, const struct rlvr_grpo_config
     }
     size_t N = (size_t)m->n_seq * (size_t)m->seq_len, B = (size_t)m->n_seq;
     float *d_logits = NULL;
+    struct rlvr_gpu_model_hidden hid;
     char msg[512];
-    if (rlvr_gpu_model_forward(t->policy, m->tokens, m->n_seq, m->seq_len, &d_logits, msg, sizeof msg)) {
+    if (t->fused ? rlvr_gpu_model_forward_hidden(t->policy, m->tokens, m->n_seq, m->seq_len, &hid, msg, sizeof msg)
+                 : rlvr_gpu_model_forward(t->policy, m->tokens, m->n_seq, m->seq_len, &d_logits, msg, sizeof msg)) {
         rlvr_num_fail(err, err_len, "%s", msg);
         return -1;
     }
@@ -255,13 +322,28 @@ int rlvr_train_gpu_micro(struct rlvr_train_gpu *t, const struct rlvr_grpo_config
         .entropy = m->entropy ? t->d_ent : NULL,
     };
     struct rlvr_gpu_grpo_metrics gm;
-    /* the gradient over the logits, in place: the backward reads it from
-     * the model's own buffer */
-    if (rlvr_gpu_grpo_loss_dev(cfg, &gb, d_logits, &gm, msg, sizeof msg)) {
-        rlvr_num_fail(err, err_len, "%s", msg);
-        return -1;
+    int rc;
+    if (t->fused) {
+        /* the loss with the LM head: dh into the policy's dh buffer, the
+         * head's gradient added into its slice of the policy's gradient;
+         * then the backward from dh */
+        struct rlvr_gpu_grpo_linear lin = {
+            .hidden = (size_t)hid.hidden,
+            .dtype = hid.dtype,
+            .h = hid.h_bf16 ? (const void *)hid.h_bf16 : (const void *)hid.h,
+            .weight = hid.weight_bf16 ? (const void *)hid.weight_bf16 : (const void *)hid.weight,
+            .dh = hid.dh,
+            .dweight = hid.dweight,
+        };
+        rc = rlvr_gpu_grpo_linear_loss_dev(cfg, &gb, &lin, &gm, msg, sizeof msg) ||
+             rlvr_gpu_model_backward_hidden(t->policy, hid.dh, msg, sizeof msg);
+    } else {
+        /* the gradient over the logits, in place: the backward reads it
+         * from the model's own buffer */
+        rc = rlvr_gpu_grpo_loss_dev(cfg, &gb, d_logits, &gm, msg, sizeof msg) ||
+             rlvr_gpu_model_backward(t->policy, NULL, msg, sizeof msg);
     }
-    if (rlvr_gpu_model_backward(t->policy, NULL, msg, sizeof msg)) {
+    if (rc) {
         rlvr_num_fail(err, err_len, "%s", msg);
         return -1;
     }

@@ -30,6 +30,20 @@
  * The logits never leave the device: the loss writes dL/dlogits over them
  * and the backward reads them there.
  *
+ * With fused_lm_head (rlvr train's fused_lm_head_loss) the logits are never
+ * all in memory: both models are created without them (gpu_model.h's
+ * RLVR_GPU_NO_LOGITS, 4.64 GiB less per model at Qwen2.5-0.5B's vocabulary
+ * and 8 x 1024 positions), and each micro-batch runs
+ * rlvr_gpu_model_forward_hidden -> rlvr_gpu_grpo_linear_loss_dev (gpu_grpo.h:
+ * the loss from the final hidden states and the LM head, chunk by chunk;
+ * dh into the policy's buffer, the head's gradient added into the policy's
+ * gradient) -> rlvr_gpu_model_backward_hidden; the reference's
+ * log-probabilities come from the same fused call, forward only. The same
+ * semantics as the unfused path; other summation orders on a GPU. The
+ * fused loss allocates its workspace per call (its chunk of logits, 512 MiB
+ * at most by default, and cuBLAS's 32 MiB: gpu_grpo.h), which
+ * rlvr_train_gpu_bytes does not count.
+ *
  * Invariants: every device call's status is checked and a failure comes
  * back as -1 with a one-line message (nothing prints or exits); the host
  * model's weights are not changed by anything here except
@@ -37,8 +51,11 @@
  * the current weights (checkpoints, the final save; generation runs on
  * rlvr_train_gpu_policy's model);
  * the gradients are zero between optimizer steps; a refused micro-batch
- * leaves the accumulated gradient of the earlier ones as it was (the
- * trainer stops the run on any failure).
+ * leaves the accumulated gradient of the earlier ones as it was, except
+ * that with fused_lm_head a refusal the loss finds on the device (a token,
+ * an advantage, old or reference log-probabilities, the logits) may have
+ * added part of the micro-batch's LM-head gradient (the trainer stops the
+ * run on any failure).
  */
 #ifndef RLVR_TRAIN_GPU_H
 #define RLVR_TRAIN_GPU_H
@@ -55,10 +72,12 @@ struct rlvr_train_gpu;
 /* Copies the host policy (and the reference, when ref is not NULL) to the
  * current device with room for micro-batches of up to max_seqs sequences
  * of up to max_T positions. The two models must have the same config.
- * Returns 0, or -1 with a message (no device, out of device memory, a
- * shape the GPU model refuses). */
+ * fused_lm_head: 1 for the loss fused with the LM head (models without
+ * logits; see above), 0 for the loss over the logits. Returns 0, or -1 with
+ * a message (no device, out of device memory, a shape the GPU model
+ * refuses). */
 int rlvr_train_gpu_create(struct rlvr_train_gpu **out, const struct rlvr_model *policy, const struct rlvr_model *ref,
-                          int max_seqs, int max_T, char *err, size_t err_len);
+                          int max_seqs, int max_T, int fused_lm_head, char *err, size_t err_len);
 void rlvr_train_gpu_free(struct rlvr_train_gpu *t); /* NULL is a no-op */
 
 /* Device memory held now: both models and the micro-batch buffers. */
@@ -85,7 +104,8 @@ struct rlvr_train_micro {
 };
 
 /* The reference model's log-probabilities of m's targets at temperature
- * (rlvr_logprobs of its forward): logp[B*T] host, 0 where rows is 0. Only
+ * (rlvr_logprobs of its forward; fused: of h W^T, chunk by chunk):
+ * logp[B*T] host, 0 where rows is 0. Only
  * tokens, targets, rows, n_seq and seq_len of m are read. Fails when the
  * trainer was created without a reference. */
 int rlvr_train_gpu_ref_logprobs(struct rlvr_train_gpu *t, const struct rlvr_train_micro *m, float temperature,
@@ -93,7 +113,8 @@ int rlvr_train_gpu_ref_logprobs(struct rlvr_train_gpu *t, const struct rlvr_trai
 
 /* The loss of micro-batch m under cfg (grad_accum_steps set by the caller
  * as on the CPU) at temperature: forward on the policy, rlvr_gpu_grpo_loss_dev
- * over the device logits, backward adding to the accumulated gradient.
+ * over the device logits, backward adding to the accumulated gradient
+ * (fused: forward_hidden, rlvr_gpu_grpo_linear_loss_dev, backward_hidden).
  * metrics: rlvr_grpo_loss's, field for field. */
 int rlvr_train_gpu_micro(struct rlvr_train_gpu *t, const struct rlvr_grpo_config *cfg,
                          const struct rlvr_train_micro *m, float temperature, struct rlvr_grpo_metrics *metrics,

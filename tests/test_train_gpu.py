@@ -30,6 +30,19 @@ clip-higher), 4 steps on the GPU and on the CPU from the same start:
   not comparable).
 Without a GPU, --resume with device = "cuda" from a CPU checkpoint fails
 only for want of a device, with the one-line refusal above.
+
+fused_lm_head_loss (the GRPO loss fused with the LM head, GPU only), on any
+machine: true with device = "cpu" (given, or the default) is refused with one
+line naming the key, before anything is written; with device = "auto" on the
+CPU it is ignored, saying so once, and the run is the CPU run's byte for
+byte; with device = "cuda" and no usable GPU the refusal is the device's
+(the key itself is accepted); a value that is not a boolean is refused
+naming the key. With a GPU (else TAP skips): the grpo and "options" cases
+run fused on the GPU against the unfused GPU run: the run says it is fused,
+the rewards of step 1 at least are the unfused run's, the loss of every
+compared step within 1e-4 relative, and the final weights within 2e-4
+relative L2 and 1e-3 per weight (the same fp32 products in other orders
+and chunks: the tolerances of the GPU-vs-CPU comparison).
 The tolerances are those of rlvr sft's GPU test (fp32, TF32 off, other
 summation orders); tighten or loosen them after the first GPU run.
 """
@@ -103,6 +116,8 @@ CASES = [
                  "--warmup_steps=1", "--weight_decay=0.1", "--max_grad_norm=0.5", "--save_steps=2"]),
 ]
 CHECKS_PER_CASE = 9
+FUSED = ("grpo", "options")  # the cases also run with fused_lm_head_loss = true on a GPU
+FUSED_CHECKS = 4
 RESUMES = [("gpu_to_gpu", "options_gpu", "cuda", "options_gpu"), ("gpu_to_cpu", "options_gpu", "cpu", "options_cpu"),
            ("cpu_to_gpu", "options_cpu", "cuda", "options_cpu")]
 
@@ -130,6 +145,21 @@ try:
        "auto picks the %s and says so once" % ("GPU" if gpu else "CPU"), p.stderr[-3000:])
     p = train("--device=cpu", "--output_dir=cpu2", "--max_steps=2")
     ok(p.returncode == 0 and 'device =' not in p.stderr, "device = cpu runs and says nothing of it", p.stderr[-3000:])
+    # fused_lm_head_loss is a GPU option: refused on the CPU, given or by default
+    want = ("rlvr train: %s: 'fused_lm_head_loss' is a GPU option (the loss fused with the GPU's LM head); with "
+            "device = \"cpu\" set it to false" % CONFIG)
+    for dev in (["--device=cpu"], []):
+        p = train(*(dev + ["--output_dir=cpu_fused", "--max_steps=2", "--fused_lm_head_loss=true"]))
+        ok(p.returncode == 2 and p.stderr.strip().splitlines() == [want] and
+           not os.path.exists(os.path.join(work, "cpu_fused")),
+           "fused_lm_head_loss = true with device = cpu (%s) is refused in one line naming the key, nothing written" %
+           ("given" if dev else "the default"), p.stderr)
+    p = train("--device=cpu", "--output_dir=cpu_fused", "--max_steps=2", "--fused_lm_head_loss=maybe")
+    ok(p.returncode != 0 and "fused_lm_head_loss" in p.stderr and not os.path.exists(os.path.join(work, "cpu_fused")),
+       "fused_lm_head_loss = maybe is refused naming the key", p.stderr)
+    p = train("--device=cpu", "--output_dir=cpu_unfused", "--max_steps=1", "--fused_lm_head_loss=false")
+    ok(p.returncode == 0 and "fused_lm_head_loss" not in p.stderr, "fused_lm_head_loss = false runs on the CPU",
+       p.stderr[-3000:])
     if not gpu:
         ok(same_file(os.path.join(work, "cpu2", "model.safetensors"), os.path.join(work, "auto", "model.safetensors")),
            "auto fell back to the CPU: the CPU run's model byte for byte")
@@ -146,6 +176,23 @@ try:
         for tag, _, _, _ in RESUMES:
             for i in range(2):
                 ok(True, "# SKIP no GPU: resume %s (%d)" % (tag, i + 1))
+        # fused_lm_head_loss where no GPU runs: auto falls back to the CPU and ignores it
+        p = train("--device=auto", "--output_dir=auto_fused", "--max_steps=2", "--fused_lm_head_loss=true")
+        said = [l for l in p.stderr.splitlines() if "fused_lm_head_loss" in l]
+        ok(p.returncode == 0 and said == ["rlvr train: fused_lm_head_loss is a GPU option; the run is on the CPU, "
+                                          "which ignores it"] and
+           same_file(os.path.join(work, "cpu2", "model.safetensors"),
+                     os.path.join(work, "auto_fused", "model.safetensors")),
+           "fused_lm_head_loss with auto on the CPU: ignored, said once, the CPU run's model byte for byte",
+           p.stderr[-3000:])
+        p = train("--device=cuda", "--output_dir=cuda_fused", "--max_steps=2", "--fused_lm_head_loss=true")
+        err = p.stderr.strip().splitlines()
+        ok(p.returncode == 2 and len(err) == 1 and (err[0] == no_cuda or no_dev.match(err[0]) is not None) and
+           not os.path.exists(os.path.join(work, "cuda_fused")),
+           "fused_lm_head_loss with cuda and no usable GPU: the key is accepted, the device refused", p.stderr)
+        for name in FUSED:
+            for i in range(FUSED_CHECKS):
+                ok(True, "# SKIP no GPU: %s, fused LM-head loss against the unfused GPU run (%d)" % (name, i + 1))
     else:
         ok(os.path.exists(os.path.join(work, "auto", "model.safetensors")), "auto's GPU run saved its model")
         for name, extra in CASES:
@@ -211,6 +258,34 @@ try:
                os.path.exists(os.path.join(ck, "trainer_state.json")) and same_head,
                "%s: the GPU run's checkpoint holds the policy, its state and optimizer.bin (the CPU's header and "
                "size)" % name)
+        # the loss fused with the LM head against the unfused GPU run of the same case
+        for name, extra in CASES:
+            if name not in FUSED:
+                continue
+            args = ["--max_steps=%d" % STEPS, "--logging_steps=1"] + extra
+            pf = train("--device=cuda", "--output_dir=%s_fused" % name, "--fused_lm_head_loss=true", *args)
+            ok(pf.returncode == 0 and any("the loss fused with the LM head, without logits" in l
+                                          for l in pf.stderr.splitlines()),
+               "%s, fused: the run finishes and says the loss is fused with the LM head" % name, pf.stderr[-3000:])
+            mg, mf = metrics(name + "_gpu"), metrics(name + "_fused")
+            same = 0
+            while same < min(len(mg), len(mf)) and mg[same]["reward"] == mf[same]["reward"] and \
+                    mg[same]["completions/mean_length"] == mf[same]["completions/mean_length"]:
+                same += 1
+            ok(len(mf) == STEPS and same >= 1, "%s, fused: the rewards of %d of %d steps are the unfused run's "
+               "(step 1 at least)" % (name, same, STEPS), [(a["reward"], b["reward"]) for a, b in zip(mg, mf)])
+            bad = [(i + 1, a["loss"], b["loss"]) for i, (a, b) in enumerate(zip(mg[:same], mf[:same]))
+                   if abs(a["loss"] - b["loss"]) > max(1e-4 * abs(a["loss"]), 1e-6) or
+                   rel(a["grad_norm"], b["grad_norm"]) > 1e-3]
+            ok(not bad, "%s, fused: the loss (1e-4) and gradient norm (1e-3) of every compared step as the "
+               "unfused run's" % name, bad)
+            if same == STEPS:
+                r, big = weight_gap(name + "_gpu", name + "_fused")
+                ok(r <= 2e-4 and big <= 1e-3, "%s, fused: final weights within 2e-4 relative L2 (%.2e) and 1e-3 "
+                   "per weight (%.2e) of the unfused GPU run's" % (name, r, big))
+            else:
+                ok(True, "# SKIP %s, fused: a draw differed at step %d, the weights are not comparable" %
+                   (name, same + 1))
         # resume: checkpoint-2 of the options runs continued to step 4 on either device
         args = ["--max_steps=%d" % STEPS, "--logging_steps=1"] + CASES[-1][1]
         for tag, src, dev, ref in RESUMES:

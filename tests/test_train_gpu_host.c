@@ -18,16 +18,32 @@
  * test_gpu_grpo's and test_gpu_model's on a GPU, and test_train_gpu.py's
  * end to end.
  *
- * The fake models gpu_model.h's two kinds of model: a training one, and a
+ * The fake models gpu_model.h's kinds of model: a training one, and a
  * forward-only one (RLVR_GPU_FORWARD_ONLY: no gradients, no moments; the
- * calls that need them refused with the real message), and counts what the
- * trainer creates: the policy must be a training model, the reference a
- * forward-only one (which the trainer must never ask for gradients).
+ * calls that need them refused with the real message), each with logits or
+ * without (RLVR_GPU_NO_LOGITS: forward, the SFT loss and backward refused
+ * with the real message), and counts what the trainer creates: the policy
+ * must be a training model, the reference a forward-only one (which the
+ * trainer must never ask for gradients), both without logits when the loss
+ * is fused with the LM head.
+ *
+ * The fused path (train_gpu.h's fused_lm_head): the fake's
+ * rlvr_gpu_model_forward_hidden / _backward_hidden run host/model.c's own
+ * operations below the head (a probe model whose head is the identity; see
+ * struct rlvr_gpu_model), and its rlvr_gpu_grpo_linear_loss_dev is built
+ * from the CPU references: logits = h W^T with model.c's loop, rlvr_logprobs,
+ * rlvr_grpo_loss, rlvr_logprobs_backward, dh = dlogits W and dW += dlogits^T
+ * h with model.c's loops, chunk by chunk; the same sums in the same order,
+ * so the fused trainer is held to the CPU path bit for bit too, and the
+ * reference's log-probabilities (the fused call forward only) to
+ * rlvr_logprobs exactly.
  *
  * Cases (table below): every loss type, on and off policy (old
  * log-probabilities), with and without the reference (beta), GSPO, the
  * truncated-completion mask, delta and the dual clip, two optimizer steps
- * of two micro-batches of different shapes each; then refusals: a
+ * of two micro-batches of different shapes each, each over the logits and
+ * fused with the LM head (tied), and two of them with an untied head both
+ * ways; then refusals, both ways: a
  * micro-batch larger than the buffers, a reference that was never made, a
  * non-finite advantage, a token outside the vocabulary, a gradient whose
  * norm overflows (the step refused, the weights unchanged), bad shapes at
@@ -59,10 +75,11 @@
 
 /* ---- the fake device ---------------------------------------------------------------- */
 
-#define MAX_BLOCKS 64
+#define MAX_BLOCKS 128
 static struct {
     char *p;
     size_t bytes;
+    int owned; /* 0: memory the fake's model owns (its weights, its gradients), registered as device memory */
 } blocks[MAX_BLOCKS];
 static int misuse; /* pointer checks that failed */
 
@@ -72,16 +89,40 @@ static void *dev_alloc(size_t bytes)
         if (!blocks[i].p) {
             blocks[i].p = calloc(1, bytes ? bytes : 1);
             blocks[i].bytes = bytes;
+            blocks[i].owned = 1;
             return blocks[i].p;
         }
     return NULL;
+}
+
+/* Registers p[bytes] (the fake model's own weights or gradients, which live
+ * on the device in the real model) as device memory; 0 or -1 when full. */
+static int dev_register(void *p, size_t bytes)
+{
+    for (int i = 0; p && i < MAX_BLOCKS; i++)
+        if (!blocks[i].p) {
+            blocks[i].p = p;
+            blocks[i].bytes = bytes;
+            blocks[i].owned = 0;
+            return 0;
+        }
+    return -1;
+}
+
+/* Unregisters p if it is registered (a failed creation's cleanup). */
+static void dev_forget(void *p)
+{
+    for (int i = 0; p && i < MAX_BLOCKS; i++)
+        if (blocks[i].p == p && !blocks[i].owned)
+            blocks[i].p = NULL;
 }
 
 static void dev_free(void *p)
 {
     for (int i = 0; p && i < MAX_BLOCKS; i++)
         if (blocks[i].p == p) {
-            free(blocks[i].p);
+            if (blocks[i].owned)
+                free(blocks[i].p);
             blocks[i].p = NULL;
             return;
         }
@@ -162,29 +203,54 @@ int rlvr_gpu_grpo_download(void *dst, const void *d_src, size_t bytes, char *err
 
 /* A model as gpu_model.h has it: a training model (gradients, AdamW), or a
  * forward-only one (RLVR_GPU_FORWARD_ONLY: neither; every call that needs
- * them refused with the real model's message). created_* count what the
- * trainer asked for. */
+ * them refused with the real model's message), either with logits or
+ * without (RLVR_GPU_NO_LOGITS: no logits block; forward, the SFT loss and
+ * backward refused with the real message). Its weights and gradients are
+ * registered as device memory: the fused loss reads the LM head and adds
+ * into its gradient there. created_* count what the trainer asked for.
+ *
+ * The halves without the LM head run on a probe: an untied copy of the
+ * model (the same embedding, layers and final norm, copied in before each
+ * forward) whose lm_head is [I_D; 0] (V >= D), so that its "logits" are
+ * h = the final norm's output exactly (each is a sum of one product by 1
+ * and of zeros), and whose backward from [dh, 0] gives the head's dn = dh
+ * exactly: so forward_hidden and backward_hidden run host/model.c's very
+ * operations below the head, and the probe's gradients (the model's copied
+ * in, then copied back) accumulate exactly where and in the order the
+ * model's own backward adds them (with tied embeddings the loss's dW is in
+ * the embedding's gradient before the lookups add theirs, as in
+ * rlvr_model_backward). */
 struct rlvr_gpu_model {
     struct rlvr_model m;
     struct rlvr_adamw opt; /* zeroed in a forward-only model */
-    int fwd_only;
-    float *d_logits; /* a device block: [B*T, V] of the reserve */
-    int B, T, cur_B, cur_T;
+    int fwd_only, no_logits;
+    float *d_logits;       /* a device block: [B*T, V] of the reserve (NULL without logits) */
+    float *d_h, *d_dh;     /* device blocks: [B*T, D] each */
+    struct rlvr_model probe;
+    int have_probe;
+    size_t below_head;     /* floats of the embedding, layers and final norm */
+    int B, T, cur_B, cur_T, cur_logits;
 };
-static int created_training, created_fwd_only;
+static int created_training, created_fwd_only, created_no_logits;
 
 #define FWD_ONLY_REFUSED(m)                                                                                            \
     do {                                                                                                               \
         if ((m)->fwd_only)                                                                                             \
             return fail(err, err_len, "gpu model: forward-only model: no gradients");                                 \
     } while (0)
+#define NO_LOGITS_REFUSED(m)                                                                                           \
+    do {                                                                                                               \
+        if ((m)->no_logits)                                                                                            \
+            return fail(err, err_len, "gpu model: a model without logits (RLVR_GPU_NO_LOGITS): use "                  \
+                                      "rlvr_gpu_model_forward_hidden and rlvr_gpu_model_backward_hidden");            \
+    } while (0)
 
 int rlvr_gpu_model_create(struct rlvr_gpu_model **out, const struct rlvr_gpu_model_config *g, int precision,
                           char *err, size_t err_len)
 {
     *out = NULL;
-    int fwd_only = (precision & RLVR_GPU_FORWARD_ONLY) != 0;
-    if ((precision & ~RLVR_GPU_FORWARD_ONLY) != RLVR_GPU_FP32)
+    int fwd_only = (precision & RLVR_GPU_FORWARD_ONLY) != 0, no_logits = (precision & RLVR_GPU_NO_LOGITS) != 0;
+    if ((precision & ~(RLVR_GPU_FORWARD_ONLY | RLVR_GPU_NO_LOGITS)) != RLVR_GPU_FP32)
         return fail(err, err_len, "fake device: the trainer must ask for fp32");
     struct rlvr_model_config c;
     memset(&c, 0, sizeof c);
@@ -198,19 +264,29 @@ int rlvr_gpu_model_create(struct rlvr_gpu_model **out, const struct rlvr_gpu_mod
     struct rlvr_optim_config oc;
     rlvr_optim_config_default(&oc);
     oc.schedule = RLVR_LR_CONSTANT, oc.warmup_steps = 0;
-    if (!m || rlvr_model_config_check(&c, err, err_len) || rlvr_model_create(&m->m, &c, err, err_len) ||
-        (!fwd_only && (rlvr_model_enable_grads(&m->m, err, err_len) ||
-                       rlvr_adamw_create(&m->opt, m->m.n_params, &oc, err, err_len)))) {
-        if (m)
+    int rc = !m ? fail(err, err_len, "fake device: out of memory")
+             : rlvr_model_config_check(&c, err, err_len) || rlvr_model_create(&m->m, &c, err, err_len) ||
+                     (!fwd_only && (rlvr_model_enable_grads(&m->m, err, err_len) ||
+                                    rlvr_adamw_create(&m->opt, m->m.n_params, &oc, err, err_len)))
+                 ? -1
+             : dev_register(m->m.params, m->m.n_params * sizeof(float)) ||
+                     (m->m.grads && dev_register(m->m.grads, m->m.n_params * sizeof(float)))
+                 ? fail(err, err_len, "fake device: out of blocks")
+                 : 0;
+    if (rc) {
+        if (m) {
+            dev_forget(m->m.params), dev_forget(m->m.grads);
             rlvr_model_free(&m->m), rlvr_adamw_free(&m->opt);
+        }
         free(m);
         return -1;
     }
-    m->fwd_only = fwd_only;
+    m->fwd_only = fwd_only, m->no_logits = no_logits;
     if (fwd_only)
         created_fwd_only++;
     else
         created_training++;
+    created_no_logits += no_logits;
     *out = m;
     return 0;
 }
@@ -218,9 +294,12 @@ void rlvr_gpu_model_free(struct rlvr_gpu_model *m)
 {
     if (!m)
         return;
-    dev_free(m->d_logits);
+    dev_free(m->d_logits), dev_free(m->d_h), dev_free(m->d_dh);
+    dev_free(m->m.params), dev_free(m->m.grads);
     rlvr_model_free(&m->m);
     rlvr_adamw_free(&m->opt);
+    if (m->have_probe)
+        rlvr_model_free(&m->probe);
     free(m);
 }
 size_t rlvr_gpu_model_n_params(const struct rlvr_gpu_model *m) { return m->m.n_params; }
@@ -251,41 +330,128 @@ int rlvr_gpu_model_reserve(struct rlvr_gpu_model *m, int B, int T, char *err, si
 {
     if (B < 1 || T < 1 || T > m->m.cfg.max_position_embeddings)
         return fail(err, err_len, "fake device: reserve out of range");
-    if (m->d_logits && B <= m->B && T <= m->T)
+    if (m->d_h && B <= m->B && T <= m->T)
         return 0;
-    dev_free(m->d_logits);
-    m->d_logits = dev_alloc((size_t)B * T * (size_t)m->m.cfg.vocab_size * sizeof(float));
+    dev_free(m->d_logits), dev_free(m->d_h), dev_free(m->d_dh);
+    size_t N = (size_t)B * T;
+    m->d_logits = m->no_logits ? NULL : dev_alloc(N * (size_t)m->m.cfg.vocab_size * sizeof(float));
+    m->d_h = dev_alloc(N * (size_t)m->m.cfg.hidden_size * sizeof(float));
+    m->d_dh = dev_alloc(N * (size_t)m->m.cfg.hidden_size * sizeof(float));
     m->B = B, m->T = T, m->cur_B = m->cur_T = 0;
-    return m->d_logits ? 0 : fail(err, err_len, "fake device: out of blocks");
+    return (m->no_logits || m->d_logits) && m->d_h && m->d_dh ? 0 : fail(err, err_len, "fake device: out of blocks");
 }
-int rlvr_gpu_model_forward(struct rlvr_gpu_model *m, const int32_t *tokens, int B, int T, float **d_logits,
-                           char *err, size_t err_len)
+static int check_tokens(const struct rlvr_gpu_model *m, const int32_t *tokens, int N, char *err, size_t err_len)
 {
-    *d_logits = NULL;
-    HOST(tokens, (size_t)B * T * sizeof(int32_t));
-    if (rlvr_gpu_model_reserve(m, B, T, err, err_len))
-        return -1;
-    for (int i = 0; i < B * T; i++)
+    for (int i = 0; i < N; i++)
         if (tokens[i] < 0 || tokens[i] >= m->m.cfg.vocab_size) {
             snprintf(err, err_len, "gpu model: token %d at row %d is outside the vocabulary (%d)", tokens[i], i,
                      m->m.cfg.vocab_size);
             return -1;
         }
+    return 0;
+}
+int rlvr_gpu_model_forward(struct rlvr_gpu_model *m, const int32_t *tokens, int B, int T, float **d_logits,
+                           char *err, size_t err_len)
+{
+    *d_logits = NULL;
+    NO_LOGITS_REFUSED(m);
+    HOST(tokens, (size_t)B * T * sizeof(int32_t));
+    if (rlvr_gpu_model_reserve(m, B, T, err, err_len) || check_tokens(m, tokens, B * T, err, err_len))
+        return -1;
     if (rlvr_model_forward(&m->m, tokens, B, T, m->d_logits, err, err_len))
         return -1;
-    m->cur_B = B, m->cur_T = T;
+    m->cur_B = B, m->cur_T = T, m->cur_logits = 1;
     *d_logits = m->d_logits;
     return 0;
 }
 int rlvr_gpu_model_backward(struct rlvr_gpu_model *m, const float *d_dlogits, char *err, size_t err_len)
 {
     FWD_ONLY_REFUSED(m);
+    NO_LOGITS_REFUSED(m);
     if (!m->cur_B)
         return fail(err, err_len, "gpu model: backward without a forward");
+    if (!d_dlogits && !m->cur_logits)
+        return fail(err, err_len, "gpu model: backward of the model's logits without logits");
     if (d_dlogits)
         DEV(d_dlogits, (size_t)m->cur_B * m->cur_T * (size_t)m->m.cfg.vocab_size * sizeof(float));
     return rlvr_model_backward(&m->m, d_dlogits ? d_dlogits : m->d_logits, err, err_len);
 }
+
+/* The probe (see struct rlvr_gpu_model), made on first use. */
+static int probe_of(struct rlvr_gpu_model *m, char *err, size_t err_len)
+{
+    if (m->have_probe)
+        return 0;
+    struct rlvr_model_config c = m->m.cfg;
+    int V = c.vocab_size, D = c.hidden_size;
+    if (V < D)
+        return fail(err, err_len, "fake device: the probe needs vocab_size >= hidden_size");
+    c.tie_word_embeddings = 0;
+    if (rlvr_model_create(&m->probe, &c, err, err_len))
+        return -1;
+    if (!m->fwd_only && rlvr_model_enable_grads(&m->probe, err, err_len)) {
+        rlvr_model_free(&m->probe);
+        return -1;
+    }
+    const struct rlvr_tensor *norm = rlvr_model_tensor(&m->m, "model.norm.weight");
+    const struct rlvr_tensor *head = rlvr_model_tensor(&m->probe, "lm_head.weight");
+    m->below_head = norm->offset + norm->numel;
+    for (int i = 0; i < D; i++)
+        m->probe.params[head->offset + (size_t)i * D + i] = 1.0f;
+    m->have_probe = 1;
+    return 0;
+}
+
+int rlvr_gpu_model_forward_hidden(struct rlvr_gpu_model *m, const int32_t *tokens, int B, int T,
+                                  struct rlvr_gpu_model_hidden *out, char *err, size_t err_len)
+{
+    memset(out, 0, sizeof *out);
+    HOST(tokens, (size_t)B * T * sizeof(int32_t));
+    if (rlvr_gpu_model_reserve(m, B, T, err, err_len) || check_tokens(m, tokens, B * T, err, err_len) ||
+        probe_of(m, err, err_len))
+        return -1;
+    int N = B * T, V = m->m.cfg.vocab_size, D = m->m.cfg.hidden_size;
+    memcpy(m->probe.params, m->m.params, m->below_head * sizeof(float));
+    float *x = malloc((size_t)N * V * sizeof(float));
+    if (!x)
+        return fail(err, err_len, "fake device: out of memory");
+    m->cur_B = m->cur_T = 0;
+    int rc = rlvr_model_forward(&m->probe, tokens, B, T, x, err, err_len);
+    for (int n = 0; !rc && n < N; n++)
+        memcpy(m->d_h + (size_t)n * D, x + (size_t)n * V, (size_t)D * sizeof(float));
+    free(x);
+    if (rc)
+        return -1;
+    m->cur_B = B, m->cur_T = T, m->cur_logits = 0;
+    size_t head = m->m.cfg.tie_word_embeddings ? 0 : m->below_head;
+    out->rows = N, out->hidden = D, out->vocab = V, out->dtype = RLVR_GPU_FP32;
+    out->h = m->d_h;
+    out->weight = m->m.params + head;
+    out->dweight = m->fwd_only ? NULL : m->m.grads + head;
+    out->dh = m->fwd_only ? NULL : m->d_dh;
+    return 0;
+}
+
+int rlvr_gpu_model_backward_hidden(struct rlvr_gpu_model *m, const float *d_dh, char *err, size_t err_len)
+{
+    FWD_ONLY_REFUSED(m);
+    if (!m->cur_B)
+        return fail(err, err_len, "gpu model: backward without a forward");
+    int N = m->cur_B * m->cur_T, V = m->m.cfg.vocab_size, D = m->m.cfg.hidden_size;
+    DEV(d_dh, (size_t)N * D * sizeof(float));
+    float *dl = calloc((size_t)N * V, sizeof(float));
+    if (!dl)
+        return fail(err, err_len, "fake device: out of memory");
+    for (int n = 0; n < N; n++)
+        memcpy(dl + (size_t)n * V, d_dh + (size_t)n * D, (size_t)D * sizeof(float));
+    memcpy(m->probe.grads, m->m.grads, m->below_head * sizeof(float));
+    int rc = rlvr_model_backward(&m->probe, dl, err, err_len);
+    if (!rc)
+        memcpy(m->m.grads, m->probe.grads, m->below_head * sizeof(float));
+    free(dl);
+    return rc;
+}
+
 int rlvr_gpu_model_adamw_step(struct rlvr_gpu_model *m, const struct rlvr_gpu_adamw_config *c, double lr,
                               double *grad_norm, int *clipped, char *err, size_t err_len)
 {
@@ -348,13 +514,15 @@ int rlvr_gpu_logprobs_dev(const void *d_logits, int dtype, const int32_t *d_toke
     return rlvr_logprobs(d_logits, d_tokens, d_rows, n, vocab, temperature, d_logp, d_lse, d_entropy, err, err_len);
 }
 
-int rlvr_gpu_grpo_loss_dev(const struct rlvr_grpo_config *cfg, const struct rlvr_gpu_grpo_batch *b, void *d_dlogits,
-                           struct rlvr_gpu_grpo_metrics *metrics, char *err, size_t err_len)
+/* The loss of batch b on host-side logits[B*T, V] (the fake's device
+ * memory): rlvr_logprobs -> rlvr_grpo_loss -> rlvr_logprobs_backward into
+ * dlogits (NULL: forward only), the batch's optional outputs (logp,
+ * entropy, dlogp) written as the GPU writes them; b's other arrays must be
+ * device memory. */
+static int loss_core(const struct rlvr_grpo_config *cfg, const struct rlvr_gpu_grpo_batch *b, const float *logits,
+                     float *dlogits, struct rlvr_gpu_grpo_metrics *metrics, char *err, size_t err_len)
 {
     size_t B = b->n_seq, N = b->n_seq * b->seq_len, V = b->vocab;
-    if (b->dtype != RLVR_GPU_F32)
-        return fail(err, err_len, "fake device: logits must be fp32");
-    DEV(b->logits, N * V * sizeof(float));
     DEV(b->tokens, N * sizeof(int32_t));
     DEV(b->advantages, B * sizeof(float));
     if (b->old_logp)
@@ -367,8 +535,10 @@ int rlvr_gpu_grpo_loss_dev(const struct rlvr_grpo_config *cfg, const struct rlvr
         DEV(b->truncated, B);
     if (b->entropy)
         DEV(b->entropy, N * sizeof(float));
-    if (d_dlogits)
-        DEV(d_dlogits, N * V * sizeof(float));
+    if (b->logp)
+        DEV(b->logp, N * sizeof(float));
+    if (b->dlogp)
+        DEV(b->dlogp, N * sizeof(float));
     float *logp = malloc(N * sizeof *logp), *lse = malloc(N * sizeof *lse), *dlogp = malloc(N * sizeof *dlogp);
     int rc = logp && lse && dlogp ? 0 : fail(err, err_len, "fake device: out of memory");
     /* the CPU's rows: a masked position, or a truncated completion under
@@ -379,15 +549,19 @@ int rlvr_gpu_grpo_loss_dev(const struct rlvr_grpo_config *cfg, const struct rlvr
     for (size_t r = 0; !rc && r < N; r++)
         rows[r] = (!b->mask || b->mask[r]) && !(cfg->mask_truncated && b->truncated && b->truncated[r / b->seq_len]);
     if (!rc)
-        rc = rlvr_logprobs(b->logits, b->tokens, rows, N, V, b->temperature, logp, lse, b->entropy, err, err_len);
+        rc = rlvr_logprobs(logits, b->tokens, rows, N, V, b->temperature, logp, lse, b->entropy, err, err_len);
     struct rlvr_grpo_batch gb = {B, b->seq_len, logp, b->old_logp, b->ref_logp, b->advantages, b->mask,
                                  b->truncated, b->entropy, b->dapo_tokens};
     struct rlvr_grpo_metrics gm;
     if (!rc)
         rc = rlvr_grpo_loss(cfg, &gb, dlogp, &gm, err, err_len);
-    if (!rc && d_dlogits)
-        rc = rlvr_logprobs_backward(b->logits, b->tokens, rows, lse, dlogp, N, V, b->temperature, d_dlogits, err,
+    if (!rc && dlogits)
+        rc = rlvr_logprobs_backward(logits, b->tokens, rows, lse, dlogp, N, V, b->temperature, dlogits, err,
                                     err_len);
+    if (!rc && b->logp)
+        memcpy(b->logp, logp, N * sizeof(float));
+    if (!rc && b->dlogp)
+        memcpy(b->dlogp, dlogp, N * sizeof(float));
     if (!rc && metrics) {
         metrics->loss = gm.loss, metrics->pg_loss = gm.pg_loss, metrics->kl_loss = gm.kl_loss;
         metrics->active_tokens = gm.active_tokens, metrics->kl = gm.kl, metrics->entropy = gm.entropy;
@@ -395,6 +569,84 @@ int rlvr_gpu_grpo_loss_dev(const struct rlvr_grpo_config *cfg, const struct rlvr
         metrics->clip_dual = gm.clip_dual, metrics->ratio_mean = gm.ratio_mean, metrics->ratio_max = gm.ratio_max;
     }
     free(logp), free(lse), free(dlogp), free(rows);
+    return rc;
+}
+
+int rlvr_gpu_grpo_loss_dev(const struct rlvr_grpo_config *cfg, const struct rlvr_gpu_grpo_batch *b, void *d_dlogits,
+                           struct rlvr_gpu_grpo_metrics *metrics, char *err, size_t err_len)
+{
+    size_t N = b->n_seq * b->seq_len, V = b->vocab;
+    if (b->dtype != RLVR_GPU_F32)
+        return fail(err, err_len, "fake device: logits must be fp32");
+    DEV(b->logits, N * V * sizeof(float));
+    if (d_dlogits)
+        DEV(d_dlogits, N * V * sizeof(float));
+    return loss_core(cfg, b, b->logits, d_dlogits, metrics, err, err_len);
+}
+
+/* The loss fused with the LM head, from the CPU references: logits = h W^T
+ * (host/model.c's lin_fwd, its plain loop: the same sums in the same
+ * order), loss_core over them, then per chunk of lin->chunk_rows rows (the
+ * whole batch when 0) dh = dlogits W and dW += dlogits^T h (lin_bwd's
+ * loops: every dW entry adds its rows in ascending order, chunk after
+ * chunk, as the unchunked loop does), so the result is the unfused CPU
+ * path's bit for bit. calls_fused counts the calls, fused_forward_only
+ * those without dh and dweight. */
+static int calls_fused, fused_forward_only;
+int rlvr_gpu_grpo_linear_loss_dev(const struct rlvr_grpo_config *cfg, const struct rlvr_gpu_grpo_batch *b,
+                                  const struct rlvr_gpu_grpo_linear *lin, struct rlvr_gpu_grpo_metrics *metrics,
+                                  char *err, size_t err_len)
+{
+    size_t N = b->n_seq * b->seq_len, V = b->vocab, D = lin->hidden;
+    calls_fused++;
+    if (lin->dtype != RLVR_GPU_F32)
+        return fail(err, err_len, "fake device: the trainer's operands must be fp32");
+    if (b->logits)
+        return fail(err, err_len, "fake device: the fused loss takes no logits");
+    DEV(lin->h, N * D * sizeof(float));
+    DEV(lin->weight, V * D * sizeof(float));
+    if (lin->dh)
+        DEV(lin->dh, N * D * sizeof(float));
+    if (lin->dweight)
+        DEV(lin->dweight, V * D * sizeof(float));
+    fused_forward_only += !lin->dh && !lin->dweight;
+    const float *h = lin->h, *W = lin->weight;
+    float *X = malloc(N * V * sizeof(float));
+    if (!X)
+        return fail(err, err_len, "fake device: out of memory");
+    for (size_t n = 0; n < N; n++)
+        for (size_t o = 0; o < V; o++) {
+            float acc = 0.0f;
+            for (size_t i = 0; i < D; i++)
+                acc += h[n * D + i] * W[o * D + i];
+            X[n * V + o] = acc + 0.0f;
+        }
+    int grad = lin->dh || lin->dweight;
+    int rc = loss_core(cfg, b, X, grad ? X : NULL, metrics, err, err_len);
+    size_t C = lin->chunk_rows ? lin->chunk_rows : N;
+    for (size_t r0 = 0; !rc && grad && r0 < N; r0 += C) {
+        size_t r1 = r0 + C < N ? r0 + C : N;
+        if (lin->dh)
+            for (size_t n = r0; n < r1; n++) {
+                float *dxr = lin->dh + n * D;
+                memset(dxr, 0, D * sizeof(float));
+                for (size_t o = 0; o < V; o++) {
+                    float g = X[n * V + o];
+                    for (size_t i = 0; i < D; i++)
+                        dxr[i] += g * W[o * D + i];
+                }
+            }
+        if (lin->dweight)
+            for (size_t o = 0; o < V; o++) {
+                float *dwr = lin->dweight + o * D;
+                for (size_t n = r0; n < r1; n++) {
+                    float g = X[n * V + o];
+                    for (size_t i = 0; i < D; i++)
+                        dwr[i] += g * h[n * D + i];
+                }
+            }
+    }
+    free(X);
     return rc;
 }
 
@@ -503,9 +755,11 @@ static int same_metrics(const struct rlvr_grpo_metrics *a, const struct rlvr_grp
     return 1;
 }
 
-static int run_case(const struct tcase *tc, const struct rlvr_model *init, const struct rlvr_model *refm)
+static int run_case(const struct tcase *tc, const struct rlvr_model *init, const struct rlvr_model *refm, int fused)
 {
-    char err[512];
+    char err[512], name[200];
+    snprintf(name, sizeof name, "%s%s%s", fused ? "fused LM-head loss, " : "",
+             init->cfg.tie_word_embeddings ? "" : "untied head, ", tc->name);
     struct rlvr_grpo_config cfg;
     rlvr_grpo_config_default(&cfg);
     cfg.loss_type = tc->loss_type, cfg.importance_level = tc->importance, cfg.mask_truncated = tc->mask_truncated;
@@ -521,19 +775,21 @@ static int run_case(const struct tcase *tc, const struct rlvr_model *init, const
     int ref = tc->beta > 0, ok_all = 1;
     if (rlvr_model_create(&cpu, &init->cfg, err, sizeof err) || rlvr_model_enable_grads(&cpu, err, sizeof err) ||
         rlvr_adamw_create(&opt, cpu.n_params, &oc, err, sizeof err)) {
-        ok(0, "%s: CPU model: %s", tc->name, err);
+        ok(0, "%s: CPU model: %s", name, err);
         return 0;
     }
     memcpy(cpu.params, init->params, cpu.n_params * sizeof(float));
-    created_training = created_fwd_only = 0;
-    if (rlvr_train_gpu_create(&t, init, ref ? refm : NULL, 3, 12, err, sizeof err)) {
-        ok(0, "%s: create: %s", tc->name, err);
+    created_training = created_fwd_only = created_no_logits = 0;
+    calls_fused = fused_forward_only = 0;
+    if (rlvr_train_gpu_create(&t, init, ref ? refm : NULL, 3, 12, fused, err, sizeof err)) {
+        ok(0, "%s: create: %s", name, err);
         rlvr_model_free(&cpu), rlvr_adamw_free(&opt);
         return 0;
     }
-    ok_all &= ok(created_training == 1 && created_fwd_only == ref,
-                 "%s: the policy is a training model%s (%d training, %d forward-only)", tc->name,
-                 ref ? ", the reference a forward-only one" : "", created_training, created_fwd_only);
+    ok_all &= ok(created_training == 1 && created_fwd_only == ref && created_no_logits == (fused ? 1 + ref : 0),
+                 "%s: the policy is a training model%s, %s (%d training, %d forward-only, %d without logits)", name,
+                 ref ? ", the reference a forward-only one" : "", fused ? (ref ? "both without logits" : "without logits") : "with logits",
+                 created_training, created_fwd_only, created_no_logits);
     long gpu_step = 0;
     int V = init->cfg.vocab_size;
     for (int step = 0; step < 2 && ok_all; step++) {
@@ -569,7 +825,7 @@ static int run_case(const struct tcase *tc, const struct rlvr_model *init, const
                 for (size_t r = 0; same && r < N; r++)
                     same = m[k].rows[r] ? got[r] == want[r] : got[r] == 0;
                 ok_all &= ok(same, "%s: step %d micro-batch %d: the reference's log-probabilities are the CPU's%s%s",
-                             tc->name, step + 1, k + 1, rc ? ": " : "", rc ? err : "");
+                             name, step + 1, k + 1, rc ? ": " : "", rc ? err : "");
                 for (size_t r = 0; r < N; r++)
                     if (m[k].rows[r])
                         m[k].ref[r] = want[r];
@@ -583,7 +839,7 @@ static int run_case(const struct tcase *tc, const struct rlvr_model *init, const
             struct rlvr_train_micro x = micro_of(&m[k], tc->off_policy, ref, step == 0, dapo);
             int rc_gpu = rlvr_train_gpu_micro(t, &cfg, &x, 0.7f, &b, err2, sizeof err2);
             ok_all &= ok(!rc_cpu && !rc_gpu && same_metrics(&a, &b),
-                         "%s: step %d micro-batch %d: loss %.6g and every metric as the CPU's%s%s%s%s", tc->name,
+                         "%s: step %d micro-batch %d: loss %.6g and every metric as the CPU's%s%s%s%s", name,
                          step + 1, k + 1, b.loss, rc_cpu ? ": cpu: " : "", rc_cpu ? err : "",
                          rc_gpu ? ": gpu: " : "", rc_gpu ? err2 : "");
             if (!ok_all)
@@ -596,7 +852,7 @@ static int run_case(const struct tcase *tc, const struct rlvr_model *init, const
         int rc_gpu = rlvr_train_gpu_step(t, &oc, rlvr_lr_at(&oc, gpu_step), &sb, err, sizeof err);
         gpu_step++;
         ok_all &= ok(!rc_cpu && !rc_gpu && sa.grad_norm == sb.grad_norm && sa.lr == sb.lr && sa.clipped == sb.clipped,
-                     "%s: step %d: AdamW at lr %g, gradient norm %.6g%s as the CPU's", tc->name, step + 1, sb.lr,
+                     "%s: step %d: AdamW at lr %g, gradient norm %.6g%s as the CPU's", name, step + 1, sb.lr,
                      sb.grad_norm, sb.clipped ? " (clipped)" : "");
     }
     float *w = malloc(cpu.n_params * sizeof(float));
@@ -604,8 +860,12 @@ static int run_case(const struct tcase *tc, const struct rlvr_model *init, const
                                            sizeof err);
     ok_all &= ok(!rc && !memcmp(w, cpu.params, cpu.n_params * sizeof(float)) &&
                      memcmp(w, init->params, cpu.n_params * sizeof(float)),
-                 "%s: after 2 steps the weights are the CPU's, bit for bit (and have moved)", tc->name);
+                 "%s: after 2 steps the weights are the CPU's, bit for bit (and have moved)", name);
     free(w);
+    /* 2 steps of 2 micro-batches, and the reference's 4 */
+    ok_all &= ok(calls_fused == (fused ? 4 + 4 * ref : 0) && fused_forward_only == (fused ? 4 * ref : 0),
+                 "%s: %d calls of the fused loss, %d of them forward only (the reference's)", name, calls_fused,
+                 fused_forward_only);
     rlvr_train_gpu_free(t);
     rlvr_model_free(&cpu);
     rlvr_adamw_free(&opt);
@@ -669,7 +929,7 @@ static struct rlvr_train_gpu *resumed_trainer(const struct rlvr_model *init, con
     if (rlvr_model_create(&h, &init->cfg, err, err_len))
         return NULL;
     memcpy(h.params, params, h.n_params * sizeof(float));
-    int rc = rlvr_train_gpu_create(&t, &h, NULL, 3, 12, err, err_len) ||
+    int rc = rlvr_train_gpu_create(&t, &h, NULL, 3, 12, 0, err, err_len) ||
              (path && (rlvr_adamw_create(&o, h.n_params, oc, err, err_len) || rlvr_adamw_load(&o, path, err, err_len) ||
                        rlvr_adamw_to_gpu(&o, rlvr_train_gpu_policy(t), err, err_len)));
     rlvr_adamw_free(&o);
@@ -716,7 +976,7 @@ static void resume_case(const struct rlvr_model *init)
     float *w2 = malloc(n * sizeof(float)), *w = malloc(n * sizeof(float));
     if (!w2 || !w || rlvr_model_create(&cpu, &init->cfg, err, sizeof err) ||
         rlvr_model_enable_grads(&cpu, err, sizeof err) || rlvr_adamw_create(&opt, n, &oc, err, sizeof err) ||
-        rlvr_train_gpu_create(&a, init, NULL, 3, 12, err, sizeof err)) {
+        rlvr_train_gpu_create(&a, init, NULL, 3, 12, 0, err, sizeof err)) {
         ok(0, "resume: setting up: %s", err);
         free(w2), free(w);
         return;
@@ -819,6 +1079,62 @@ static void resume_case(const struct rlvr_model *init)
     free(w2), free(w);
 }
 
+/* The refusals of a trainer (the loss over the logits, or fused with the LM
+ * head): each comes back as -1 with the device's message, and a refused
+ * step leaves the weights as they were. */
+static void refusal_case(const struct rlvr_model *init, int fused)
+{
+    char err[512];
+    const char *how = fused ? "fused LM-head loss: " : "";
+    struct rlvr_train_gpu *t = NULL;
+    struct rlvr_grpo_config cfg;
+    rlvr_grpo_config_default(&cfg);
+    cfg.max_completion_length = 12;
+    if (rlvr_train_gpu_create(&t, init, NULL, 2, 12, fused, err, sizeof err)) {
+        ok(0, "%screate: %s", how, err);
+        return;
+    }
+    struct mb m;
+    make_mb(&m, 3, 12, init->cfg.vocab_size);
+    struct rlvr_train_micro x = micro_of(&m, 0, 0, 1, 0);
+    ok(rlvr_train_gpu_micro(t, &cfg, &x, 1.0f, NULL, err, sizeof err) && strstr(err, "room for 2 x 12"),
+       "%sa micro-batch larger than the buffers is refused (%s)", how, err);
+    make_mb(&m, 2, 12, init->cfg.vocab_size);
+    x = micro_of(&m, 0, 0, 1, 0);
+    float lp[64];
+    ok(rlvr_train_gpu_ref_logprobs(t, &x, 1.0f, lp, err, sizeof err) && strstr(err, "no reference model"),
+       "%sreference log-probabilities without a reference are refused (%s)", how, err);
+    cfg.beta = 0.04f;
+    ok(rlvr_train_gpu_micro(t, &cfg, &x, 1.0f, NULL, err, sizeof err) && strstr(err, "ref_logp"),
+       "%sbeta > 0 without reference log-probabilities: the loss's refusal comes back (%s)", how, err);
+    cfg.beta = 0;
+    m.adv[1] = NAN;
+    ok(rlvr_train_gpu_micro(t, &cfg, &x, 1.0f, NULL, err, sizeof err) && strstr(err, "advantage"),
+       "%sa NaN advantage: the loss's refusal comes back, naming it (%s)", how, err);
+    m.adv[1] = 0.5f;
+    m.tokens[3] = init->cfg.vocab_size + 5;
+    ok(rlvr_train_gpu_micro(t, &cfg, &x, 1.0f, NULL, err, sizeof err) && strstr(err, "outside the vocabulary"),
+       "%sa token outside the vocabulary: the model's refusal comes back (%s)", how, err);
+    m.tokens[3] = 1;
+    /* a gradient whose norm overflows: the step is refused and nothing moves */
+    struct rlvr_optim_config oc;
+    rlvr_optim_config_default(&oc);
+    m.adv[0] = 3e38f, m.adv[1] = -3e38f;
+    int rc = rlvr_train_gpu_micro(t, &cfg, &x, 1.0f, NULL, err, sizeof err);
+    struct rlvr_optim_stats st;
+    rc = rc || !rlvr_train_gpu_step(t, &oc, 1e-3, &st, err, sizeof err);
+    float *w = malloc(init->n_params * sizeof(float));
+    struct rlvr_model view = {.n_params = init->n_params, .params = w};
+    ok(!rc && strstr(err, "gradient norm") && !rlvr_train_gpu_download(t, &view, err, sizeof err) &&
+           !memcmp(w, init->params, init->n_params * sizeof(float)),
+       "%sa non-finite gradient norm refuses the step and leaves the weights as they were (%s)", how, err);
+    view.n_params = init->n_params - 1;
+    ok(rlvr_train_gpu_download(t, &view, err, sizeof err) && strstr(err, "parameters"),
+       "%sdownloading into a model of another size is refused (%s)", how, err);
+    free(w);
+    rlvr_train_gpu_free(t);
+}
+
 int main(void)
 {
     char err[512];
@@ -835,16 +1151,31 @@ int main(void)
     rlvr_model_init_random(&init, 1, 0.2f);
     rlvr_model_init_random(&refm, 2, 0.2f);
 
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
-        run_case(&cases[i], &init, &refm);
+    for (int fused = 0; fused <= 1; fused++)
+        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+            run_case(&cases[i], &init, &refm, fused);
+    /* an untied LM head (lm_head.weight its own tensor): a reference, and GSPO */
+    struct rlvr_model_config mu = mc;
+    mu.tie_word_embeddings = 0;
+    struct rlvr_model uinit, urefm;
+    if (rlvr_model_config_check(&mu, err, sizeof err) || rlvr_model_create(&uinit, &mu, err, sizeof err) ||
+        rlvr_model_create(&urefm, &mu, err, sizeof err)) {
+        printf("Bail out! %s\n", err);
+        return 1;
+    }
+    rlvr_model_init_random(&uinit, 3, 0.2f);
+    rlvr_model_init_random(&urefm, 4, 0.2f);
+    for (int fused = 0; fused <= 1; fused++) {
+        run_case(&cases[1], &uinit, &urefm, fused);
+        run_case(&cases[8], &uinit, &urefm, fused);
+    }
+    rlvr_model_free(&uinit);
+    rlvr_model_free(&urefm);
     resume_case(&init);
 
     /* ---- refusals ---- */
     struct rlvr_train_gpu *t = NULL;
-    struct rlvr_grpo_config cfg;
-    rlvr_grpo_config_default(&cfg);
-    cfg.max_completion_length = 12;
-    ok(rlvr_train_gpu_create(&t, &init, NULL, 0, 12, err, sizeof err) && !t && strstr(err, "out of range"),
+    ok(rlvr_train_gpu_create(&t, &init, NULL, 0, 12, 0, err, sizeof err) && !t && strstr(err, "out of range"),
        "create: no room for a sequence is refused (%s)", err);
     struct rlvr_model other;
     struct rlvr_model_config mc2 = mc;
@@ -853,54 +1184,13 @@ int main(void)
         printf("Bail out! %s\n", err);
         return 1;
     }
-    ok(rlvr_train_gpu_create(&t, &init, &other, 2, 12, err, sizeof err) && !t && strstr(err, "shape differs"),
+    ok(rlvr_train_gpu_create(&t, &init, &other, 2, 12, 1, err, sizeof err) && !t && strstr(err, "shape differs"),
        "create: a reference of another shape is refused (%s)", err);
     rlvr_model_free(&other);
     ok(blocks_held() == 0, "refused creations leave no device memory behind");
 
-    if (rlvr_train_gpu_create(&t, &init, NULL, 2, 12, err, sizeof err)) {
-        printf("Bail out! %s\n", err);
-        return 1;
-    }
-    struct mb m;
-    make_mb(&m, 3, 12, mc.vocab_size);
-    struct rlvr_train_micro x = micro_of(&m, 0, 0, 1, 0);
-    ok(rlvr_train_gpu_micro(t, &cfg, &x, 1.0f, NULL, err, sizeof err) && strstr(err, "room for 2 x 12"),
-       "a micro-batch larger than the buffers is refused (%s)", err);
-    make_mb(&m, 2, 12, mc.vocab_size);
-    x = micro_of(&m, 0, 0, 1, 0);
-    float lp[64];
-    ok(rlvr_train_gpu_ref_logprobs(t, &x, 1.0f, lp, err, sizeof err) && strstr(err, "no reference model"),
-       "reference log-probabilities without a reference are refused (%s)", err);
-    cfg.beta = 0.04f;
-    ok(rlvr_train_gpu_micro(t, &cfg, &x, 1.0f, NULL, err, sizeof err) && strstr(err, "ref_logp"),
-       "beta > 0 without reference log-probabilities: the loss's refusal comes back (%s)", err);
-    cfg.beta = 0;
-    m.adv[1] = NAN;
-    ok(rlvr_train_gpu_micro(t, &cfg, &x, 1.0f, NULL, err, sizeof err) && strstr(err, "advantage"),
-       "a NaN advantage: the loss's refusal comes back, naming it (%s)", err);
-    m.adv[1] = 0.5f;
-    m.tokens[3] = mc.vocab_size + 5;
-    ok(rlvr_train_gpu_micro(t, &cfg, &x, 1.0f, NULL, err, sizeof err) && strstr(err, "outside the vocabulary"),
-       "a token outside the vocabulary: the model's refusal comes back (%s)", err);
-    m.tokens[3] = 1;
-    /* a gradient whose norm overflows: the step is refused and nothing moves */
-    struct rlvr_optim_config oc;
-    rlvr_optim_config_default(&oc);
-    m.adv[0] = 3e38f, m.adv[1] = -3e38f;
-    int rc = rlvr_train_gpu_micro(t, &cfg, &x, 1.0f, NULL, err, sizeof err);
-    struct rlvr_optim_stats st;
-    rc = rc || !rlvr_train_gpu_step(t, &oc, 1e-3, &st, err, sizeof err);
-    float *w = malloc(init.n_params * sizeof(float));
-    struct rlvr_model view = {.n_params = init.n_params, .params = w};
-    ok(!rc && strstr(err, "gradient norm") && !rlvr_train_gpu_download(t, &view, err, sizeof err) &&
-           !memcmp(w, init.params, init.n_params * sizeof(float)),
-       "a non-finite gradient norm refuses the step and leaves the weights as they were (%s)", err);
-    view.n_params = init.n_params - 1;
-    ok(rlvr_train_gpu_download(t, &view, err, sizeof err) && strstr(err, "parameters"),
-       "downloading into a model of another size is refused (%s)", err);
-    free(w);
-    rlvr_train_gpu_free(t);
+    for (int fused = 0; fused <= 1; fused++)
+        refusal_case(&init, fused);
     rlvr_train_gpu_free(NULL);
     ok(blocks_held() == 0, "no device memory left behind (%d blocks)", blocks_held());
     ok(misuse == 0, "no host pointer handed to the device and no device pointer to the host (%d misuses)", misuse);
