@@ -248,6 +248,25 @@ struct LossCase {
     char name[160];
 };
 
+/* The names of the loss types, importance levels and KL estimators, and
+ * the variants of the loss cases (shared by the unfused and fused tests). */
+static const char *const lt_name[] = {"grpo", "bnpo", "dapo", "dr_grpo"};
+static const char *const is_name[] = {"token", "sequence"};
+static const char *const kl_name[] = {"k3", "k1", "k2"};
+struct Variant {
+    const char *name;
+    float eps_high, delta, dual, beta;
+    int mask_truncated, accum;
+    bool old, ref, mask, trunc;
+};
+static const Variant variants[] = {
+    {"R1 defaults", 0.2f, 0, 0, 0.001f, 0, 1, true, true, true, false},
+    {"clip-higher 0.28, beta 0.04, truncated masked", 0.28f, 0, 0, 0.04f, 1, 1, true, true, true, true},
+    {"delta 1.5, dual clip 3", 0.2f, 1.5f, 3.0f, 0.01f, 0, 1, true, true, true, true},
+    {"no old_logp, beta 0 with ref (kl metric only)", 0.2f, 0, 0, 0.0f, 0, 1, false, true, true, false},
+    {"no ref, beta 0, no mask, 2 accumulation steps", 0.2f, 0, 0, 0.0f, 0, 2, true, false, false, false},
+};
+
 /* Every loss type x importance level x KL estimator x temperature (1, 0.7)
  * x a variant (R1 defaults; DAPO's clip-higher with truncated completions
  * masked; delta and dual clip; no old_logp; no ref_logp, no mask and two
@@ -257,22 +276,6 @@ struct LossCase {
 template <typename F>
 static inline void loss_matrix(F f)
 {
-    static const char *const lt_name[] = {"grpo", "bnpo", "dapo", "dr_grpo"};
-    static const char *const is_name[] = {"token", "sequence"};
-    static const char *const kl_name[] = {"k3", "k1", "k2"};
-    struct Variant {
-        const char *name;
-        float eps_high, delta, dual, beta;
-        int mask_truncated, accum;
-        bool old, ref, mask, trunc;
-    };
-    static const Variant variants[] = {
-        {"R1 defaults", 0.2f, 0, 0, 0.001f, 0, 1, true, true, true, false},
-        {"clip-higher 0.28, beta 0.04, truncated masked", 0.28f, 0, 0, 0.04f, 1, 1, true, true, true, true},
-        {"delta 1.5, dual clip 3", 0.2f, 1.5f, 3.0f, 0.01f, 0, 1, true, true, true, true},
-        {"no old_logp, beta 0 with ref (kl metric only)", 0.2f, 0, 0, 0.0f, 0, 1, false, true, true, false},
-        {"no ref, beta 0, no mask, 2 accumulation steps", 0.2f, 0, 0, 0.0f, 0, 2, true, false, false, false},
-    };
     const float temps[] = {1.0f, 0.7f};
     for (int lt = RLVR_LOSS_GRPO; lt <= RLVR_LOSS_DR_GRPO; lt++)
         for (int is = RLVR_IS_TOKEN; is <= RLVR_IS_SEQUENCE; is++)

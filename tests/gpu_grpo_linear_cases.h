@@ -172,23 +172,7 @@ static inline bool check_logp(const float *logp, const LossCase &lc)
 }
 
 
-static const char *const lt_name[] = {"grpo", "bnpo", "dapo", "dr_grpo"};
-static const char *const is_name[] = {"token", "sequence"};
-
-struct Variant {
-    const char *name;
-    float eps_high, delta, dual, beta;
-    int mask_truncated, accum;
-    bool old, ref, mask, trunc;
-};
-static const Variant variants[] = {
-    {"R1 defaults", 0.2f, 0, 0, 0.001f, 0, 1, true, true, true, false},
-    {"clip-higher 0.28, beta 0.04, truncated masked", 0.28f, 0, 0, 0.04f, 1, 1, true, true, true, true},
-    {"delta 1.5, dual clip 3", 0.2f, 1.5f, 3.0f, 0.01f, 0, 1, true, true, true, true},
-    {"no old_logp, beta 0 with ref", 0.2f, 0, 0, 0.0f, 0, 1, false, true, true, false},
-    {"no ref, no mask, 2 accumulation steps", 0.2f, 0, 0, 0.0f, 0, 2, true, false, false, false},
-};
-
+/* lt_name, is_name, Variant and variants: gpu_grpo_cases.h. */
 static inline void config_case(LossCase &lc, int lt, int is, int kl, const Variant &va, size_t B, size_t T)
 {
     rlvr_grpo_config &c = lc.c;

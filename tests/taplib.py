@@ -113,6 +113,29 @@ def safetensors_floats(path):
     return out
 
 
+def weight_gap(a, b):
+    """(relative L2, largest difference) of the float32 weights in folder b's model.safetensors against
+    folder a's; (1, inf) when a has none or they differ in tensors, dtypes or sizes."""
+    wa = safetensors_floats(os.path.join(a, "model.safetensors"))
+    wb = safetensors_floats(os.path.join(b, "model.safetensors"))
+    if not wa or sorted(wa) != sorted(wb) or any(wa[k][0] != wb[k][0] or len(wa[k][1]) != len(wb[k][1]) for k in wa):
+        return 1.0, float("inf")
+    num = den = big = 0.0
+    for k in wa:
+        for x, y in zip(wa[k][1], wb[k][1]):
+            num += (x - y) ** 2
+            den += x * x
+            big = max(big, abs(x - y))
+    return ((num / den) ** 0.5 if den else 1.0), big
+
+
+def copy_checkpoint(src, dst, step):
+    """dst/checkpoint-STEP := src/checkpoint-STEP (dst made): a run interrupted after that checkpoint."""
+    import shutil
+    os.makedirs(dst)
+    shutil.copytree(os.path.join(src, "checkpoint-%d" % step), os.path.join(dst, "checkpoint-%d" % step))
+
+
 def same_file(a, b):
     """Whether two files hold the same bytes."""
     with open(a, "rb") as fa, open(b, "rb") as fb:

@@ -30,6 +30,7 @@ import tempfile
 
 from taplib import ok, done, same_file, RLVR, SRCDIR
 from taplib import safetensors_floats as weights
+import taplib
 
 EXAMPLES = os.path.abspath(os.path.join(SRCDIR, "..", "examples"))
 CONFIG = os.path.join(EXAMPLES, "sft_tiny.lua")
@@ -60,25 +61,13 @@ def metrics(out):
 
 
 def weight_gap(a, b):
-    """(relative L2, largest difference) of b's final weights against a's; (1, inf) when they differ in
-    tensors, dtypes or sizes."""
-    wa = weights(os.path.join(work, a, "model.safetensors"))
-    wb = weights(os.path.join(work, b, "model.safetensors"))
-    if sorted(wa) != sorted(wb) or any(wa[k][0] != wb[k][0] or len(wa[k][1]) != len(wb[k][1]) for k in wa):
-        return 1.0, float("inf")
-    num = den = big = 0.0
-    for k in wa:
-        for x, y in zip(wa[k][1], wb[k][1]):
-            num += (x - y) ** 2
-            den += x * x
-            big = max(big, abs(x - y))
-    return ((num / den) ** 0.5 if den else 1.0), big
+    """taplib.weight_gap of two output folders under work."""
+    return taplib.weight_gap(os.path.join(work, a), os.path.join(work, b))
 
 
 def resume_from(src, dst, step):
     """dst/checkpoint-STEP := src's: a run interrupted after that checkpoint."""
-    os.makedirs(os.path.join(work, dst))
-    shutil.copytree(os.path.join(work, src, "checkpoint-%d" % step), os.path.join(work, dst, "checkpoint-%d" % step))
+    taplib.copy_checkpoint(os.path.join(work, src), os.path.join(work, dst), step)
 
 
 

@@ -317,26 +317,35 @@ static void to_gpu_cfg(const struct rlvr_model_config *c, struct rlvr_gpu_model_
     g->tie_word_embeddings = c->tie_word_embeddings, g->attention_bias = c->attention_bias;
 }
 
-static void model_case(const struct shape *s, int prec)
+/* The host model of a shape, with its weights filled (norms around 1, the
+ * rest around 0, amplitude 0.3) and gradients when grads, and its GPU
+ * config. Returns 0, or -1 after a failed check naming the shape. */
+static int case_model(const struct shape *s, int grads, struct rlvr_model *m, struct rlvr_gpu_model_config *gc)
 {
-    const char *pn = prec == RLVR_GPU_BF16 ? "bf16" : "fp32";
     struct rlvr_model_config c;
     rlvr_model_config_tiny(&c);
     c.vocab_size = s->V, c.hidden_size = s->D, c.intermediate_size = s->F, c.num_hidden_layers = s->L;
     c.num_attention_heads = s->Hq, c.num_key_value_heads = s->Hk, c.head_dim = s->hd;
     c.tie_word_embeddings = s->tied, c.attention_bias = s->bias, c.eos_token_id = -1;
+    if (rlvr_model_create(m, &c, err, sizeof err) || (grads && rlvr_model_enable_grads(m, err, sizeof err))) {
+        ok(0, "%s: host model: %s", s->name, err);
+        return -1;
+    }
+    for (int t = 0; t < m->n_tensors; t++) {
+        const struct rlvr_tensor *x = &m->tensors[t];
+        fill(m->params + x->offset, x->numel, 0.3f, strstr(x->name, "norm") ? 1.0f : 0.0f);
+    }
+    to_gpu_cfg(&m->cfg, gc);
+    return 0;
+}
+
+static void model_case(const struct shape *s, int prec)
+{
+    const char *pn = prec == RLVR_GPU_BF16 ? "bf16" : "fp32";
     struct rlvr_model m;
     struct rlvr_gpu_model *g = NULL;
     struct rlvr_gpu_model_config gc;
-    if (rlvr_model_create(&m, &c, err, sizeof err) || rlvr_model_enable_grads(&m, err, sizeof err)) {
-        ok(0, "%s: host model: %s", s->name, err);
-        return;
-    }
-    for (int t = 0; t < m.n_tensors; t++) {
-        const struct rlvr_tensor *x = &m.tensors[t];
-        fill(m.params + x->offset, x->numel, 0.3f, strstr(x->name, "norm") ? 1.0f : 0.0f);
-    }
-    to_gpu_cfg(&m.cfg, &gc);
+    if (case_model(s, 1, &m, &gc)) return;
     int B = s->B, T = s->T, N = B * T, V = s->V;
     size_t NV = (size_t)N * V, np = m.n_params;
     int32_t *tok = malloc((size_t)N * 4), *tg = malloc((size_t)N * 4);
@@ -443,23 +452,10 @@ static void fused_head_case(const struct shape *s, int prec, int gspo)
 {
     const char *pn = prec == RLVR_GPU_BF16 ? "bf16" : "fp32";
     const char *what = gspo ? "GSPO off policy" : "GRPO on policy";
-    struct rlvr_model_config c;
-    rlvr_model_config_tiny(&c);
-    c.vocab_size = s->V, c.hidden_size = s->D, c.intermediate_size = s->F, c.num_hidden_layers = s->L;
-    c.num_attention_heads = s->Hq, c.num_key_value_heads = s->Hk, c.head_dim = s->hd;
-    c.tie_word_embeddings = s->tied, c.attention_bias = s->bias, c.eos_token_id = -1;
     struct rlvr_model m;
     struct rlvr_gpu_model *g = NULL, *h = NULL;
     struct rlvr_gpu_model_config gc;
-    if (rlvr_model_create(&m, &c, err, sizeof err)) {
-        ok(0, "%s: host model: %s", s->name, err);
-        return;
-    }
-    for (int t = 0; t < m.n_tensors; t++) {
-        const struct rlvr_tensor *x = &m.tensors[t];
-        fill(m.params + x->offset, x->numel, 0.3f, strstr(x->name, "norm") ? 1.0f : 0.0f);
-    }
-    to_gpu_cfg(&m.cfg, &gc);
+    if (case_model(s, 0, &m, &gc)) return;
     int B = s->B, T = s->T, N = B * T, V = s->V, D = s->D;
     size_t NV = (size_t)N * V, ND = (size_t)N * D, np = m.n_params;
     int32_t *tok = malloc((size_t)N * 4), *tg = malloc((size_t)N * 4);
@@ -698,23 +694,10 @@ static void adamw_case(void)
 static void forward_only_case(const struct shape *s, int prec)
 {
     const char *pn = prec == RLVR_GPU_BF16 ? "bf16" : "fp32";
-    struct rlvr_model_config c;
-    rlvr_model_config_tiny(&c);
-    c.vocab_size = s->V, c.hidden_size = s->D, c.intermediate_size = s->F, c.num_hidden_layers = s->L;
-    c.num_attention_heads = s->Hq, c.num_key_value_heads = s->Hk, c.head_dim = s->hd;
-    c.tie_word_embeddings = s->tied, c.attention_bias = s->bias, c.eos_token_id = -1;
     struct rlvr_model m;
     struct rlvr_gpu_model *g = NULL, *f = NULL;
     struct rlvr_gpu_model_config gc;
-    if (rlvr_model_create(&m, &c, err, sizeof err)) {
-        ok(0, "%s: host model: %s", s->name, err);
-        return;
-    }
-    for (int t = 0; t < m.n_tensors; t++) {
-        const struct rlvr_tensor *x = &m.tensors[t];
-        fill(m.params + x->offset, x->numel, 0.3f, strstr(x->name, "norm") ? 1.0f : 0.0f);
-    }
-    to_gpu_cfg(&m.cfg, &gc);
+    if (case_model(s, 0, &m, &gc)) return;
     int B = s->B, T = s->T, N = B * T;
     size_t NV = (size_t)N * s->V, np = m.n_params;
     int32_t *tok = malloc((size_t)N * 4);
