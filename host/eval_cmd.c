@@ -307,20 +307,11 @@ int rlvr_cmd_eval(int argc, char **argv)
     c.score_threads = 1, c.correct_threshold = 1.0, c.maj = -1;
     struct rlvr_key keys[N_KEYS + 1];
     keys_of(&c, keys);
-    char err[1024];
     struct rlvr_run_args args;
-    int bad_args = rlvr_run_args_parse(argc, argv, 0, &args, err, sizeof err);
-    if (bad_args) {
-        fprintf(stderr, "rlvr eval: %s\n", err);
-        usage(stderr, keys);
-        rlvr_run_args_free(&args);
-        return 2;
-    }
-    if (args.help) {
-        usage(stdout, keys);
-        rlvr_run_args_free(&args);
-        return 0;
-    }
+    int start = rlvr_run_args_start("rlvr eval", argc, argv, 0, 0, usage, keys, &args);
+    if (start >= 0)
+        return start;
+    char err[1024];
     const char *path = args.path;
     json_object *cfg = NULL;
     int rc = 2;

@@ -203,14 +203,35 @@ void rlvr_run_args_free(struct rlvr_run_args *a)
     a->over = NULL;
 }
 
+int rlvr_run_args_start(const char *cmd, int argc, char **argv, int allow_resume, int need_path,
+                        void (*usage)(FILE *, struct rlvr_key *), struct rlvr_key *keys, struct rlvr_run_args *a)
+{
+    char err[512];
+    int bad = rlvr_run_args_parse(argc, argv, allow_resume, a, err, sizeof err);
+    if (bad || (need_path && !a->path && !a->help)) {
+        if (bad)
+            fprintf(stderr, "%s: %s\n", cmd, err);
+        usage(stderr, keys);
+        rlvr_run_args_free(a);
+        return 2;
+    }
+    if (a->help) {
+        usage(stdout, keys);
+        rlvr_run_args_free(a);
+        return 0;
+    }
+    return -1;
+}
+
 static int write_trainer_state(const char *dir, const char *state_json, char *err, size_t err_len)
 {
     char path[4200];
     snprintf(path, sizeof path, "%s/trainer_state.json", dir);
     FILE *f = fopen(path, "wb");
-    if (!f || fprintf(f, "%s\n", state_json) < 0 || fclose(f)) {
-        if (f)
-            fclose(f);
+    int bad = !f || fprintf(f, "%s\n", state_json) < 0;
+    if (f && fclose(f))
+        bad = 1;
+    if (bad) {
         rlvr_errf(err, err_len, "cannot write %s", path);
         return -1;
     }

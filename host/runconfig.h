@@ -63,6 +63,13 @@ struct rlvr_run_args {
 int rlvr_run_args_parse(int argc, char **argv, int allow_resume, struct rlvr_run_args *a, char *err,
                         size_t err_len);
 void rlvr_run_args_free(struct rlvr_run_args *a);
+/* The start the long-running commands share: rlvr_run_args_parse, then on
+ * a bad argument (or no CONFIG.lua where need_path) "CMD: message" and the
+ * usage on stderr, status 2; on --help the usage on stdout, status 0; in
+ * both cases a is freed. Returns -1 when the command goes on (a filled; the
+ * caller frees it), else that exit status. */
+int rlvr_run_args_start(const char *cmd, int argc, char **argv, int allow_resume, int need_path,
+                        void (*usage)(FILE *, struct rlvr_key *), struct rlvr_key *keys, struct rlvr_run_args *a);
 
 /* Writes out_dir/checkpoint-STEP: the policy in float32, optimizer.bin
  * (none when opt is NULL) and trainer_state.json holding state_json (one

@@ -864,19 +864,11 @@ int rlvr_cmd_sample(int argc, char **argv)
     c.drop_truncated = 1, c.no_code_in_reasoning = 1, c.no_mixed_languages = 1;
     struct rlvr_key keys[N_KEYS + 1];
     keys_of(&c, keys);
-    char err[1024];
     struct rlvr_run_args args;
-    if (rlvr_run_args_parse(argc, argv, 0, &args, err, sizeof err)) {
-        fprintf(stderr, "rlvr sample: %s\n", err);
-        usage(stderr, keys);
-        rlvr_run_args_free(&args);
-        return 2;
-    }
-    if (args.help) {
-        usage(stdout, keys);
-        rlvr_run_args_free(&args);
-        return 0;
-    }
+    int start = rlvr_run_args_start("rlvr sample", argc, argv, 0, 0, usage, keys, &args);
+    if (start >= 0)
+        return start;
+    char err[1024];
     const char *path = args.path;
     json_object *cfg = NULL;
     int rc = 2;

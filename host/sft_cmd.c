@@ -277,21 +277,11 @@ int rlvr_cmd_sft(int argc, char **argv)
     struct rlvr_key keys[N_KEYS + 1];
     defaults(&c);
     keys_of(&c, keys);
-    char err[1024];
     struct rlvr_run_args args;
-    int bad_args = rlvr_run_args_parse(argc, argv, 1, &args, err, sizeof err);
-    if (bad_args || (!args.path && !args.help)) {
-        if (bad_args)
-            fprintf(stderr, "rlvr sft: %s\n", err);
-        usage(stderr, keys);
-        rlvr_run_args_free(&args);
-        return 2;
-    }
-    if (args.help) {
-        usage(stdout, keys);
-        rlvr_run_args_free(&args);
-        return 0;
-    }
+    int start = rlvr_run_args_start("rlvr sft", argc, argv, 1, 1, usage, keys, &args);
+    if (start >= 0)
+        return start;
+    char err[1024];
     const char *path = args.path;
     json_object *cfg = NULL;
     int rc = 2;

@@ -122,6 +122,22 @@ static size_t carve(struct rlvr_train_gpu *t, char *base)
     return at;
 }
 
+/* The fused loss's view of a forward_hidden: the operands the head's
+ * product reads (the bf16 copies in BF16), and where dh and the head's
+ * gradient go (NULL, NULL: forward only). */
+static struct rlvr_gpu_grpo_linear linear_of(const struct rlvr_gpu_model_hidden *hid, float *dh, float *dweight)
+{
+    struct rlvr_gpu_grpo_linear lin = {
+        .hidden = (size_t)hid->hidden,
+        .dtype = hid->dtype,
+        .h = hid->h_bf16 ? (const void *)hid->h_bf16 : (const void *)hid->h,
+        .weight = hid->weight_bf16 ? (const void *)hid->weight_bf16 : (const void *)hid->weight,
+        .dh = dh,
+        .dweight = dweight,
+    };
+    return lin;
+}
+
 int rlvr_train_gpu_create(struct rlvr_train_gpu **out, const struct rlvr_model *policy, const struct rlvr_model *ref,
                           int max_seqs, int max_T, int fused_lm_head, char *err, size_t err_len)
 {
@@ -236,16 +252,9 @@ int rlvr_train_gpu_ref_logprobs(struct rlvr_train_gpu *t, const struct rlvr_trai
         /* the fused loss forward only: with beta 0 and advantages 0 its one
          * output read is the batch's logp, rlvr_logprobs' (0 where the mask
          * is 0); the head's chunks of logits are its own */
-        struct rlvr_grpo_config cfg = {
-            .loss_type = RLVR_LOSS_GRPO,
-            .importance_level = RLVR_IS_TOKEN,
-            .kl_estimator = RLVR_KL_K3,
-            .epsilon_low = 0.2f,
-            .epsilon_high = 0.2f,
-            .beta = 0.0f,
-            .max_completion_length = m->seq_len,
-            .grad_accum_steps = 1,
-        };
+        struct rlvr_grpo_config cfg;
+        rlvr_grpo_config_default(&cfg);
+        cfg.beta = 0.0f;
         struct rlvr_gpu_grpo_batch gb = {
             .n_seq = (size_t)m->n_seq,
             .seq_len = (size_t)m->seq_len,
@@ -257,12 +266,7 @@ int rlvr_train_gpu_ref_logprobs(struct rlvr_train_gpu *t, const struct rlvr_trai
             .mask = t->d_rows,
             .logp = t->d_logp,
         };
-        struct rlvr_gpu_grpo_linear lin = {
-            .hidden = (size_t)hid.hidden,
-            .dtype = hid.dtype,
-            .h = hid.h_bf16 ? (const void *)hid.h_bf16 : (const void *)hid.h,
-            .weight = hid.weight_bf16 ? (const void *)hid.weight_bf16 : (const void *)hid.weight,
-        };
+        struct rlvr_gpu_grpo_linear lin = linear_of(&hid, NULL, NULL);
         rc = rlvr_gpu_grpo_linear_loss_dev(&cfg, &gb, &lin, NULL, msg, sizeof msg);
     } else {
         rc = rlvr_gpu_logprobs_dev(d_logits, RLVR_GPU_F32, t->d_targets, t->d_rows, N, (size_t)t->vocab, temperature,
@@ -327,14 +331,7 @@ int rlvr_train_gpu_micro(struct rlvr_train_gpu *t, const struct rlvr_grpo_config
         /* the loss with the LM head: dh into the policy's dh buffer, the
          * head's gradient added into its slice of the policy's gradient;
          * then the backward from dh */
-        struct rlvr_gpu_grpo_linear lin = {
-            .hidden = (size_t)hid.hidden,
-            .dtype = hid.dtype,
-            .h = hid.h_bf16 ? (const void *)hid.h_bf16 : (const void *)hid.h,
-            .weight = hid.weight_bf16 ? (const void *)hid.weight_bf16 : (const void *)hid.weight,
-            .dh = hid.dh,
-            .dweight = hid.dweight,
-        };
+        struct rlvr_gpu_grpo_linear lin = linear_of(&hid, hid.dh, hid.dweight);
         rc = rlvr_gpu_grpo_linear_loss_dev(cfg, &gb, &lin, &gm, msg, sizeof msg) ||
              rlvr_gpu_model_backward_hidden(t->policy, hid.dh, msg, sizeof msg);
     } else {

@@ -142,6 +142,26 @@ try:
     ok(score.returncode == 0, "and rlvr score reads them without errors", score.stderr.decode()[-300:])
     g4 = run_raw(["generate", "--model", os.path.join(work, "nowhere"), "--prompt", "x"])
     ok(g4.returncode == 2 and b"nowhere" in g4.stderr, "a missing model folder is named", g4.stderr.decode())
+
+    # the command line the config-driven commands share (rlvr_run_args_start)
+    for cmd in ("sft", "train", "eval", "sample"):
+        u = "usage: rlvr %s " % cmd
+        p = run_raw([cmd, "--bogus"])
+        err = p.stderr.decode()
+        ok(p.returncode == 2 and err.startswith("rlvr %s: unexpected argument '--bogus'\n" % cmd) and u in err and
+           not p.stdout, "%s: a stray argument is named, the usage on stderr, status 2" % cmd, err[:300])
+        p = run_raw([cmd, "--help"])
+        ok(p.returncode == 0 and p.stdout.decode().startswith(u) and not p.stderr,
+           "%s --help: the usage on stdout, status 0" % cmd, (p.stdout[:200], p.stderr[:200]))
+        resume = run_raw([cmd, "x.lua", "--resume"])
+        if cmd in ("sft", "train"):
+            p = run_raw([cmd])
+            ok(p.returncode == 2 and p.stderr.decode().startswith(u), "%s without CONFIG.lua: the usage, status 2" % cmd,
+               p.stderr[:300])
+            ok(b"unexpected argument" not in resume.stderr, "%s takes --resume" % cmd, resume.stderr[:300])
+        else:
+            ok(resume.returncode == 2 and b"unexpected argument '--resume'" in resume.stderr,
+               "%s has no --resume" % cmd, resume.stderr[:300])
 finally:
     shutil.rmtree(work, ignore_errors=True)
 done()
